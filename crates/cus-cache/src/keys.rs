@@ -1,0 +1,56 @@
+//! Every cache key is built here, from a namespace with an explicit prefix and an id.
+
+use std::fmt;
+
+/// What a key holds. Prefixes are explicit strings: reordering variants changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace {
+    /// Single sign-on session, by its cookie id's hash.
+    Session,
+    /// CSRF/flow state of a pending authorization request.
+    Authorization,
+    /// Authorization codes: taken once.
+    AuthCode,
+    /// Captcha answers: taken once.
+    Captcha,
+    /// Rate-limit and failure counters.
+    Counter,
+    /// Record that a code was redeemed, to revoke its tokens on replay.
+    CodeUsed,
+    /// Short grace window after a refresh-token rotation.
+    RefreshGrace,
+    /// Revoked access-token ids (until they expire).
+    RevokedJti,
+    /// Reset tickets and other one-time challenges.
+    Ticket,
+}
+
+impl Namespace {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Session => "ses",
+            Self::Authorization => "authz",
+            Self::AuthCode => "code",
+            Self::Captcha => "cap",
+            Self::Counter => "cnt",
+            Self::CodeUsed => "cused",
+            Self::RefreshGrace => "rgrace",
+            Self::RevokedJti => "rjti",
+            Self::Ticket => "tkt",
+        }
+    }
+}
+
+/// A key inside a namespace. The backend adds its configured global prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key(String);
+
+impl Key {
+    pub fn new(namespace: Namespace, id: impl fmt::Display) -> Self {
+        Self(format!("{}:{id}", namespace.prefix()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

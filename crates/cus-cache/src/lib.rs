@@ -1,0 +1,91 @@
+//! Short-lived shared state: sessions, one-time challenges and rate-limit counters, with a
+//! TTL on every key. Redis in production (shared by every node), in-process by default.
+
+mod keys;
+mod memory;
+mod redis_cache;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use keys::{Key, Namespace};
+pub use memory::MemoryCache;
+pub use redis_cache::RedisCache;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache unavailable: {0}")]
+    Unavailable(String),
+    #[error("invalid cache configuration: {0}")]
+    Config(String),
+    #[error("cached value does not decode: {0}")]
+    Decode(String),
+}
+
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;
+
+/// The operations CUS needs, each a single-key atomic command (so it maps onto Redis
+/// Cluster unchanged).
+#[async_trait]
+pub trait Cache: Send + Sync {
+    /// Stores `value` under `key` for `ttl`, replacing any value.
+    async fn put(&self, key: &Key, value: &[u8], ttl: Duration) -> Result<()>;
+    /// Stores only if the key is absent; `true` when stored.
+    async fn put_new(&self, key: &Key, value: &[u8], ttl: Duration) -> Result<bool>;
+    async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>>;
+    /// Reads and removes in one step: of many concurrent takers, exactly one gets the value.
+    async fn take(&self, key: &Key) -> Result<Option<Vec<u8>>>;
+    async fn delete(&self, key: &Key) -> Result<()>;
+    /// Adds one to a counter that lives `window` from its first increment; returns the new
+    /// count and the time left in the window.
+    async fn incr(&self, key: &Key, window: Duration) -> Result<(u64, Duration)>;
+    /// Round trip for readiness checks.
+    async fn ping(&self) -> Result<()>;
+    /// `memory` or `redis`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the cache a `cache.url` names: `memory` or `redis://…` / `rediss://…`.
+pub async fn connect(url: &str, prefix: &str) -> Result<Arc<dyn Cache>> {
+    if url == "memory" || url.starts_with("memory:") {
+        Ok(Arc::new(MemoryCache::new(prefix)))
+    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        Ok(Arc::new(RedisCache::connect(url, prefix).await?))
+    } else {
+        Err(CacheError::Config(
+            "cache.url must be \"memory\" or start with redis://".to_owned(),
+        ))
+    }
+}
+
+/// Typed helpers over any [`Cache`]: values are JSON.
+#[async_trait]
+pub trait CacheExt: Cache {
+    async fn put_json<T: Serialize + Sync>(
+        &self,
+        key: &Key,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| CacheError::Decode(e.to_string()))?;
+        self.put(key, &bytes, ttl).await
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
+        self.get(key).await?.map(|b| decode(&b)).transpose()
+    }
+
+    async fn take_json<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
+        self.take(key).await?.map(|b| decode(&b)).transpose()
+    }
+}
+
+impl<C: Cache + ?Sized> CacheExt for C {}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| CacheError::Decode(e.to_string()))
+}

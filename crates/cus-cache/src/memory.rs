@@ -1,0 +1,163 @@
+//! In-process cache for the embedded single-node set-up.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::{Cache, Key, Result};
+
+/// Sweep expired entries every this many writes, so abandoned keys do not pile up.
+const SWEEP_EVERY: u64 = 1024;
+
+struct Entry {
+    value: Vec<u8>,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<String, Entry>,
+    writes: u64,
+}
+
+/// A mutex-guarded map with per-entry deadlines. Every operation holds the lock only for
+/// the map access, which makes take-once and increments atomic.
+pub struct MemoryCache {
+    prefix: String,
+    inner: Mutex<Inner>,
+}
+
+impl MemoryCache {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn full(&self, key: &Key) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> T {
+        // A panic while holding the lock cannot leave the map half-updated, so a poisoned
+        // lock is still safe to use.
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        inner.writes += 1;
+        if inner.writes.is_multiple_of(SWEEP_EVERY) {
+            inner.map.retain(|_, e| e.expires > now);
+        }
+        f(&mut inner, now)
+    }
+}
+
+fn live(inner: &mut Inner, key: &str, now: Instant) -> bool {
+    match inner.map.get(key) {
+        Some(e) if e.expires > now => true,
+        Some(_) => {
+            inner.map.remove(key);
+            false
+        }
+        None => false,
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn put(&self, key: &Key, value: &[u8], ttl: Duration) -> Result<()> {
+        let key = self.full(key);
+        self.with(|inner, now| {
+            inner.map.insert(
+                key,
+                Entry {
+                    value: value.to_vec(),
+                    expires: now + ttl,
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn put_new(&self, key: &Key, value: &[u8], ttl: Duration) -> Result<bool> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            if live(inner, &key, now) {
+                return false;
+            }
+            inner.map.insert(
+                key,
+                Entry {
+                    value: value.to_vec(),
+                    expires: now + ttl,
+                },
+            );
+            true
+        }))
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Vec<u8>>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            live(inner, &key, now)
+                .then(|| inner.map.get(&key).map(|e| e.value.clone()))
+                .flatten()
+        }))
+    }
+
+    async fn take(&self, key: &Key) -> Result<Option<Vec<u8>>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            inner
+                .map
+                .remove(&key)
+                .filter(|e| e.expires > now)
+                .map(|e| e.value)
+        }))
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        let key = self.full(key);
+        self.with(|inner, _| inner.map.remove(&key));
+        Ok(())
+    }
+
+    async fn incr(&self, key: &Key, window: Duration) -> Result<(u64, Duration)> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            if !live(inner, &key, now) {
+                inner.map.insert(
+                    key.clone(),
+                    Entry {
+                        value: 0u64.to_le_bytes().to_vec(),
+                        expires: now + window,
+                    },
+                );
+            }
+            match inner.map.get_mut(&key) {
+                Some(entry) => {
+                    let count = entry
+                        .value
+                        .get(..8)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map_or(0, u64::from_le_bytes)
+                        + 1;
+                    entry.value = count.to_le_bytes().to_vec();
+                    (count, entry.expires.saturating_duration_since(now))
+                }
+                None => (1, window),
+            }
+        }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}

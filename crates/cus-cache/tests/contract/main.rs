@@ -1,0 +1,161 @@
+//! One contract, every backend: each test below runs against the in-process cache and
+//! Redis (`REDIS_URL`, default redis://127.0.0.1:6379). Each test uses its own key prefix.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cus_cache::{Cache, CacheExt, Key, Namespace};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::memory()).await })*
+        }
+        mod redis {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::redis().await).await })*
+        }
+    };
+}
+
+contract!(
+    values_round_trip,
+    expired_values_are_gone,
+    take_once_is_won_by_exactly_one_of_fifty,
+    put_new_does_not_overwrite,
+    counters_count_within_their_window_and_reset,
+    json_helpers_round_trip,
+);
+
+fn prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+fn memory() -> Arc<dyn Cache> {
+    Arc::new(cus_cache::MemoryCache::new(&prefix()))
+}
+
+async fn redis() -> Arc<dyn Cache> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let cache = cus_cache::connect(&url, &prefix())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis is required by the tests and is not reachable at {url}: {e}\n\
+             Start one (e.g. `redis-server --daemonize yes`, or `docker run -d -p 6379:6379 \
+             redis:7`) or set REDIS_URL."
+            )
+        });
+    cache
+        .ping()
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {url} does not answer: {e}"));
+    cache
+}
+
+async fn values_round_trip(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::Session, "abc");
+    assert_eq!(cache.get(&key).await.expect("get"), None);
+    cache
+        .put(&key, b"one", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert_eq!(cache.get(&key).await.expect("get"), Some(b"one".to_vec()));
+    cache
+        .put(&key, b"two", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert_eq!(cache.get(&key).await.expect("get"), Some(b"two".to_vec()));
+    cache.delete(&key).await.expect("delete");
+    assert_eq!(cache.get(&key).await.expect("get"), None);
+}
+
+async fn expired_values_are_gone(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::AuthCode, "short");
+    cache
+        .put(&key, b"v", Duration::from_millis(100))
+        .await
+        .expect("put");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(cache.get(&key).await.expect("get"), None);
+    assert_eq!(cache.take(&key).await.expect("take"), None);
+    assert!(
+        cache
+            .put_new(&key, b"w", Duration::from_secs(5))
+            .await
+            .expect("put_new")
+    );
+}
+
+async fn take_once_is_won_by_exactly_one_of_fifty(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::AuthCode, "the-code");
+    cache
+        .put(&key, b"grant", Duration::from_secs(60))
+        .await
+        .expect("put");
+    let takers: Vec<_> = (0..50)
+        .map(|_| {
+            let cache = cache.clone();
+            let key = key.clone();
+            tokio::spawn(async move { cache.take(&key).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        if let Some(value) = taker.await.expect("ran").expect("take") {
+            assert_eq!(value, b"grant");
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(cache.get(&key).await.expect("get"), None);
+}
+
+async fn put_new_does_not_overwrite(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::CodeUsed, "c1");
+    assert!(
+        cache
+            .put_new(&key, b"first", Duration::from_secs(60))
+            .await
+            .expect("put")
+    );
+    assert!(
+        !cache
+            .put_new(&key, b"second", Duration::from_secs(60))
+            .await
+            .expect("put")
+    );
+    assert_eq!(cache.get(&key).await.expect("get"), Some(b"first".to_vec()));
+}
+
+async fn counters_count_within_their_window_and_reset(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::Counter, "login:ip:127.0.0.1");
+    let window = Duration::from_millis(300);
+    for expected in 1..=5 {
+        let (count, left) = cache.incr(&key, window).await.expect("incr");
+        assert_eq!(count, expected);
+        assert!(left <= window && !left.is_zero());
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (count, _) = cache.incr(&key, window).await.expect("incr");
+    assert_eq!(count, 1, "a new window starts after the old one expired");
+}
+
+async fn json_helpers_round_trip(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::Captcha, "id1");
+    cache
+        .put_json(
+            &key,
+            &vec!["a".to_owned(), "b".to_owned()],
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("put");
+    let got: Option<Vec<String>> = cache.get_json(&key).await.expect("get");
+    assert_eq!(got, Some(vec!["a".into(), "b".into()]));
+    let taken: Option<Vec<String>> = cache.take_json(&key).await.expect("take");
+    assert!(taken.is_some());
+    let again: Option<Vec<String>> = cache.take_json(&key).await.expect("take");
+    assert_eq!(again, None);
+}

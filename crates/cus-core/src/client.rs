@@ -1,0 +1,152 @@
+//! OAuth clients (relying parties) and the validation of their redirect URIs.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(pub String);
+
+impl std::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// Holds a secret (a server-side portal).
+    Confidential,
+    /// Cannot keep a secret (a native or browser app): PKCE is mandatory.
+    Public,
+}
+
+/// RFC 7591 §2 `token_endpoint_auth_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// A registered relying party. Secrets are argon2id hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: ClientId,
+    pub name: String,
+    pub kind: ClientKind,
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may ask for.
+    pub scopes: Vec<String>,
+    pub token_endpoint_auth_method: TokenAuthMethod,
+    /// `RS256` unless registered otherwise (OpenID Core's default).
+    pub id_token_signed_response_alg: String,
+    /// SENCE's own portals: consent is not asked.
+    pub first_party: bool,
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("redirect URI is not an absolute URL: {0}")]
+    NotAbsolute(String),
+    #[error("redirect URI must use https (http only for localhost): {0}")]
+    NotHttps(String),
+    #[error("redirect URI must not contain a fragment: {0}")]
+    Fragment(String),
+    #[error("redirect URI must not contain wildcards: {0}")]
+    Wildcard(String),
+}
+
+/// Checks a redirect URI for registration (RFC 9700 §2.1: exact, https, no fragment).
+pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
+    if uri.contains('*') {
+        return Err(RedirectUriError::Wildcard(uri.to_owned()));
+    }
+    let parsed = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute(uri.to_owned()))?;
+    if parsed.fragment().is_some() {
+        return Err(RedirectUriError::Fragment(uri.to_owned()));
+    }
+    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        "http" => Err(RedirectUriError::NotHttps(uri.to_owned())),
+        // Private-use schemes for native apps (RFC 8252 §7.1) contain a dot.
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(RedirectUriError::NotHttps(uri.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        assert!(validate_redirect_uri("https://portal.sence.cl/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:8765/authz_cb").is_ok());
+        assert!(validate_redirect_uri("http://localhost/cb").is_ok());
+        assert!(matches!(
+            validate_redirect_uri("http://portal.sence.cl/cb"),
+            Err(RedirectUriError::NotHttps(_))
+        ));
+        assert!(matches!(
+            validate_redirect_uri("https://portal.sence.cl/cb#x"),
+            Err(RedirectUriError::Fragment(_))
+        ));
+        assert!(matches!(
+            validate_redirect_uri("https://*.sence.cl/cb"),
+            Err(RedirectUriError::Wildcard(_))
+        ));
+        assert!(matches!(
+            validate_redirect_uri("/cb"),
+            Err(RedirectUriError::NotAbsolute(_))
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! CUS domain: who holds a CUS, the rules it must follow, and the OpenID Connect protocol
+//! rules. Pure: no I/O, no clock, no randomness (they come in as arguments).
+
+pub mod account;
+pub mod audit;
+pub mod client;
+pub mod notification;
+pub mod pkce;
+pub mod policy;
+pub mod rut;
+pub mod territory;
+
+pub use account::{Account, AccountId, Address, Credentials, NewAccount, TipoPersona};
+pub use client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
+pub use rut::{Rut, RutError};
+pub use territory::Catalogue;

@@ -1,0 +1,30 @@
+//! The application value every handler shares: configuration, backends and services.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use cus_cache::Cache;
+use cus_store::Store;
+
+use crate::clock::Clock;
+use crate::config::Config;
+
+pub struct App {
+    pub config: Config,
+    /// The exact issuer identifier (configured, or derived from the listen address).
+    pub issuer: String,
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<dyn Cache>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Cheap to clone: handed to every handler by axum.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

@@ -1,0 +1,279 @@
+//! Configuration: `config/default.toml` (compiled in), then an optional file, then `CUS_…`
+//! environment variables, with `*_FILE` variables for secrets. Secrets are `SecretString`
+//! and are never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub environment: Environment,
+    pub server: Server,
+    pub log: Log,
+    pub database: Database,
+    pub cache: Cache,
+    pub outbox: Outbox,
+    pub keys: Keys,
+    pub tls: Tls,
+    pub oidc: Oidc,
+    pub hash: Hash,
+    pub captcha: Captcha,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub issuer: String,
+    pub shutdown_grace_seconds: u64,
+    pub request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Log {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Database {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cache {
+    pub url: SecretString,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outbox {
+    pub dir: PathBuf,
+    pub smtp_url: SecretString,
+    pub from: String,
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Keys {
+    pub kek: SecretString,
+    pub dev_kek_path: PathBuf,
+    pub publish_lead_seconds: u64,
+    pub access_token_alg: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tls {
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Oidc {
+    pub code_ttl: u64,
+    pub access_token_ttl: u64,
+    pub id_token_ttl: u64,
+    pub refresh_token_ttl: u64,
+    pub refresh_grace: u64,
+    pub session_idle: u64,
+    pub session_absolute: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hash {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Captcha {
+    pub test_answer: String,
+}
+
+/// Secret settings that may come from a file: (dotted key, env variable naming the file).
+const SECRET_FILES: [(&str, &str); 4] = [
+    ("database.url", "CUS_DATABASE__URL_FILE"),
+    ("cache.url", "CUS_CACHE__URL_FILE"),
+    ("outbox.smtp_url", "CUS_OUTBOX__SMTP_URL_FILE"),
+    ("keys.kek", "CUS_KEYS__KEK_FILE"),
+];
+
+impl Config {
+    /// Defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("CUS_")
+                .split("__")
+                .filter(|k| !k.as_str().ends_with("_file")),
+        );
+        for (key, var) in SECRET_FILES {
+            if let Ok(path) = std::env::var(var) {
+                let value = std::fs::read_to_string(&path)
+                    .with_context(|| format!("{var}: cannot read {path}"))?;
+                figment = figment.merge((key, value.trim().to_owned()));
+            }
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.environment == Environment::Production {
+            if !self.captcha.test_answer.is_empty() {
+                bail!("captcha.test_answer is for tests only and is refused in production");
+            }
+            if self.keys.kek.expose_secret().is_empty() {
+                bail!(
+                    "keys.kek must be configured in production (CUS_KEYS__KEK or CUS_KEYS__KEK_FILE)"
+                );
+            }
+        }
+        if !self.server.issuer.is_empty() {
+            let issuer = url::Url::parse(&self.server.issuer)
+                .map_err(|e| anyhow::anyhow!("server.issuer is not a URL: {e}"))?;
+            if issuer.query().is_some()
+                || issuer.fragment().is_some()
+                || self.server.issuer.ends_with('/')
+            {
+                bail!("server.issuer must have no query, fragment or trailing slash");
+            }
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            bail!("tls.cert_file and tls.key_file must be set together");
+        }
+        Ok(())
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        !self.tls.cert_file.is_empty()
+    }
+
+    /// The effective configuration as TOML, secrets masked (`cus config check`).
+    pub fn masked_toml(&self) -> String {
+        let secret = |s: &SecretString| {
+            if s.expose_secret().is_empty() {
+                ""
+            } else {
+                "********"
+            }
+            .to_owned()
+        };
+        let url = |s: &SecretString| mask_url(s.expose_secret());
+        let value = serde_json::json!({
+            "environment": match self.environment { Environment::Development => "development", Environment::Production => "production" },
+            "server": {
+                "listen": self.server.listen.to_string(),
+                "issuer": self.server.issuer,
+                "shutdown_grace_seconds": self.server.shutdown_grace_seconds,
+                "request_timeout_seconds": self.server.request_timeout_seconds,
+            },
+            "log": { "format": match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, "level": self.log.level },
+            "database": { "url": url(&self.database.url), "max_connections": self.database.max_connections },
+            "cache": { "url": url(&self.cache.url), "prefix": self.cache.prefix },
+            "outbox": {
+                "dir": self.outbox.dir.display().to_string(),
+                "smtp_url": url(&self.outbox.smtp_url),
+                "from": self.outbox.from,
+                "poll_seconds": self.outbox.poll_seconds,
+            },
+            "keys": {
+                "kek": secret(&self.keys.kek),
+                "dev_kek_path": self.keys.dev_kek_path.display().to_string(),
+                "publish_lead_seconds": self.keys.publish_lead_seconds,
+                "access_token_alg": self.keys.access_token_alg,
+            },
+            "tls": { "cert_file": self.tls.cert_file, "key_file": self.tls.key_file },
+            "oidc": {
+                "code_ttl": self.oidc.code_ttl,
+                "access_token_ttl": self.oidc.access_token_ttl,
+                "id_token_ttl": self.oidc.id_token_ttl,
+                "refresh_token_ttl": self.oidc.refresh_token_ttl,
+                "refresh_grace": self.oidc.refresh_grace,
+                "session_idle": self.oidc.session_idle,
+                "session_absolute": self.oidc.session_absolute,
+            },
+            "hash": {
+                "memory_kib": self.hash.memory_kib,
+                "iterations": self.hash.iterations,
+                "parallelism": self.hash.parallelism,
+                "max_concurrent": self.hash.max_concurrent,
+            },
+            "captcha": { "test_answer": secret(&SecretString::from(self.captcha.test_answer.clone())) },
+        });
+        toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// Hides the password of a URL (`postgres://cus:********@db/cus`).
+pub fn mask_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("********"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL: it could be anything, show nothing of it.
+        Err(_) if url.is_empty() || url == "memory" => url.to_owned(),
+        Err(_) => "********".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("defaults parse");
+        assert_eq!(config.database.url.expose_secret(), "sqlite://data/cus.db");
+        assert_eq!(config.cache.url.expose_secret(), "memory");
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.environment, Environment::Development);
+    }
+
+    #[test]
+    fn masks_passwords_in_urls() {
+        assert_eq!(
+            mask_url("postgres://cus:hunter2@db:5432/cus"),
+            "postgres://cus:********@db:5432/cus"
+        );
+        assert_eq!(mask_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(mask_url("memory"), "memory");
+    }
+}

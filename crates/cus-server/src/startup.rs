@@ -1,0 +1,155 @@
+//! Builds the application from a `Config` and serves it until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+
+use crate::app::{App, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+
+/// A bound, ready-to-serve CUS: the listener is open, backends connected, migrations run.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `config.server.listen` (port 0 picks a free port) and connects everything.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let address = listener.local_addr()?;
+        let scheme = if config.tls_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        let issuer = if config.server.issuer.is_empty() {
+            format!("{scheme}://{address}")
+        } else {
+            config.server.issuer.clone()
+        };
+        let store = open_store(&config).await?;
+        let cache = cus_cache::connect(config.cache.url.expose_secret(), &config.cache.prefix)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the cache at {}: {e}",
+                    crate::config::mask_url(config.cache.url.expose_secret())
+                )
+            })?;
+        let app = App {
+            config,
+            issuer,
+            store,
+            cache,
+            clock,
+        };
+        Ok(Self {
+            listener,
+            address,
+            state: AppState(Arc::new(app)),
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until a shutdown signal, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let router = crate::http::router(state.clone());
+        let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
+        tracing::info!(
+            url = %state.issuer,
+            store = state.store.backend(),
+            cache = state.cache.backend(),
+            "CUS listening"
+        );
+        if state.config.tls_enabled() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                &state.config.tls.cert_file,
+                &state.config.tls.key_file,
+            )
+            .await
+            .context("cannot load the TLS certificate or key")?;
+            let handle = axum_server::Handle::new();
+            let signal_handle = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                signal_handle.graceful_shutdown(Some(grace));
+            });
+            axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+                .await?;
+        } else {
+            axum::serve(
+                self.listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        }
+        tracing::info!("CUS stopped");
+        Ok(())
+    }
+}
+
+/// Connects the configured store and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
+    let url = config.database.url.expose_secret();
+    let store = cus_store::connect(url, config.database.max_connections)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database at {}: {e}",
+                crate::config::mask_url(url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

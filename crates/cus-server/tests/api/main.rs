@@ -1,0 +1,5 @@
+//! Integration tests: the production router over real TCP, against real backends.
+
+mod cli;
+mod foundation;
+mod helpers;

@@ -1,0 +1,37 @@
+//! Store errors: the few outcomes callers decide on, and the rest as "unavailable".
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key (RUT, client id, kid) is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+    /// A row that does not map back to the domain (should never happen: a bug or tampering).
+    #[error("corrupt {0} row: {1}")]
+    Corrupt(&'static str, String),
+    #[error("database unavailable: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Maps a unique violation to [`StoreError::AlreadyExists`], anything else to `Database`.
+    pub(crate) fn on_insert(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::AlreadyExists(what)
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err)
+    }
+}

@@ -1,0 +1,134 @@
+//! Durable CUS state behind small traits, with one SQLite and one PostgreSQL
+//! implementation sharing the same SQL (see `sql.rs`) and proven equal by one contract
+//! test suite (`tests/contract.rs`).
+
+mod error;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+use async_trait::async_trait;
+use cus_core::audit::AuditEvent;
+use cus_core::notification::Notification;
+use cus_core::{Account, AccountId, Client, ClientId, NewAccount, Rut};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use model::{AuditFilter, Consent, RefreshToken, SigningKey, StoredNotification};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Accounts and their secrets.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Creates the account together with its notifications and audit event, atomically.
+    /// A RUT that already exists is [`StoreError::AlreadyExists`].
+    async fn create_account(
+        &self,
+        account: &NewAccount,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn account_by_rut(&self, rut: &Rut) -> Result<Option<(Account, cus_core::Credentials)>>;
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
+    /// Replaces the CUS hash; `revoke_before` makes older tokens and sessions invalid.
+    async fn set_cus_hash(
+        &self,
+        id: AccountId,
+        cus_hash: &str,
+        must_change: bool,
+        revoke_before: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
+
+/// Registered relying parties.
+#[async_trait]
+pub trait Clients: Send + Sync {
+    async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<()>;
+    async fn client(&self, id: &ClientId) -> Result<Option<Client>>;
+    async fn list_clients(&self) -> Result<Vec<Client>>;
+}
+
+/// Signing keys, private parts sealed by the caller.
+#[async_trait]
+pub trait SigningKeys: Send + Sync {
+    async fn insert_key(&self, key: &SigningKey) -> Result<()>;
+    async fn keys(&self) -> Result<Vec<SigningKey>>;
+    /// Marks every key with `alg` other than `kid` as retired at `at`.
+    async fn retire_keys_except(&self, alg: &str, kid: &str, at: OffsetDateTime) -> Result<u64>;
+    async fn delete_key(&self, kid: &str) -> Result<bool>;
+}
+
+/// The append-only audit trail.
+#[async_trait]
+pub trait Audit: Send + Sync {
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+}
+
+/// The durable notification outbox.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
+    async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
+    async fn mark_failed(&self, id: Uuid, error: &str) -> Result<()>;
+}
+
+/// Consent decisions per person and client.
+#[async_trait]
+pub trait Consents: Send + Sync {
+    async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>>;
+    async fn grant_consent(&self, consent: &Consent) -> Result<()>;
+    async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool>;
+}
+
+/// Refresh tokens, stored by hash, grouped in rotation families.
+#[async_trait]
+pub trait RefreshTokens: Send + Sync {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>>;
+    /// Marks the token rotated if it was not already; `false` when another request won.
+    async fn rotate_refresh_token(&self, token_hash: &str, at: OffsetDateTime) -> Result<bool>;
+    async fn revoke_refresh_family(&self, family: Uuid, at: OffsetDateTime) -> Result<u64>;
+    async fn revoke_account_refresh_tokens(
+        &self,
+        account: AccountId,
+        at: OffsetDateTime,
+    ) -> Result<u64>;
+}
+
+/// Everything durable. Implemented by [`SqliteStore`] and [`PgStore`].
+#[async_trait]
+pub trait Store:
+    Accounts + Clients + SigningKeys + Audit + Outbox + Consents + RefreshTokens + Send + Sync
+{
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> Result<()>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Short backend name for logs: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the store a `database.url` names: `sqlite://…` or `postgres://…`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(
+            SqliteStore::connect(url, max_connections).await?,
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(
+            PgStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Config(
+            "database.url must start with sqlite:// or postgres://".to_owned(),
+        ))
+    }
+}

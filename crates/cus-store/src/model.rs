@@ -1,0 +1,327 @@
+//! Stored records that are not domain aggregates of their own, and the private row
+//! structs that map SQL rows back to domain types.
+
+use cus_core::account::{Account, AccountId, Address, Credentials, TipoPersona};
+use cus_core::audit::AuditEvent;
+use cus_core::client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
+use cus_core::notification::{Channel, Notification};
+use cus_core::rut::Rut;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// A signing key: public JWK in the clear, private JWK sealed under the KEK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub public_jwk: String,
+    pub private_sealed: String,
+    /// Published in JWKS from here.
+    pub created_at: OffsetDateTime,
+    /// Signs from here: later than `created_at` by the publication lead time.
+    pub active_from: OffsetDateTime,
+    /// Superseded by a newer key: verifies only, pruned once its tokens expired.
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+/// A refresh token by hash. `grant_json` is the serialized grant it renews (owned by the
+/// server: scopes, auth time, session id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: Uuid,
+    pub account_id: AccountId,
+    pub client_id: ClientId,
+    pub grant_json: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub account_id: AccountId,
+    pub client_id: ClientId,
+    pub scopes: Vec<String>,
+    pub granted_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNotification {
+    pub notification: Notification,
+    pub attempts: i32,
+}
+
+/// Which audit events to read back.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub limit: u32,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    pub id: Uuid,
+    pub rut: String,
+    pub tipo: String,
+    pub nombres: String,
+    pub apellido_paterno: String,
+    pub apellido_materno: Option<String>,
+    pub razon_social: Option<String>,
+    pub email: String,
+    pub email_verified: bool,
+    pub celular: Option<String>,
+    pub telefono_particular: Option<String>,
+    pub telefono_trabajo: Option<String>,
+    pub calle: Option<String>,
+    pub numero: Option<String>,
+    pub block: Option<String>,
+    pub departamento: Option<String>,
+    pub codigo_comuna: Option<i32>,
+    pub secret_question: Option<i16>,
+    pub cus_hash: String,
+    pub secret_answer_hash: Option<String>,
+    pub cus_must_change: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub tokens_valid_after: OffsetDateTime,
+}
+
+impl AccountRow {
+    pub(crate) fn into_domain(self) -> Result<(Account, Credentials), StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt("account", what.to_owned());
+        let address = match (self.calle, self.numero, self.codigo_comuna) {
+            (Some(calle), Some(numero), Some(comuna)) => Some(Address {
+                calle,
+                numero,
+                block: self.block,
+                departamento: self.departamento,
+                codigo_comuna: u32::try_from(comuna).map_err(|_| corrupt("comuna"))?,
+            }),
+            _ => None,
+        };
+        let account = Account {
+            id: AccountId(self.id),
+            rut: Rut::parse(&self.rut).map_err(|_| corrupt("rut"))?,
+            tipo: TipoPersona::parse(&self.tipo).ok_or_else(|| corrupt("tipo"))?,
+            nombres: self.nombres,
+            apellido_paterno: self.apellido_paterno,
+            apellido_materno: self.apellido_materno,
+            razon_social: self.razon_social,
+            email: self.email,
+            email_verified: self.email_verified,
+            celular: self.celular,
+            telefono_particular: self.telefono_particular,
+            telefono_trabajo: self.telefono_trabajo,
+            address,
+            secret_question: self.secret_question,
+            cus_must_change: self.cus_must_change,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            tokens_valid_after: self.tokens_valid_after,
+        };
+        let credentials = Credentials {
+            cus_hash: self.cus_hash,
+            secret_answer_hash: self.secret_answer_hash,
+        };
+        Ok((account, credentials))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub kind: String,
+    pub secret_hash: Option<String>,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub token_endpoint_auth_method: String,
+    pub id_token_signed_response_alg: String,
+    pub first_party: bool,
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+fn json_field<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt("client", format!("{what}: {e}")))
+}
+
+fn enum_field<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    json_field(
+        &serde_json::Value::String(text.to_owned()).to_string(),
+        what,
+    )
+}
+
+pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl ClientRow {
+    pub(crate) fn into_domain(self) -> Result<Client, StoreError> {
+        Ok(Client {
+            client_id: ClientId(self.client_id),
+            name: self.name,
+            kind: enum_field::<ClientKind>(&self.kind, "kind")?,
+            secret_hash: self.secret_hash,
+            redirect_uris: json_field(&self.redirect_uris, "redirect_uris")?,
+            post_logout_redirect_uris: json_field(
+                &self.post_logout_redirect_uris,
+                "post_logout_redirect_uris",
+            )?,
+            grant_types: json_field::<Vec<GrantType>>(&self.grant_types, "grant_types")?,
+            scopes: json_field(&self.scopes, "scopes")?,
+            token_endpoint_auth_method: enum_field::<TokenAuthMethod>(
+                &self.token_endpoint_auth_method,
+                "token_endpoint_auth_method",
+            )?,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            first_party: self.first_party,
+            enabled: self.enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub public_jwk: String,
+    pub private_sealed: String,
+    pub created_at: OffsetDateTime,
+    pub active_from: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl From<SigningKeyRow> for SigningKey {
+    fn from(row: SigningKeyRow) -> Self {
+        Self {
+            kid: row.kid,
+            alg: row.alg,
+            public_jwk: row.public_jwk,
+            private_sealed: row.private_sealed,
+            created_at: row.created_at,
+            active_from: row.active_from,
+            retired_at: row.retired_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub at: OffsetDateTime,
+    pub kind: String,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            at: row.at,
+            kind: row.kind,
+            subject: row.subject,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            outcome: row.outcome,
+            detail: row.detail,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    pub id: Uuid,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+    pub attempts: i32,
+}
+
+impl OutboxRow {
+    pub(crate) fn into_domain(self) -> Result<StoredNotification, StoreError> {
+        Ok(StoredNotification {
+            notification: Notification {
+                id: self.id,
+                channel: Channel::parse(&self.channel)
+                    .ok_or_else(|| StoreError::Corrupt("outbox", self.channel.clone()))?,
+                recipient: self.recipient,
+                subject: self.subject,
+                body: self.body,
+                created_at: self.created_at,
+            },
+            attempts: self.attempts,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    pub account_id: Uuid,
+    pub client_id: String,
+    pub scopes: String,
+    pub granted_at: OffsetDateTime,
+}
+
+impl From<ConsentRow> for Consent {
+    fn from(row: ConsentRow) -> Self {
+        Self {
+            account_id: AccountId(row.account_id),
+            client_id: ClientId(row.client_id),
+            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+            granted_at: row.granted_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshTokenRow {
+    pub token_hash: String,
+    pub family_id: Uuid,
+    pub account_id: Uuid,
+    pub client_id: String,
+    pub grant_json: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(row: RefreshTokenRow) -> Self {
+        Self {
+            token_hash: row.token_hash,
+            family_id: row.family_id,
+            account_id: AccountId(row.account_id),
+            client_id: ClientId(row.client_id),
+            grant_json: row.grant_json,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            rotated_at: row.rotated_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The SQL both backends share. `impl_store!` writes the trait implementations once; the
+//! SQLite and PostgreSQL stores instantiate it with their pool type. Dialect differences
+//! live in the migrations, not here: the same `$n` placeholders, `RETURNING` and
+//! `ON CONFLICT` run on both.
+
+macro_rules! account_columns {
+    () => {
+        "id, rut, tipo, nombres, apellido_paterno, \
+    apellido_materno, razon_social, email, email_verified, celular, telefono_particular, \
+    telefono_trabajo, calle, numero, block, departamento, codigo_comuna, secret_question, \
+    cus_hash, secret_answer_hash, cus_must_change, created_at, updated_at, tokens_valid_after"
+    };
+}
+pub(crate) use account_columns;
+
+macro_rules! client_columns {
+    () => {
+        "client_id, name, kind, secret_hash, redirect_uris, \
+    post_logout_redirect_uris, grant_types, scopes, token_endpoint_auth_method, \
+    id_token_signed_response_alg, first_party, enabled, created_at, updated_at"
+    };
+}
+pub(crate) use client_columns;
+
+macro_rules! key_columns {
+    () => {
+        "kid, alg, public_jwk, private_sealed, created_at, active_from, retired_at"
+    };
+}
+pub(crate) use key_columns;
+
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, account_id, client_id, \
+    grant_json, created_at, expires_at, rotated_at, revoked_at"
+    };
+}
+pub(crate) use refresh_columns;
+
+macro_rules! impl_store {
+    ($store:ident, $db:ty, $backend:literal) => {
+        use ::async_trait::async_trait;
+        use ::cus_core::audit::AuditEvent;
+        use ::cus_core::notification::Notification;
+        use ::cus_core::{Account, AccountId, Client, ClientId, Credentials, NewAccount, Rut};
+        use ::time::OffsetDateTime;
+        use ::uuid::Uuid;
+
+        use $crate::model::*;
+        use $crate::sql::*;
+        use $crate::{Result, StoreError};
+
+        async fn insert_audit<'c, E>(executor: E, event: &AuditEvent) -> Result<()>
+        where
+            E: ::sqlx::Executor<'c, Database = $db>,
+        {
+            ::sqlx::query(
+                "INSERT INTO audit_events (at, kind, subject, ip, user_agent, outcome, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(event.at)
+            .bind(&event.kind)
+            .bind(&event.subject)
+            .bind(&event.ip)
+            .bind(&event.user_agent)
+            .bind(&event.outcome)
+            .bind(&event.detail)
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_notification<'c, E>(executor: E, n: &Notification) -> Result<()>
+        where
+            E: ::sqlx::Executor<'c, Database = $db>,
+        {
+            ::sqlx::query(
+                "INSERT INTO outbox (id, channel, recipient, subject, body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(n.id)
+            .bind(n.channel.as_str())
+            .bind(&n.recipient)
+            .bind(&n.subject)
+            .bind(&n.body)
+            .bind(n.created_at)
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl $crate::Accounts for $store {
+            async fn create_account(
+                &self,
+                new: &NewAccount,
+                notifications: &[Notification],
+                audit: &AuditEvent,
+            ) -> Result<()> {
+                let a = &new.account;
+                let address = a.address.as_ref();
+                let mut tx = self.pool.begin().await?;
+                ::sqlx::query(concat!("INSERT INTO accounts (", account_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+                     $22, $23, $24)"))
+                .bind(a.id.0)
+                .bind(a.rut.compact())
+                .bind(a.tipo.as_str())
+                .bind(&a.nombres)
+                .bind(&a.apellido_paterno)
+                .bind(&a.apellido_materno)
+                .bind(&a.razon_social)
+                .bind(&a.email)
+                .bind(a.email_verified)
+                .bind(&a.celular)
+                .bind(&a.telefono_particular)
+                .bind(&a.telefono_trabajo)
+                .bind(address.map(|d| d.calle.clone()))
+                .bind(address.map(|d| d.numero.clone()))
+                .bind(address.and_then(|d| d.block.clone()))
+                .bind(address.and_then(|d| d.departamento.clone()))
+                .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
+                .bind(a.secret_question)
+                .bind(&new.credentials.cus_hash)
+                .bind(&new.credentials.secret_answer_hash)
+                .bind(a.cus_must_change)
+                .bind(a.created_at)
+                .bind(a.updated_at)
+                .bind(a.tokens_valid_after)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::on_insert("account"))?;
+                for n in notifications {
+                    insert_notification(&mut *tx, n).await?;
+                }
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn account_by_rut(&self, rut: &Rut) -> Result<Option<(Account, Credentials)>> {
+                ::sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE rut = $1"))
+                .bind(rut.compact())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(AccountRow::into_domain)
+                .transpose()
+            }
+
+            async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+                ::sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.into_domain().map(|(account, _)| account))
+                .transpose()
+            }
+
+            async fn set_cus_hash(
+                &self,
+                id: AccountId,
+                cus_hash: &str,
+                must_change: bool,
+                revoke_before: Option<OffsetDateTime>,
+                now: OffsetDateTime,
+            ) -> Result<()> {
+                let done = ::sqlx::query(
+                    "UPDATE accounts SET cus_hash = $1, cus_must_change = $2, updated_at = $3, \
+                     tokens_valid_after = COALESCE($4, tokens_valid_after) WHERE id = $5",
+                )
+                .bind(cus_hash)
+                .bind(must_change)
+                .bind(now)
+                .bind(revoke_before)
+                .bind(id.0)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("account"));
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Clients for $store {
+            async fn create_client(&self, c: &Client, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                ::sqlx::query(concat!("INSERT INTO clients (", client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9, $10, $11, $12, $13, $14)"))
+                .bind(&c.client_id.0)
+                .bind(&c.name)
+                .bind(enum_text(&c.kind))
+                .bind(&c.secret_hash)
+                .bind(json_text(&c.redirect_uris))
+                .bind(json_text(&c.post_logout_redirect_uris))
+                .bind(json_text(&c.grant_types))
+                .bind(json_text(&c.scopes))
+                .bind(c.token_endpoint_auth_method.as_str())
+                .bind(&c.id_token_signed_response_alg)
+                .bind(c.first_party)
+                .bind(c.enabled)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::on_insert("client"))?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client(&self, id: &ClientId) -> Result<Option<Client>> {
+                ::sqlx::query_as::<_, ClientRow>(concat!("SELECT ", client_columns!(), " FROM clients WHERE client_id = $1"))
+                .bind(&id.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(ClientRow::into_domain)
+                .transpose()
+            }
+
+            async fn list_clients(&self) -> Result<Vec<Client>> {
+                ::sqlx::query_as::<_, ClientRow>(concat!("SELECT ", client_columns!(), " FROM clients ORDER BY created_at, client_id"))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(ClientRow::into_domain)
+                .collect()
+            }
+        }
+
+        #[async_trait]
+        impl $crate::SigningKeys for $store {
+            async fn insert_key(&self, k: &SigningKey) -> Result<()> {
+                ::sqlx::query(concat!("INSERT INTO signing_keys (", key_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.public_jwk)
+                .bind(&k.private_sealed)
+                .bind(k.created_at)
+                .bind(k.active_from)
+                .bind(k.retired_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::on_insert("signing key"))?;
+                Ok(())
+            }
+
+            async fn keys(&self) -> Result<Vec<SigningKey>> {
+                Ok(::sqlx::query_as::<_, SigningKeyRow>(concat!("SELECT ", key_columns!(), " FROM signing_keys ORDER BY created_at, kid"))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(SigningKey::from)
+                .collect())
+            }
+
+            async fn retire_keys_except(
+                &self,
+                alg: &str,
+                kid: &str,
+                at: OffsetDateTime,
+            ) -> Result<u64> {
+                Ok(::sqlx::query(
+                    "UPDATE signing_keys SET retired_at = $1 \
+                     WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL",
+                )
+                .bind(at)
+                .bind(alg)
+                .bind(kid)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn delete_key(&self, kid: &str) -> Result<bool> {
+                Ok(::sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    > 0)
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Audit for $store {
+            async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
+                insert_audit(&self.pool, event).await
+            }
+
+            async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+                let limit = if filter.limit == 0 { 1000 } else { filter.limit };
+                Ok(::sqlx::query_as::<_, AuditRow>(
+                    "SELECT at, kind, subject, ip, user_agent, outcome, detail FROM audit_events \
+                     WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR at >= $2) \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(&filter.subject)
+                .bind(filter.since)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(AuditEvent::from)
+                .collect())
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Outbox for $store {
+            async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>> {
+                ::sqlx::query_as::<_, OutboxRow>(
+                    "SELECT id, channel, recipient, subject, body, created_at, attempts \
+                     FROM outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(OutboxRow::into_domain)
+                .collect()
+            }
+
+            async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+                ::sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: Uuid, error: &str) -> Result<()> {
+                ::sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+                )
+                .bind(error)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Consents for $store {
+            async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>> {
+                Ok(::sqlx::query_as::<_, ConsentRow>(
+                    "SELECT account_id, client_id, scopes, granted_at FROM consents \
+                     WHERE account_id = $1 AND client_id = $2",
+                )
+                .bind(account.0)
+                .bind(&client.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(Consent::from))
+            }
+
+            async fn grant_consent(&self, c: &Consent) -> Result<()> {
+                ::sqlx::query(
+                    "INSERT INTO consents (account_id, client_id, scopes, granted_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, client_id) \
+                     DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+                )
+                .bind(c.account_id.0)
+                .bind(&c.client_id.0)
+                .bind(c.scopes.join(" "))
+                .bind(c.granted_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool> {
+                Ok(::sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+                    .bind(account.0)
+                    .bind(&client.0)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    > 0)
+            }
+        }
+
+        #[async_trait]
+        impl $crate::RefreshTokens for $store {
+            async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<()> {
+                ::sqlx::query(concat!("INSERT INTO refresh_tokens (", refresh_columns!(), ") \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                .bind(&t.token_hash)
+                .bind(t.family_id)
+                .bind(t.account_id.0)
+                .bind(&t.client_id.0)
+                .bind(&t.grant_json)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.rotated_at)
+                .bind(t.revoked_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::on_insert("refresh token"))?;
+                Ok(())
+            }
+
+            async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+                Ok(::sqlx::query_as::<_, RefreshTokenRow>(concat!("SELECT ", refresh_columns!(), " FROM refresh_tokens WHERE token_hash = $1"))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(RefreshToken::from))
+            }
+
+            async fn rotate_refresh_token(&self, token_hash: &str, at: OffsetDateTime) -> Result<bool> {
+                Ok(::sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1 \
+                     WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn revoke_refresh_family(&self, family: Uuid, at: OffsetDateTime) -> Result<u64> {
+                Ok(::sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 \
+                     WHERE family_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(family)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn revoke_account_refresh_tokens(
+                &self,
+                account: AccountId,
+                at: OffsetDateTime,
+            ) -> Result<u64> {
+                Ok(::sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 \
+                     WHERE account_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(account.0)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Store for $store {
+            async fn ping(&self) -> Result<()> {
+                ::sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                Self::MIGRATOR.run(&self.pool).await?;
+                Ok(())
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,480 @@
+//! One contract, every backend: each test below runs against SQLite and PostgreSQL.
+//! PostgreSQL comes from `DATABASE_URL` (default postgres://postgres@127.0.0.1:5432/test);
+//! each test gets a fresh database so tests run in parallel.
+
+use std::sync::Arc;
+
+use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::notification::{Channel, Notification};
+use cus_core::{
+    Account, AccountId, Address, Client, ClientId, ClientKind, Credentials, GrantType, NewAccount,
+    Rut, TipoPersona, TokenAuthMethod,
+};
+use cus_store::{AuditFilter, Consent, RefreshToken, SigningKey, Store, StoreError};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+mod backends;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::backends::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::backends::postgres().await).await })*
+        }
+    };
+}
+
+contract!(
+    account_round_trips,
+    same_rut_created_concurrently_yields_one_account,
+    account_creation_is_atomic_with_its_outbox_and_audit,
+    cus_hash_is_replaced,
+    clients_are_stored_and_unique,
+    signing_keys_rotate_and_prune,
+    audit_is_filtered_by_subject_and_time,
+    outbox_delivers_pending_once,
+    consent_is_granted_and_withdrawn,
+    refresh_tokens_rotate_once_and_revoke_by_family,
+);
+
+fn now() -> OffsetDateTime {
+    // Whole microseconds: what both databases keep.
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .expect("valid")
+}
+
+fn new_account(rut: &str) -> NewAccount {
+    let at = now();
+    NewAccount {
+        account: Account {
+            id: AccountId(Uuid::now_v7()),
+            rut: Rut::parse(rut).expect("valid rut"),
+            tipo: TipoPersona::Natural,
+            nombres: "María Carmen".into(),
+            apellido_paterno: "Del Río".into(),
+            apellido_materno: Some("González".into()),
+            razon_social: None,
+            email: "maria@example.cl".into(),
+            email_verified: false,
+            celular: Some("+56912345678".into()),
+            telefono_particular: None,
+            telefono_trabajo: Some("+56228706100".into()),
+            address: Some(Address {
+                calle: "Huérfanos".into(),
+                numero: "1273".into(),
+                block: None,
+                departamento: Some("11".into()),
+                codigo_comuna: 13101,
+            }),
+            secret_question: Some(3),
+            cus_must_change: false,
+            created_at: at,
+            updated_at: at,
+            tokens_valid_after: at,
+        },
+        credentials: Credentials {
+            cus_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            secret_answer_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$YW5z".into()),
+        },
+    }
+}
+
+fn audit(kind: AuditKind, subject: &str) -> AuditEvent {
+    AuditEvent::new(kind, now(), Some(subject.to_owned()))
+}
+
+fn notification(to: &str) -> Notification {
+    Notification {
+        id: Uuid::now_v7(),
+        channel: Channel::Email,
+        recipient: to.into(),
+        subject: "Bienvenido".into(),
+        body: "Su cuenta fue creada.".into(),
+        created_at: now(),
+    }
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: ClientId(id.into()),
+        name: "Portal de prueba".into(),
+        kind: ClientKind::Confidential,
+        secret_hash: Some("$argon2id$hash".into()),
+        redirect_uris: vec!["https://portal.sence.cl/cb".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["openid".into(), "run".into()],
+        token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
+        id_token_signed_response_alg: "RS256".into(),
+        first_party: true,
+        enabled: true,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+async fn account_round_trips(store: Arc<dyn Store>) {
+    let new = new_account("12.345.678-5");
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "12345678-5"))
+        .await
+        .expect("created");
+    let (account, credentials) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(account, new.account);
+    assert_eq!(credentials, new.credentials);
+    assert_eq!(
+        store.account_by_id(account.id).await.expect("read"),
+        Some(new.account)
+    );
+    let absent = Rut::parse("1-9").expect("valid");
+    assert!(store.account_by_rut(&absent).await.expect("read").is_none());
+}
+
+async fn same_rut_created_concurrently_yields_one_account(store: Arc<dyn Store>) {
+    let attempts = (0..10).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .create_account(
+                    &new_account("11.111.111-1"),
+                    &[notification("a@example.cl")],
+                    &audit(AuditKind::AccountCreated, "11111111-1"),
+                )
+                .await
+        })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.expect("task ran") {
+            Ok(()) => created += 1,
+            Err(StoreError::AlreadyExists("account")) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    // The losers wrote nothing: one notification, one audit event.
+    assert_eq!(
+        store.pending_notifications(100).await.expect("read").len(),
+        1
+    );
+    let events = store
+        .audit_events(&AuditFilter {
+            subject: Some("11111111-1".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("read");
+    assert_eq!(events.len(), 1);
+}
+
+async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Store>) {
+    let first = new_account("22.222.222-2");
+    store
+        .create_account(
+            &first,
+            &[
+                notification("maria@example.cl"),
+                notification("+56912345678"),
+            ],
+            &audit(AuditKind::AccountCreated, "22222222-2"),
+        )
+        .await
+        .expect("created");
+    let pending = store.pending_notifications(10).await.expect("read");
+    assert_eq!(pending.len(), 2);
+    let again = store
+        .create_account(
+            &new_account("22.222.222-2"),
+            &[notification("other@example.cl")],
+            &audit(AuditKind::AccountCreated, "22222222-2"),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists("account"))));
+    assert_eq!(
+        store.pending_notifications(10).await.expect("read").len(),
+        2
+    );
+}
+
+async fn cus_hash_is_replaced(store: Arc<dyn Store>) {
+    let new = new_account("33.333.333-3");
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "33333333-3"))
+        .await
+        .expect("created");
+    let later = now() + Duration::seconds(5);
+    store
+        .set_cus_hash(new.account.id, "$argon2id$new", true, Some(later), later)
+        .await
+        .expect("updated");
+    let (account, credentials) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(credentials.cus_hash, "$argon2id$new");
+    assert!(account.cus_must_change);
+    assert_eq!(account.tokens_valid_after, later);
+    let missing = store
+        .set_cus_hash(AccountId(Uuid::now_v7()), "x", false, None, later)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound("account"))));
+}
+
+async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
+    let c = client("portal-a");
+    store
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-a"))
+        .await
+        .expect("created");
+    assert_eq!(
+        store.client(&c.client_id).await.expect("read"),
+        Some(c.clone())
+    );
+    let dup = store
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-a"))
+        .await;
+    assert!(matches!(dup, Err(StoreError::AlreadyExists("client"))));
+    store
+        .create_client(
+            &client("portal-b"),
+            &audit(AuditKind::ClientCreated, "portal-b"),
+        )
+        .await
+        .expect("created");
+    let ids: Vec<String> = store
+        .list_clients()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.client_id.0)
+        .collect();
+    assert_eq!(ids, ["portal-a", "portal-b"]);
+    assert!(
+        store
+            .client(&ClientId("nope".into()))
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+async fn signing_keys_rotate_and_prune(store: Arc<dyn Store>) {
+    let key = |kid: &str, at: OffsetDateTime| SigningKey {
+        kid: kid.into(),
+        alg: "RS256".into(),
+        public_jwk: "{}".into(),
+        private_sealed: "sealed".into(),
+        created_at: at,
+        active_from: at,
+        retired_at: None,
+    };
+    let t0 = now();
+    store.insert_key(&key("k1", t0)).await.expect("insert");
+    store
+        .insert_key(&key("k2", t0 + Duration::seconds(1)))
+        .await
+        .expect("insert");
+    assert!(matches!(
+        store.insert_key(&key("k1", t0)).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store
+            .retire_keys_except("RS256", "k2", t0 + Duration::seconds(2))
+            .await
+            .expect("retire"),
+        1
+    );
+    let keys = store.keys().await.expect("list");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].retired_at, Some(t0 + Duration::seconds(2)));
+    assert_eq!(keys[1].retired_at, None);
+    assert!(store.delete_key("k1").await.expect("delete"));
+    assert!(!store.delete_key("k1").await.expect("delete"));
+    assert_eq!(store.keys().await.expect("list").len(), 1);
+}
+
+async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
+    let t0 = now();
+    let mut old = audit(AuditKind::LoginFailed, "44444444-4");
+    old.at = t0 - Duration::days(2);
+    store.append_audit(&old).await.expect("append");
+    store
+        .append_audit(&audit(AuditKind::LoginSucceeded, "44444444-4"))
+        .await
+        .expect("append");
+    store
+        .append_audit(&audit(AuditKind::LoginSucceeded, "55555555-5"))
+        .await
+        .expect("append");
+    let recent = store
+        .audit_events(&AuditFilter {
+            subject: Some("44444444-4".into()),
+            since: Some(t0 - Duration::days(1)),
+            limit: 0,
+        })
+        .await
+        .expect("read");
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].kind, "login_succeeded");
+    let all = store
+        .audit_events(&AuditFilter::default())
+        .await
+        .expect("read");
+    assert_eq!(all.len(), 3);
+}
+
+async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
+    store
+        .create_account(
+            &new_account("66.666.666-6"),
+            &[notification("x@example.cl")],
+            &audit(AuditKind::AccountCreated, "66666666-6"),
+        )
+        .await
+        .expect("created");
+    let pending = store.pending_notifications(10).await.expect("read");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].notification.recipient, "x@example.cl");
+    let id = pending[0].notification.id;
+    store.mark_failed(id, "smtp down").await.expect("failed");
+    assert_eq!(
+        store.pending_notifications(10).await.expect("read")[0].attempts,
+        1
+    );
+    store.mark_sent(id, now()).await.expect("sent");
+    assert!(
+        store
+            .pending_notifications(10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
+async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
+    let new = new_account("77.777.777-7");
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "77777777-7"))
+        .await
+        .expect("created");
+    let c = client("portal-c");
+    store
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-c"))
+        .await
+        .expect("created");
+    let consent = Consent {
+        account_id: new.account.id,
+        client_id: c.client_id.clone(),
+        scopes: vec!["openid".into(), "run".into()],
+        granted_at: now(),
+    };
+    store.grant_consent(&consent).await.expect("granted");
+    let wider = Consent {
+        scopes: vec!["openid".into(), "run".into(), "email".into()],
+        ..consent.clone()
+    };
+    store.grant_consent(&wider).await.expect("granted again");
+    assert_eq!(
+        store
+            .consent(new.account.id, &c.client_id)
+            .await
+            .expect("read"),
+        Some(wider)
+    );
+    assert!(
+        store
+            .withdraw_consent(new.account.id, &c.client_id)
+            .await
+            .expect("withdrawn")
+    );
+    assert!(
+        store
+            .consent(new.account.id, &c.client_id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+async fn refresh_tokens_rotate_once_and_revoke_by_family(store: Arc<dyn Store>) {
+    let new = new_account("88.888.888-8");
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "88888888-8"))
+        .await
+        .expect("created");
+    let c = client("portal-d");
+    store
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-d"))
+        .await
+        .expect("created");
+    let family = Uuid::now_v7();
+    let token = |hash: &str| RefreshToken {
+        token_hash: hash.into(),
+        family_id: family,
+        account_id: new.account.id,
+        client_id: c.client_id.clone(),
+        grant_json: "{}".into(),
+        created_at: now(),
+        expires_at: now() + Duration::days(1),
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let h1 = token("h1");
+    store.insert_refresh_token(&h1).await.expect("insert");
+    assert_eq!(store.refresh_token("h1").await.expect("read"), Some(h1));
+    // Of concurrent rotations exactly one wins.
+    let racers = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.rotate_refresh_token("h1", now()).await })
+    });
+    let mut won = 0;
+    for r in racers {
+        if r.await.expect("ran").expect("rotated") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    store
+        .insert_refresh_token(&token("h2"))
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .revoke_refresh_family(family, now())
+            .await
+            .expect("revoke"),
+        2
+    );
+    let h2 = store
+        .refresh_token("h2")
+        .await
+        .expect("read")
+        .expect("present");
+    assert!(h2.revoked_at.is_some());
+    assert!(
+        !store
+            .rotate_refresh_token("h2", now())
+            .await
+            .expect("rotate")
+    );
+    assert_eq!(
+        store
+            .revoke_account_refresh_tokens(new.account.id, now())
+            .await
+            .expect("revoke"),
+        0,
+        "already revoked"
+    );
+}
