@@ -3,8 +3,10 @@
 
 pub mod account;
 pub mod audit;
+pub mod claims;
 pub mod client;
 pub mod notification;
+pub mod oauth;
 pub mod pkce;
 pub mod policy;
 pub mod rut;

@@ -8,6 +8,8 @@ use cus_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::hashing::Hasher;
+use crate::keys::Keyring;
 
 pub struct App {
     pub config: Config,
@@ -16,6 +18,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub cache: Arc<dyn Cache>,
     pub clock: Arc<dyn Clock>,
+    pub keys: Keyring,
+    pub hasher: Hasher,
 }
 
 /// Cheap to clone: handed to every handler by axum.

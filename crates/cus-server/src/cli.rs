@@ -37,6 +37,87 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage relying-party clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate new keys: published now, signing after keys.publish_lead_seconds.
+    Rotate,
+    /// Delete retired keys whose tokens have all expired.
+    Prune,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its client_id and (once) its secret.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Exact post-logout redirect URI (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// One of SENCE's own portals: consent is not asked.
+        #[arg(long)]
+        first_party: bool,
+        /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
+        #[arg(long = "grant-type", default_values_t = ["authorization_code".to_owned(), "refresh_token".to_owned()])]
+        grant_types: Vec<String>,
+        /// Allowed scope (repeatable); default: every scope CUS knows.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Choose the client_id instead of generating one.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Algorithm of its ID tokens: RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        id_token_alg: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a persona natural account. The CUS is read from standard input, or generated
+    /// and printed with --generate (then it must be changed at first login).
+    Create {
+        #[arg(long)]
+        rut: String,
+        #[arg(long)]
+        nombres: String,
+        /// Apellido paterno, then materno (repeat the flag).
+        #[arg(long = "apellidos", num_args = 1..=2, required = true)]
+        apellidos: Vec<String>,
+        #[arg(long)]
+        email: String,
+        /// Mobile as +569XXXXXXXX.
+        #[arg(long)]
+        celular: Option<String>,
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +150,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_out(&config.masked_toml());
             Ok(())
         }
+        Command::Keys { command } => keys(&config, command).await,
+        Command::Client { command } => client(&config, command).await,
+        Command::Account { command } => account(&config, command).await,
     }
 }
 
@@ -79,4 +163,136 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 )]
 pub fn print_out(text: &str) {
     println!("{text}");
+}
+
+async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+    let store = startup::open_store(config).await?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    match command {
+        KeysCommand::Rotate => {
+            let kek = crate::secrets::Kek::from_config(&config.keys)?;
+            let lead = time::Duration::seconds(i64::try_from(config.keys.publish_lead_seconds)?);
+            let kids = crate::keys::rotate(store.as_ref(), &kek, now, lead).await?;
+            let event =
+                cus_core::audit::AuditEvent::new(cus_core::audit::AuditKind::KeyRotated, now, None);
+            store.append_audit(&event).await?;
+            print_out(&format!(
+                "new keys {} sign from {}",
+                kids.join(", "),
+                now + lead
+            ));
+        }
+        KeysCommand::Prune => {
+            let oidc = &config.oidc;
+            let longest = time::Duration::seconds(i64::try_from(
+                oidc.access_token_ttl.max(oidc.id_token_ttl),
+            )?);
+            let pruned = crate::keys::prune(store.as_ref(), now, longest).await?;
+            print_out(&format!(
+                "pruned {} key(s) {}",
+                pruned.len(),
+                pruned.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
+    let ClientCommand::Create {
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        first_party,
+        grant_types,
+        scopes,
+        client_id,
+        id_token_alg,
+        json,
+    } = command;
+    let grant_types = grant_types
+        .iter()
+        .map(|g| {
+            cus_core::GrantType::parse(g).ok_or_else(|| anyhow::anyhow!("unknown grant type {g}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let scopes = if scopes.is_empty() {
+        cus_core::claims::SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        scopes
+    };
+    let store = startup::open_store(config).await?;
+    let spec = crate::admin::ClientSpec {
+        client_id,
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        first_party,
+        grant_types,
+        scopes,
+        id_token_alg,
+        auth_method: None,
+    };
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let (client, secret) = crate::admin::create_client(store.as_ref(), spec, now).await?;
+    if json {
+        print_out(
+            &serde_json::json!({ "client_id": client.client_id.0, "client_secret": secret })
+                .to_string(),
+        );
+    } else {
+        print_out(&format!("client_id:     {}", client.client_id));
+        if let Some(secret) = secret {
+            print_out(&format!(
+                "client_secret: {secret}\n(shown once: store it now)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+    let AccountCommand::Create {
+        rut,
+        nombres,
+        apellidos,
+        email,
+        celular,
+        generate,
+    } = command;
+    let rut = cus_core::Rut::parse(&rut).map_err(|e| anyhow::anyhow!("--rut: {e}"))?;
+    let cus = if generate {
+        crate::admin::generate_cus()
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let store = startup::open_store(config).await?;
+    let hasher = crate::hashing::Hasher::new(&config.hash)?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let spec = crate::admin::AccountSpec {
+        rut,
+        nombres,
+        apellidos,
+        email,
+        celular,
+    };
+    let account =
+        crate::admin::create_account(store.as_ref(), &hasher, spec, &cus, generate, now).await?;
+    print_out(&format!(
+        "account {} created for RUT {}",
+        account.id, account.rut
+    ));
+    if generate {
+        print_out(&format!(
+            "generated CUS: {cus}\n(give it to the person; it must be changed at first login)"
+        ));
+    }
+    Ok(())
 }

@@ -1,10 +1,18 @@
 //! The CUS identity provider: configuration, start-up, the HTTP surface and the services
 //! behind it. The `cus` binary (`main.rs`) is a thin command-line front.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod hashing;
 pub mod http;
+pub mod keys;
+pub mod oidc;
+pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+
+/// The CUS version shown in page footers.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

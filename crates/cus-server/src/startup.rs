@@ -48,12 +48,24 @@ impl Application {
                     crate::config::mask_url(config.cache.url.expose_secret())
                 )
             })?;
+        let kek = crate::secrets::Kek::from_config(&config.keys)?;
+        let keys = crate::keys::Keyring::load(store.clone(), kek, clock.now())
+            .await
+            .context("cannot load the signing keys")?;
+        let hasher = crate::hashing::Hasher::new(&config.hash)?;
+        if !config.captcha.test_answer.is_empty() {
+            tracing::warn!(
+                "captcha.test_answer is set: the captcha is NOT protecting this server (tests only)"
+            );
+        }
         let app = App {
             config,
             issuer,
             store,
             cache,
             clock,
+            keys,
+            hasher,
         };
         Ok(Self {
             listener,
@@ -74,6 +86,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let state = self.state.clone();
         let router = crate::http::router(state.clone());
+        tokio::spawn(crate::oidc::keep_keys_fresh(state.clone()));
         let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
         tracing::info!(
             url = %state.issuer,

@@ -1,6 +1,12 @@
 //! The HTTP surface: one router per area, and the layers every response goes through.
 
+mod account;
+mod csrf;
+mod errors;
 mod health;
+mod meta;
+mod oidc;
+mod params;
 mod territory;
 
 use std::time::Duration;
@@ -27,6 +33,9 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(health::router())
         .merge(territory::router())
+        .merge(oidc::router())
+        .merge(account::router())
+        .route("/static/cus.css", axum::routing::get(stylesheet))
         .with_state(state);
     if https {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -62,5 +71,15 @@ pub fn router(state: AppState) -> Router {
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CSP),
             )),
+    )
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../templates/static/cus.css"),
     )
 }

@@ -1,6 +1,9 @@
 //! `TestApp`: a CUS server on a free port, on SQLite + in-process cache or PostgreSQL +
 //! Redis, built from the same `Config` the binary uses.
 
+use std::sync::Arc;
+
+use cus_server::app::AppState;
 use cus_server::clock::ShiftedClock;
 use cus_server::config::Config;
 use cus_server::startup::Application;
@@ -15,6 +18,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ShiftedClock>,
     pub http: reqwest::Client,
 }
 
@@ -57,7 +62,8 @@ impl TestApp {
         let app = Application::build_with_clock(config, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
-        let base = app.state().issuer.clone();
+        let state = app.state().clone();
+        let base = state.issuer.clone();
         tokio::spawn(app.run_until_stopped());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -65,7 +71,12 @@ impl TestApp {
             .danger_accept_invalid_certs(true)
             .build()
             .expect("client");
-        Self { base, http }
+        Self {
+            base,
+            state,
+            clock,
+            http,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,3 +106,163 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+pub const RUT: &str = "12.345.678-5";
+pub const CUS: &str = "caballo azul de Ñuble 7";
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A registered client and its secret.
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+impl TestApp {
+    /// Registers a client on this server's store.
+    pub async fn client(&self, public: bool, first_party: bool) -> TestClient {
+        use cus_core::GrantType;
+        let spec = cus_server::admin::ClientSpec {
+            client_id: None,
+            name: "Portal de pruebas".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+            public,
+            first_party,
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: cus_core::claims::SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            id_token_alg: "RS256".into(),
+            auth_method: None,
+        };
+        let (client, secret) = cus_server::admin::create_client(
+            self.state.store.as_ref(),
+            spec,
+            self.state.clock.now(),
+        )
+        .await
+        .expect("client created");
+        TestClient {
+            id: client.client_id.0,
+            secret,
+        }
+    }
+
+    /// Creates the persona natural `RUT` with `CUS`.
+    pub async fn account(&self) -> cus_core::Account {
+        let spec = cus_server::admin::AccountSpec {
+            rut: cus_core::Rut::parse(RUT).expect("valid"),
+            nombres: "María Carmen".into(),
+            apellidos: vec!["Del Río".into(), "González".into()],
+            email: "maria@example.cl".into(),
+            celular: Some("+56912345678".into()),
+        };
+        cus_server::admin::create_account(
+            self.state.store.as_ref(),
+            &self.state.hasher,
+            spec,
+            CUS,
+            false,
+            self.state.clock.now(),
+        )
+        .await
+        .expect("account created")
+    }
+}
+
+/// The value of a hidden or text input in an HTML page.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let rest = &html[at..];
+    let start = rest.find("value=\"")? + 7;
+    let end = rest[start..].find('"')?;
+    Some(
+        rest[start..start + end]
+            .replace("&#43;", "+")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Follows the redirect of a response, relative to the app.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a redirect")
+        .to_owned()
+}
+
+impl TestApp {
+    /// Follows redirects like a browser until one leaves this server, logging in with
+    /// `rut`/`cus` and consenting when asked. Returns the URL the relying party receives.
+    pub async fn browse_to_callback(
+        &self,
+        browser: &reqwest::Client,
+        start: &str,
+        rut: &str,
+        cus: &str,
+    ) -> url::Url {
+        let mut next = start.to_owned();
+        for _ in 0..10 {
+            if !next.starts_with(&self.base) {
+                next = if next.starts_with('/') {
+                    format!("{}{next}", self.base)
+                } else {
+                    return url::Url::parse(&next).expect("callback URL");
+                };
+            }
+            let response = browser.get(&next).send().await.expect("GET");
+            if response.status().is_redirection() {
+                next = location(&response);
+                continue;
+            }
+            let page = response.text().await.expect("page");
+            let form = if page.contains("action=\"/Account\"") {
+                vec![
+                    ("csrf", input_value(&page, "csrf").expect("csrf")),
+                    ("rid", input_value(&page, "rid").unwrap_or_default()),
+                    ("rut", rut.to_owned()),
+                    ("cus", cus.to_owned()),
+                ]
+            } else if page.contains("action=\"/consent\"") {
+                vec![
+                    ("csrf", input_value(&page, "csrf").expect("csrf")),
+                    ("rid", input_value(&page, "rid").expect("rid")),
+                    ("decision", "allow".to_owned()),
+                ]
+            } else {
+                panic!("unexpected page at {next}: {page}");
+            };
+            let action = if page.contains("action=\"/Account\"") {
+                "/Account"
+            } else {
+                "/consent"
+            };
+            let response = browser
+                .post(self.url(action))
+                .form(&form)
+                .send()
+                .await
+                .expect("POST");
+            assert!(
+                response.status().is_redirection(),
+                "{action} answered {}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
+            next = location(&response);
+        }
+        panic!("too many redirects");
+    }
+
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("browser")
+    }
+}

@@ -3,3 +3,4 @@
 mod cli;
 mod foundation;
 mod helpers;
+mod oidc_flow;

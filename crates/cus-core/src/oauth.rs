@@ -1,0 +1,84 @@
+//! OAuth 2.0 / OpenID Connect error codes, named after the specs.
+
+/// An error code of RFC 6749 §4.1.2.1 / §5.2, RFC 7009, or OpenID Core §3.1.2.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 §5.2: missing or malformed parameter.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication failed (401).
+    InvalidClient,
+    /// RFC 6749 §5.2: code or refresh token invalid, expired, revoked, or issued to another
+    /// client or redirect URI; or a wrong PKCE verifier (RFC 7636 §4.6).
+    InvalidGrant,
+    /// RFC 6749 §5.2: this client may not use this grant type.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
+    /// RFC 6749 §4.1.2.1.
+    UnsupportedResponseType,
+    /// RFC 6749 §5.2.
+    InvalidScope,
+    /// RFC 6749 §4.1.2.1: the person or the server refused.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1.
+    ServerError,
+    /// RFC 6749 §4.1.2.1: try again later (rate limits, backend down).
+    TemporarilyUnavailable,
+    /// OpenID Core §3.1.2.6: `prompt=none` and nobody is logged in.
+    LoginRequired,
+    /// OpenID Core §3.1.2.6: `prompt=none` and consent is needed.
+    ConsentRequired,
+    /// OpenID Core §3.1.2.6: `prompt=none` and an interaction is needed.
+    InteractionRequired,
+    /// OpenID Core §3.1.2.6: `request` objects are not supported.
+    RequestNotSupported,
+    /// OpenID Core §3.1.2.6.
+    RequestUriNotSupported,
+    /// OpenID Core §3.1.2.6.
+    RegistrationNotSupported,
+    /// RFC 6750 §3.1: bearer token invalid at userinfo.
+    InvalidToken,
+    /// RFC 7009 §2.2.1.
+    UnsupportedTokenType,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+            Self::InvalidToken => "invalid_token",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+        }
+    }
+}
+
+/// An error with its human description (English, for developers; never secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}

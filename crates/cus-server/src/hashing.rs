@@ -1,0 +1,78 @@
+//! argon2id for CUS, secret answers and client secrets: PHC strings that carry their
+//! parameters, computed off the async runtime behind a bounded semaphore.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+use crate::config::Hash as HashConfig;
+
+#[derive(Clone)]
+pub struct Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of nothing anyone knows: verified against when a RUT is unknown, so an
+    /// unknown RUT takes as long as a wrong CUS.
+    dummy: Arc<String>,
+}
+
+impl Hasher {
+    pub fn new(config: &HashConfig) -> anyhow::Result<Self> {
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid hash parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let dummy = argon
+            .hash_password(crate::secrets::random_token().as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?
+            .to_string();
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+            dummy: Arc::new(dummy),
+        })
+    }
+
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    pub async fn hash(&self, secret: &str) -> anyhow::Result<String> {
+        let _permit = self.permits.acquire().await?;
+        let argon = self.argon();
+        let secret = secret.to_owned();
+        tokio::task::spawn_blocking(move || {
+            argon
+                .hash_password(secret.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
+        })
+        .await?
+    }
+
+    /// `true` when `secret` matches `phc`. `None` for `phc` verifies against the dummy
+    /// hash and returns `false`, taking the same time.
+    pub async fn verify(&self, secret: &str, phc: Option<&str>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let known = phc.is_some();
+        let phc = phc.unwrap_or(&self.dummy).to_owned();
+        let secret = secret.to_owned();
+        let argon = self.argon();
+        let matched = tokio::task::spawn_blocking(move || {
+            argon
+                .verify_password(secret.as_bytes(), phc.as_str())
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        known && matched
+    }
+}

@@ -1,0 +1,506 @@
+//! People's pages around the protocol: the login page `/Account`, consent, logout.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use cus_core::Rut;
+use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::oauth::{ErrorCode, OAuthError};
+use serde::Deserialize;
+
+use super::csrf;
+use super::errors;
+use super::meta::RequestMeta;
+use super::oidc::{RidQuery, current_session, expired_request};
+use crate::app::AppState;
+use crate::oidc::authorize;
+use crate::oidc::session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/Account", get(login_page).post(login))
+        .route("/consent", get(consent_page).post(consent))
+        .route("/end_session", get(end_session).post(end_session))
+        .route("/end_session/confirm", post(end_session_confirm))
+}
+
+/// The one message for a wrong RUT or a wrong CUS: it never tells which.
+const WRONG_CREDENTIALS: &str = "RUT o Clave CUS incorrectos.";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account/login.html")]
+struct LoginPage {
+    csrf: String,
+    rid: String,
+    rut: String,
+    client_name: Option<String>,
+    rut_error: Option<String>,
+    form_error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account/logged_in.html")]
+struct LoggedInPage {
+    csrf: String,
+    name: String,
+    rut: String,
+}
+
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn login_page(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<RidQuery>,
+) -> Response {
+    let rid = q.rid.unwrap_or_default();
+    let pending = if rid.is_empty() {
+        None
+    } else {
+        match authorize::load_pending(&app, &rid).await {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => return expired_request(),
+            Err(e) => return errors::internal(&e),
+        }
+    };
+    // A RUT in login_hint pre-fills the form (OpenID Core §3.1.2.1).
+    let rut = pending
+        .as_ref()
+        .and_then(|p| p.login_hint.as_deref())
+        .and_then(|h| Rut::parse(h).ok())
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let (jar, csrf) = csrf::token(&app, jar);
+    let page = LoginPage {
+        csrf,
+        rid,
+        rut,
+        client_name: pending.map(|p| p.client_name),
+        rut_error: None,
+        form_error: None,
+    };
+    no_store((jar, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: Option<String>,
+    rid: Option<String>,
+    rut: Option<String>,
+    cus: Option<String>,
+}
+
+fn session_cookie(app: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((session::cookie_name(app), value))
+        .path("/")
+        .http_only(true)
+        .secure(app.issuer.starts_with("https://"))
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+async fn login(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
+        return errors::page(
+            StatusCode::FORBIDDEN,
+            "Formulario vencido",
+            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
+        );
+    }
+    let rid = form.rid.unwrap_or_default();
+    let client_name = if rid.is_empty() {
+        None
+    } else {
+        authorize::load_pending(&app, &rid)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.client_name)
+    };
+    let typed_rut = form.rut.unwrap_or_default();
+    let (jar, csrf_token) = csrf::token(&app, jar);
+    let again = |rut_error: Option<String>, form_error: Option<String>| LoginPage {
+        csrf: csrf_token.clone(),
+        rid: rid.clone(),
+        rut: typed_rut.clone(),
+        client_name: client_name.clone(),
+        rut_error,
+        form_error,
+    };
+    let rut = match Rut::parse(&typed_rut) {
+        Ok(r) => r,
+        Err(e) => {
+            return no_store(
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    jar,
+                    again(Some(e.to_string()), None),
+                )
+                    .into_response(),
+            );
+        }
+    };
+    let cus = cus_core::policy::normalize(form.cus.as_deref().unwrap_or(""));
+    let found = match app.store.account_by_rut(&rut).await {
+        Ok(f) => f,
+        Err(e) => return errors::internal(&e.into()),
+    };
+    let now = app.clock.now();
+    let mut event = AuditEvent::new(AuditKind::LoginSucceeded, now, Some(rut.compact()));
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    // An unknown RUT is verified against a dummy hash: same answer, same time.
+    let verified = app
+        .hasher
+        .verify(&cus, found.as_ref().map(|(_, c)| c.cus_hash.as_str()))
+        .await;
+    let Some((account, _)) = found.filter(|_| verified) else {
+        event.kind = AuditKind::LoginFailed.as_str().to_owned();
+        event.outcome = "failed".into();
+        let _ = app.store.append_audit(&event).await;
+        tracing::info!(ip = ?meta.ip, "login failed");
+        return no_store(
+            (
+                StatusCode::UNAUTHORIZED,
+                jar,
+                again(None, Some(WRONG_CREDENTIALS.to_owned())),
+            )
+                .into_response(),
+        );
+    };
+    if let Some(old) = jar
+        .get(session::cookie_name(&app))
+        .map(|c| c.value().to_owned())
+    {
+        let _ = session::destroy(&app, &old).await;
+    }
+    let (cookie, _) = match session::create(&app, account.id, account.cus_must_change).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    let _ = app.store.append_audit(&event).await;
+    tracing::info!(account.id = %account.id, "login succeeded");
+    let jar = jar.add(session_cookie(&app, cookie));
+    if rid.is_empty() {
+        let page = LoggedInPage {
+            csrf: csrf_token.clone(),
+            name: account.display_name(),
+            rut: account.rut.to_string(),
+        };
+        return no_store((jar, page).into_response());
+    }
+    (jar, Redirect::to(&format!("/authorize/resume?rid={rid}"))).into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "oidc/consent.html")]
+struct ConsentPage {
+    csrf: String,
+    rid: String,
+    client_name: String,
+    items: Vec<&'static str>,
+}
+
+/// What each scope means, in plain Spanish.
+fn describe_scope(scope: &str) -> Option<&'static str> {
+    match scope {
+        "profile" | "name" => Some("Su nombre y apellidos"),
+        "email" => Some("Su correo electrónico"),
+        "phone" => Some("Su teléfono celular"),
+        "address" => Some("Su dirección (calle, comuna y región)"),
+        "run" => Some("Su RUT"),
+        _ => None,
+    }
+}
+
+async fn consent_page(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<RidQuery>,
+) -> Response {
+    let rid = q.rid.unwrap_or_default();
+    let Ok(Some(pending)) = authorize::load_pending(&app, &rid).await else {
+        return expired_request();
+    };
+    match current_session(&app, &jar).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
+        Err(e) => return errors::internal(&e),
+    }
+    let mut items: Vec<&'static str> =
+        vec!["Saber que usted es la misma persona cada vez que ingresa"];
+    for item in pending.scopes.iter().filter_map(|s| describe_scope(s)) {
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    let (jar, csrf) = csrf::token(&app, jar);
+    no_store(
+        (
+            jar,
+            ConsentPage {
+                csrf,
+                rid,
+                client_name: pending.client_name,
+                items,
+            },
+        )
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    csrf: Option<String>,
+    rid: Option<String>,
+    decision: Option<String>,
+}
+
+async fn consent(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    Form(form): Form<ConsentForm>,
+) -> Response {
+    if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
+        return errors::page(
+            StatusCode::FORBIDDEN,
+            "Formulario vencido",
+            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
+        );
+    }
+    let rid = form.rid.unwrap_or_default();
+    let Ok(Some(pending)) = authorize::load_pending(&app, &rid).await else {
+        return expired_request();
+    };
+    let session = match current_session(&app, &jar).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
+        Err(e) => return errors::internal(&e),
+    };
+    let _ = authorize::drop_pending(&app, &rid).await;
+    let now = app.clock.now();
+    if form.decision.as_deref() != Some("allow") {
+        let error = OAuthError::new(ErrorCode::AccessDenied, "the person declined");
+        return Redirect::to(&authorize::error_redirect(
+            &app,
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            &error,
+        ))
+        .into_response();
+    }
+    let consent = cus_store::Consent {
+        account_id: session.account_id,
+        client_id: pending.client_id.clone(),
+        scopes: pending.scopes.clone(),
+        granted_at: now,
+    };
+    let mut event = AuditEvent::new(
+        AuditKind::ConsentGiven,
+        now,
+        Some(pending.client_id.0.clone()),
+    );
+    event.ip = meta.ip;
+    event.user_agent = meta.user_agent;
+    event.detail = Some(format!(
+        "account {} scopes {}",
+        session.account_id,
+        pending.scopes.join(" ")
+    ));
+    let done: anyhow::Result<String> = async {
+        app.store.grant_consent(&consent).await?;
+        app.store.append_audit(&event).await?;
+        authorize::issue_code(&app, &pending, &session).await
+    }
+    .await;
+    match done {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(e) => errors::internal(&e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "oidc/logout.html")]
+struct LogoutPage {
+    csrf: String,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "oidc/logged_out.html")]
+struct LoggedOutPage;
+
+#[derive(Default, Deserialize)]
+struct EndSessionParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+    csrf: Option<String>,
+}
+
+/// The client a logout names (by `id_token_hint`'s audience or `client_id`), and the
+/// `post_logout_redirect_uri` if it is registered for that client.
+async fn logout_target(
+    app: &AppState,
+    p: &EndSessionParams,
+) -> Result<(Option<String>, bool), Response> {
+    let hint = p
+        .id_token_hint
+        .as_deref()
+        .and_then(|h| app.keys.verify(h).ok())
+        .filter(|(c, _)| c["iss"] == app.issuer.as_str());
+    let client_id = hint
+        .as_ref()
+        .and_then(|(c, _)| {
+            c["aud"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| c["aud"][0].as_str().map(str::to_owned))
+        })
+        .or_else(|| p.client_id.clone());
+    let Some(uri) = p.post_logout_redirect_uri.as_deref() else {
+        return Ok((None, hint.is_some()));
+    };
+    let client = match client_id {
+        Some(id) => app
+            .store
+            .client(&cus_core::ClientId(id))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match client {
+        Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+            Ok((Some(uri.to_owned()), hint.is_some()))
+        }
+        _ => Err(errors::page(
+            StatusCode::BAD_REQUEST,
+            "Solicitud no válida",
+            "La dirección de retorno después de cerrar sesión no está registrada para esta aplicación.",
+        )),
+    }
+}
+
+async fn finish_logout(
+    app: &AppState,
+    jar: CookieJar,
+    meta: RequestMeta,
+    redirect: Option<String>,
+    state: Option<&str>,
+) -> Response {
+    if let Some(cookie) = jar
+        .get(session::cookie_name(app))
+        .map(|c| c.value().to_owned())
+    {
+        if let Ok(Some(s)) = session::load(app, &cookie).await {
+            let mut event = AuditEvent::new(
+                AuditKind::Logout,
+                app.clock.now(),
+                Some(s.account_id.to_string()),
+            );
+            event.ip = meta.ip;
+            event.user_agent = meta.user_agent;
+            let _ = app.store.append_audit(&event).await;
+        }
+        let _ = session::destroy(app, &cookie).await;
+    }
+    let jar = jar.remove(Cookie::build(session::cookie_name(app)).path("/").build());
+    match redirect {
+        Some(uri) => (
+            jar,
+            Redirect::to(&authorize::with_params(&uri, &[("state", state)])),
+        )
+            .into_response(),
+        None => no_store((jar, LoggedOutPage).into_response()),
+    }
+}
+
+/// RP-Initiated Logout 1.0 §2: with a valid `id_token_hint` the session ends at once;
+/// without one the person is asked to confirm (a logout must not be forced on them).
+async fn end_session(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    method: axum::http::Method,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    let raw = if method == axum::http::Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    let Ok(p) = super::params::decode::<EndSessionParams>(&raw) else {
+        return errors::page(
+            StatusCode::BAD_REQUEST,
+            "Solicitud no válida",
+            "La solicitud de cierre de sesión no es válida.",
+        );
+    };
+    let (redirect, hinted) = match logout_target(&app, &p).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    if hinted {
+        return finish_logout(&app, jar, meta, redirect, p.state.as_deref()).await;
+    }
+    let (jar, csrf) = csrf::token(&app, jar);
+    let page = LogoutPage {
+        csrf,
+        post_logout_redirect_uri: redirect,
+        state: p.state,
+        client_id: p.client_id,
+    };
+    no_store((jar, page).into_response())
+}
+
+async fn end_session_confirm(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    Form(p): Form<EndSessionParams>,
+) -> Response {
+    if !csrf::verify(&app, &jar, p.csrf.as_deref()) {
+        return errors::page(
+            StatusCode::FORBIDDEN,
+            "Formulario vencido",
+            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
+        );
+    }
+    let state = p.state.clone();
+    let (redirect, _) = match logout_target(
+        &app,
+        &EndSessionParams {
+            id_token_hint: None,
+            ..p
+        },
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    finish_logout(&app, jar, meta, redirect, state.as_deref()).await
+}

@@ -1,0 +1,86 @@
+//! Renderings of errors: RFC 6749 JSON for protocol endpoints, a Spanish page for people.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cus_core::oauth::{ErrorCode, OAuthError};
+use serde_json::json;
+
+/// HTTP status of each error code (RFC 6749 §5.2, RFC 6750 §3.1).
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+        ErrorCode::InvalidRequest
+        | ErrorCode::InvalidGrant
+        | ErrorCode::UnauthorizedClient
+        | ErrorCode::UnsupportedGrantType
+        | ErrorCode::UnsupportedResponseType
+        | ErrorCode::InvalidScope
+        | ErrorCode::LoginRequired
+        | ErrorCode::ConsentRequired
+        | ErrorCode::InteractionRequired
+        | ErrorCode::RequestNotSupported
+        | ErrorCode::RequestUriNotSupported
+        | ErrorCode::RegistrationNotSupported
+        | ErrorCode::UnsupportedTokenType => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// RFC 6749 §5.2 JSON, never cached; `basic` adds the `WWW-Authenticate` challenge a 401
+/// must carry.
+pub fn oauth_json(error: &OAuthError, basic: bool) -> Response {
+    let status = status_of(error.code);
+    let mut response = (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(json!({ "error": error.code.as_str(), "error_description": error.description })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if basic {
+            "Basic realm=\"cus\""
+        } else {
+            "Basic realm=\"cus\", Bearer"
+        };
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    response
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// A Spanish error page for a person.
+pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let mut response = ErrorPage { title, message }.into_response();
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The page for an internal failure: details go to the log once, never to the person.
+pub fn internal(error: &anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{error:#}"), "request failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Servicio no disponible",
+        "No pudimos completar su solicitud. Intente nuevamente en unos minutos.",
+    )
+}

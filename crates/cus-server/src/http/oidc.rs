@@ -1,0 +1,475 @@
+//! Protocol endpoints: discovery, JWKS, authorize, token, userinfo, revocation,
+//! introspection. Handlers decode, call `crate::oidc`, and render.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use cus_core::oauth::{ErrorCode, OAuthError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::errors::{self, oauth_json};
+use super::params;
+use crate::app::AppState;
+use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::oidc::client_auth::{self, Presented};
+use crate::oidc::session;
+use crate::oidc::tokens::{self, TokenForm};
+use crate::secrets::token_hash;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/authorize", get(authorize).post(authorize))
+        .route("/authorize/resume", get(resume))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/revoke", post(revoke))
+        .route("/introspect", post(introspect))
+}
+
+async fn discovery(State(app): State<AppState>) -> Response {
+    let iss = &app.issuer;
+    let mut claims: Vec<&str> = cus_core::claims::CLAIMS.to_vec();
+    claims.extend(cus_core::claims::EXTRA_CLAIMS);
+    let doc = json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "jwks_uri": format!("{iss}/jwks"),
+        "end_session_endpoint": format!("{iss}/end_session"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "introspection_endpoint": format!("{iss}/introspect"),
+        "scopes_supported": cus_core::claims::SCOPES,
+        "claims_supported": claims,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": crate::keys::ALGORITHMS,
+        "userinfo_signing_alg_values_supported": [],
+        "subject_types_supported": ["public"],
+        "acr_values_supported": [crate::oidc::ACR_PASSWORD],
+        "ui_locales_supported": ["es-CL"],
+        "claims_locales_supported": ["es-CL"],
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": false,
+    });
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], Json(doc)).into_response()
+}
+
+async fn jwks(State(app): State<AppState>) -> Response {
+    // Short enough that a rotation's new key is seen well within the publication lead time.
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(app.keys.jwks()),
+    )
+        .into_response()
+}
+
+async fn authorize(
+    State(app): State<AppState>,
+    method: Method,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    let parsed: AuthorizeParams = match params::decode(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return errors::page(
+                StatusCode::BAD_REQUEST,
+                "Solicitud no válida",
+                &format!("La solicitud de autenticación no es válida: {}.", e.0),
+            );
+        }
+    };
+    let pending = match authorize::validate(&app, parsed).await {
+        Ok(p) => p,
+        Err(AuthorizeError::NoRedirect(message)) => {
+            return errors::page(StatusCode::BAD_REQUEST, "Solicitud no válida", &message);
+        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => {
+            return Redirect::to(&authorize::error_redirect(
+                &app,
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+            ))
+            .into_response();
+        }
+    };
+    let session = match current_session(&app, &jar).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    match authorize::next_step(&app, &pending, session.as_ref()).await {
+        Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
+        Ok(step @ (Next::Login | Next::Consent)) => {
+            match authorize::save_pending(&app, &pending).await {
+                Ok(rid) => match step {
+                    Next::Login => Redirect::to(&format!("/Account?rid={rid}")).into_response(),
+                    _ => Redirect::to(&format!("/consent?rid={rid}")).into_response(),
+                },
+                Err(e) => errors::internal(&e),
+            }
+        }
+        Err(e) => errors::internal(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RidQuery {
+    pub rid: Option<String>,
+}
+
+/// Back from the login page: continue the pending request with the new session.
+async fn resume(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    axum::extract::Query(q): axum::extract::Query<RidQuery>,
+) -> Response {
+    let rid = q.rid.unwrap_or_default();
+    let pending = match authorize::load_pending(&app, &rid).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return expired_request(),
+        Err(e) => return errors::internal(&e),
+    };
+    let session = match current_session(&app, &jar).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    match authorize::next_step(&app, &pending, session.as_ref()).await {
+        Ok(Next::Redirect(to)) => {
+            let _ = authorize::drop_pending(&app, &rid).await;
+            Redirect::to(&to).into_response()
+        }
+        Ok(Next::Login) => Redirect::to(&format!("/Account?rid={rid}")).into_response(),
+        Ok(Next::Consent) => Redirect::to(&format!("/consent?rid={rid}")).into_response(),
+        Err(e) => errors::internal(&e),
+    }
+}
+
+pub fn expired_request() -> Response {
+    errors::page(
+        StatusCode::BAD_REQUEST,
+        "Solicitud vencida",
+        "Su solicitud de ingreso venció o ya fue usada. Vuelva al portal e intente ingresar nuevamente.",
+    )
+}
+
+/// The session the browser's cookie names, if it is still valid.
+pub async fn current_session(
+    app: &AppState,
+    jar: &CookieJar,
+) -> anyhow::Result<Option<session::Session>> {
+    match jar.get(session::cookie_name(app)) {
+        Some(cookie) => session::load(app, cookie.value()).await,
+        None => Ok(None),
+    }
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[derive(Default, Deserialize)]
+struct ClientCredentialsForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    form: &ClientCredentialsForm,
+) -> Result<cus_core::Client, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    client_auth::authenticate(
+        app,
+        Presented {
+            authorization,
+            client_id: form.client_id.as_deref(),
+            client_secret: form.client_secret.as_deref(),
+        },
+    )
+    .await
+    .map_err(|f| {
+        tracing::info!(
+            error = f.error.code.as_str(),
+            "client authentication failed"
+        );
+        oauth_json(&f.error, f.basic)
+    })
+}
+
+async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: TokenForm = match params::decode(&body) {
+        Ok(f) => f,
+        Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
+    };
+    let credentials = ClientCredentialsForm {
+        client_id: form.client_id.clone(),
+        client_secret: form.client_secret.clone(),
+    };
+    let client = match authenticate(&app, &headers, &credentials).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    match tokens::exchange(&app, &client, &form).await {
+        Ok(response) => no_store(Json(response).into_response()),
+        Err(error) => {
+            tracing::info!(client.id = %client.client_id, error = error.code.as_str(), description = %error.description, "token request refused");
+            oauth_json(&error, false)
+        }
+    }
+}
+
+#[derive(Default, Deserialize)]
+struct UserinfoForm {
+    access_token: Option<String>,
+}
+
+fn bearer_error(description: &str) -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "invalid_token", "error_description": description })),
+    )
+        .into_response();
+    let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{description}\"");
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    no_store(response)
+}
+
+/// OpenID Core §5.3: claims of the person the access token was issued for, by scope.
+async fn userinfo(
+    State(app): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned);
+    let from_body = if method == Method::POST {
+        params::decode::<UserinfoForm>(&body)
+            .ok()
+            .and_then(|f| f.access_token)
+    } else {
+        None
+    };
+    let token = match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            return oauth_json(
+                &OAuthError::new(ErrorCode::InvalidRequest, "send the token once"),
+                false,
+            );
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return bearer_error("access token required"),
+    };
+    let Some(claims) = tokens::verify_access_token(&app, &token).await else {
+        return bearer_error("the access token is invalid or expired");
+    };
+    let Some(account_id) = claims["sub"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .map(cus_core::AccountId)
+    else {
+        return bearer_error("the access token does not name a person");
+    };
+    let account = match app.store.account_by_id(account_id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return bearer_error("the account no longer exists"),
+        Err(e) => return errors::internal(&e.into()),
+    };
+    if account.tokens_valid_after.unix_timestamp() > claims["auth_time"].as_i64().unwrap_or(0) {
+        return bearer_error("the access token was revoked");
+    }
+    let scopes: Vec<&str> = claims["scope"].as_str().unwrap_or("").split(' ').collect();
+    let requested: Vec<&str> = claims["userinfo_claims"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let released =
+        cus_core::claims::release(&account, scopes.iter().copied(), requested.iter().copied());
+    no_store(Json(Value::Object(released)).into_response())
+}
+
+#[derive(Default, Deserialize)]
+struct TokenActionForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7009: revokes a refresh token's family or an access token, if it is the caller's.
+/// Unknown or foreign tokens get the same 200 (§2.2).
+async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: TokenActionForm = match params::decode(&body) {
+        Ok(f) => f,
+        Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
+    };
+    let credentials = ClientCredentialsForm {
+        client_id: form.client_id.clone(),
+        client_secret: form.client_secret.clone(),
+    };
+    let client = match authenticate(&app, &headers, &credentials).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Some(token) = form.token.as_deref() else {
+        return oauth_json(
+            &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),
+            false,
+        );
+    };
+    let now = app.clock.now();
+    let result: anyhow::Result<()> = async {
+        if let Some(stored) = app.store.refresh_token(&token_hash(token)).await? {
+            if stored.client_id == client.client_id {
+                app.store
+                    .revoke_refresh_family(stored.family_id, now)
+                    .await?;
+            }
+        } else if let Some(claims) = tokens::verify_access_token(&app, token).await
+            && claims["client_id"] == client.client_id.0.as_str()
+        {
+            let jti = claims["jti"].as_str().unwrap_or_default();
+            tokens::revoke_jti(&app, jti, claims["exp"].as_i64().unwrap_or(0)).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let _ = form.token_type_hint;
+    match result {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "revocation failed");
+            oauth_json(
+                &OAuthError::new(ErrorCode::ServerError, "internal error"),
+                false,
+            )
+        }
+    }
+}
+
+/// RFC 7662: whether a token is active, answered only about the caller's own tokens.
+async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: TokenActionForm = match params::decode(&body) {
+        Ok(f) => f,
+        Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
+    };
+    let credentials = ClientCredentialsForm {
+        client_id: form.client_id.clone(),
+        client_secret: form.client_secret.clone(),
+    };
+    let client = match authenticate(&app, &headers, &credentials).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Some(token) = form.token.as_deref() else {
+        return oauth_json(
+            &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),
+            false,
+        );
+    };
+    let inactive = || no_store(Json(json!({ "active": false })).into_response());
+    let now = app.clock.now();
+    match app.store.refresh_token(&token_hash(token)).await {
+        Ok(Some(stored)) => {
+            let live = stored.client_id == client.client_id
+                && stored.revoked_at.is_none()
+                && stored.rotated_at.is_none()
+                && stored.expires_at > now;
+            if !live {
+                return inactive();
+            }
+            let scope = serde_json::from_str::<Value>(&stored.grant_json)
+                .ok()
+                .and_then(|g| {
+                    g["scopes"].as_array().map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                })
+                .unwrap_or_default();
+            return no_store(
+                Json(json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "client_id": stored.client_id.0,
+                    "sub": stored.account_id.to_string(),
+                    "scope": scope,
+                    "iat": stored.created_at.unix_timestamp(),
+                    "exp": stored.expires_at.unix_timestamp(),
+                    "iss": app.issuer,
+                }))
+                .into_response(),
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return errors::internal(&e.into()),
+    }
+    match tokens::verify_access_token(&app, token).await {
+        Some(claims) if claims["client_id"] == client.client_id.0.as_str() => no_store(
+            Json(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "client_id": claims["client_id"],
+                "sub": claims["sub"],
+                "scope": claims["scope"],
+                "iat": claims["iat"],
+                "exp": claims["exp"],
+                "iss": claims["iss"],
+                "aud": claims["aud"],
+                "jti": claims["jti"],
+            }))
+            .into_response(),
+        ),
+        _ => inactive(),
+    }
+}

@@ -1,0 +1,148 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public
+//! clients (which must then prove possession with PKCE).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cus_core::oauth::{ErrorCode, OAuthError};
+use cus_core::{Client, ClientId, ClientKind};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+
+/// Client secrets are 256-bit random values we generate, so a fast hash is enough (a slow
+/// one protects low-entropy passwords); a stored hash never reveals the secret.
+pub fn hash_client_secret(secret: &str) -> String {
+    format!(
+        "sha256${}",
+        URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+    )
+}
+
+fn secret_matches(secret: &str, stored: Option<&str>) -> bool {
+    let computed = hash_client_secret(secret);
+    let stored = stored.unwrap_or("");
+    bool::from(computed.as_bytes().ct_eq(stored.as_bytes()))
+}
+
+/// The credentials a request presented.
+pub struct Presented<'a> {
+    pub authorization: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub client_secret: Option<&'a str>,
+}
+
+/// A failed authentication, and whether the client tried HTTP Basic (then the 401 carries
+/// `WWW-Authenticate: Basic`, RFC 6749 §5.2).
+pub struct AuthFailure {
+    pub error: OAuthError,
+    pub basic: bool,
+}
+
+fn failure(basic: bool, text: &str) -> AuthFailure {
+    AuthFailure {
+        error: OAuthError::new(ErrorCode::InvalidClient, text),
+        basic,
+    }
+}
+
+/// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
+fn parse_basic(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let id = form_urldecode(id)?;
+    let secret = form_urldecode(secret)?;
+    Some((id, secret))
+}
+
+fn form_urldecode(text: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(format!("v={text}").as_bytes())
+        .into_owned()
+        .collect();
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Client, AuthFailure> {
+    let basic_header = presented
+        .authorization
+        .filter(|h| h.to_ascii_lowercase().starts_with("basic "));
+    let (client_id, secret, basic) = match (basic_header, presented.client_secret) {
+        (Some(_), Some(_)) => {
+            return Err(AuthFailure {
+                error: OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "use one client authentication method",
+                ),
+                basic: true,
+            });
+        }
+        (Some(header), None) => {
+            let (id, secret) =
+                parse_basic(header).ok_or_else(|| failure(true, "malformed Basic credentials"))?;
+            if presented.client_id.is_some_and(|form_id| form_id != id) {
+                return Err(failure(true, "client_id does not match the credentials"));
+            }
+            (id, Some(secret), true)
+        }
+        (None, secret) => {
+            let id = presented
+                .client_id
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| failure(false, "client authentication is required"))?;
+            (id.to_owned(), secret.map(str::to_owned), false)
+        }
+    };
+    let client = app
+        .store
+        .client(&ClientId(client_id))
+        .await
+        .map_err(|_| AuthFailure {
+            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+            basic,
+        })?
+        .filter(|c| c.enabled);
+    match (client, secret) {
+        (Some(client), Some(secret)) if client.kind == ClientKind::Confidential => {
+            if secret_matches(&secret, client.secret_hash.as_deref()) {
+                Ok(client)
+            } else {
+                Err(failure(basic, "client authentication failed"))
+            }
+        }
+        (Some(client), None) if client.kind == ClientKind::Public => Ok(client),
+        (Some(_), _) => Err(failure(basic, "client authentication failed")),
+        (None, secret) => {
+            // Same work as a known client, so timing does not reveal which ids exist.
+            let _ = secret_matches(secret.as_deref().unwrap_or(""), None);
+            Err(failure(basic, "client authentication failed"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_urldecoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:a%2Bb%3D%26c"));
+        assert_eq!(
+            parse_basic(&header),
+            Some(("my client".into(), "a+b=&c".into()))
+        );
+        assert_eq!(parse_basic("Basic !!!"), None);
+        assert_eq!(parse_basic("Bearer x"), None);
+    }
+
+    #[test]
+    fn secrets_compare_by_hash() {
+        let stored = hash_client_secret("s3cret");
+        assert!(secret_matches("s3cret", Some(&stored)));
+        assert!(!secret_matches("s3cret!", Some(&stored)));
+        assert!(!secret_matches("s3cret", None));
+    }
+}

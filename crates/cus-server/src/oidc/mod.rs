@@ -1,0 +1,40 @@
+//! The OpenID Connect provider's state machine: pending authorization requests, SSO
+//! sessions, codes, tokens. Handlers in `http::oidc` call into these modules.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod session;
+pub mod tokens;
+
+use std::time::Duration;
+
+use crate::app::AppState;
+
+/// `acr` of a login with RUT + CUS: one factor (ISO/IEC 29115 LoA 1, NIST AAL1).
+pub const ACR_PASSWORD: &str = "1";
+
+/// How often each node re-reads the signing keys, to follow rotations made elsewhere.
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(60);
+
+/// Background task: reload the keyring periodically.
+pub async fn keep_keys_fresh(app: AppState) {
+    let mut tick = tokio::time::interval(KEY_RELOAD_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.keys.reload().await {
+            tracing::warn!(error = %e, "cannot reload signing keys; keeping the previous set");
+        }
+    }
+}
+
+/// Scopes as a space-separated list (RFC 6749 §3.3) → their distinct items, in order.
+pub fn split_scopes(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    out
+}
