@@ -206,6 +206,9 @@ async fn login(
         };
         return no_store((jar, page).into_response());
     }
+    if let Err(e) = authorize::mark_logged_in(&app, &rid).await {
+        return errors::internal(&e);
+    }
     (jar, Redirect::to(&format!("/authorize/resume?rid={rid}"))).into_response()
 }
 

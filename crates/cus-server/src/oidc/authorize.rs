@@ -63,8 +63,12 @@ pub struct PendingAuthorization {
     /// Claims asked by name (`claims` parameter): (for the id_token, for userinfo).
     pub id_token_claims: Vec<String>,
     pub userinfo_claims: Vec<String>,
-    /// Unix seconds the request arrived: a login forced by `prompt=login` must be later.
+    /// Unix seconds the request arrived.
     pub created_at: i64,
+    /// The person logged in during this request: `prompt=login` and `max_age` are
+    /// satisfied.
+    #[serde(default)]
+    pub logged_in: bool,
 }
 
 /// What went wrong, and whether it may be sent back to the relying party.
@@ -296,6 +300,7 @@ pub async fn validate(
         id_token_claims,
         userinfo_claims,
         created_at: app.clock.now().unix_timestamp(),
+        logged_in: false,
     })
 }
 
@@ -339,6 +344,16 @@ pub async fn load_pending(
         .await?)
 }
 
+/// Records that the person logged in while this request was pending.
+pub async fn mark_logged_in(app: &AppState, rid: &str) -> anyhow::Result<()> {
+    let key = Key::new(Namespace::Authorization, rid);
+    if let Some(mut pending) = app.cache.get_json::<PendingAuthorization>(&key).await? {
+        pending.logged_in = true;
+        app.cache.put_json(&key, &pending, PENDING_TTL).await?;
+    }
+    Ok(())
+}
+
 pub async fn drop_pending(app: &AppState, rid: &str) -> anyhow::Result<()> {
     Ok(app
         .cache
@@ -357,9 +372,10 @@ pub async fn next_step(
     let must_login = match session {
         None => true,
         Some(s) => {
-            let fresh_required =
-                pending.prompt.iter().any(|p| p == "login") && s.auth_time < pending.created_at;
-            let too_old = pending.max_age.is_some_and(|max| now - s.auth_time > max);
+            // A login during this very request satisfies prompt=login and max_age.
+            let fresh_required = pending.prompt.iter().any(|p| p == "login") && !pending.logged_in;
+            let too_old =
+                pending.max_age.is_some_and(|max| now - s.auth_time > max) && !pending.logged_in;
             let other_person = pending
                 .hinted_sub
                 .as_ref()

@@ -252,13 +252,13 @@ async fn refresh(
         return Err(grant_error("the refresh token has expired"));
     }
     let grant: RefreshGrant = serde_json::from_str(&stored.grant_json).map_err(server_error)?;
-    if let Some(scope) = form.scope.as_deref() {
-        if !split_scopes(scope).iter().all(|s| grant.scopes.contains(s)) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "a refresh cannot widen the scope",
-            ));
-        }
+    if let Some(scope) = form.scope.as_deref()
+        && !split_scopes(scope).iter().all(|s| grant.scopes.contains(s))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "a refresh cannot widen the scope",
+        ));
     }
     if stored.rotated_at.is_some()
         || !app

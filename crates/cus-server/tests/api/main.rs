@@ -3,4 +3,5 @@
 mod cli;
 mod foundation;
 mod helpers;
+mod oidc_errors;
 mod oidc_flow;
