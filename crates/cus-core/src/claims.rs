@@ -41,7 +41,7 @@ pub const EXTRA_CLAIMS: [&str; 3] = ["rut", "tipo_persona", "razon_social"];
 pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
     match scope {
         "openid" => &["sub"],
-        "profile" => &["name", "given_name", "family_name"],
+        "profile" => &["name", "given_name", "family_name", "updated_at"],
         "email" => &["email", "email_verified"],
         "phone" => &["phone_number", "phone_number_verified"],
         "address" => &["address"],
@@ -65,6 +65,7 @@ pub fn claim_value(account: &Account, claim: &str, clave_unica_name: bool) -> Op
         "family_name" if account.tipo == TipoPersona::Natural => {
             json!(account.apellidos().join(" "))
         }
+        "updated_at" => json!(account.updated_at.unix_timestamp()),
         "email" => json!(account.email),
         "email_verified" => json!(account.email_verified),
         "phone_number" => json!(account.celular.as_ref()?),

@@ -102,6 +102,7 @@ pub struct AccountSpec {
     pub apellidos: Vec<String>,
     pub email: String,
     pub celular: Option<String>,
+    pub address: Option<cus_core::Address>,
 }
 
 pub async fn create_account(
@@ -136,7 +137,7 @@ pub async fn create_account(
         celular: spec.celular,
         telefono_particular: None,
         telefono_trabajo: None,
-        address: None,
+        address: spec.address,
         secret_question: None,
         cus_must_change: generated,
         created_at: now,

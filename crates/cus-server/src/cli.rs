@@ -115,6 +115,14 @@ pub enum AccountCommand {
         /// Mobile as +569XXXXXXXX.
         #[arg(long)]
         celular: Option<String>,
+        /// Street of the home address (with --numero and --comuna).
+        #[arg(long, requires_all = ["numero", "comuna"])]
+        calle: Option<String>,
+        #[arg(long)]
+        numero: Option<String>,
+        /// CUT code of the comuna, e.g. 13101 for Santiago.
+        #[arg(long)]
+        comuna: Option<u32>,
         #[arg(long)]
         generate: bool,
     },
@@ -263,8 +271,26 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         apellidos,
         email,
         celular,
+        calle,
+        numero,
+        comuna,
         generate,
     } = command;
+    let address = match (calle, numero, comuna) {
+        (Some(calle), Some(numero), Some(codigo_comuna)) => {
+            if cus_core::Catalogue::chile().comuna(codigo_comuna).is_none() {
+                anyhow::bail!("--comuna {codigo_comuna} is not the CUT code of a comuna");
+            }
+            Some(cus_core::Address {
+                calle,
+                numero,
+                block: None,
+                departamento: None,
+                codigo_comuna,
+            })
+        }
+        _ => None,
+    };
     let rut = cus_core::Rut::parse(&rut).map_err(|e| anyhow::anyhow!("--rut: {e}"))?;
     let cus = if generate {
         crate::admin::generate_cus()
@@ -282,6 +308,7 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         apellidos,
         email,
         celular,
+        address,
     };
     let account =
         crate::admin::create_account(store.as_ref(), &hasher, spec, &cus, generate, now).await?;

@@ -157,6 +157,13 @@ impl TestApp {
             apellidos: vec!["Del Río".into(), "González".into()],
             email: "maria@example.cl".into(),
             celular: Some("+56912345678".into()),
+            address: Some(cus_core::Address {
+                calle: "Huérfanos".into(),
+                numero: "1273".into(),
+                block: None,
+                departamento: Some("1101".into()),
+                codigo_comuna: 13101,
+            }),
         };
         cus_server::admin::create_account(
             self.state.store.as_ref(),
