@@ -86,6 +86,8 @@ pub trait Consents: Send + Sync {
     async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>>;
     async fn grant_consent(&self, consent: &Consent) -> Result<()>;
     async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool>;
+    /// Every consent a person gave, oldest first.
+    async fn consents_of(&self, account: AccountId) -> Result<Vec<Consent>>;
 }
 
 /// Refresh tokens, stored by hash, grouped in rotation families.

@@ -372,6 +372,19 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn consents_of(&self, account: AccountId) -> Result<Vec<Consent>> {
+                Ok(::sqlx::query_as::<_, ConsentRow>(
+                    "SELECT account_id, client_id, scopes, granted_at FROM consents \
+                     WHERE account_id = $1 ORDER BY granted_at, client_id",
+                )
+                .bind(account.0)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Consent::from)
+                .collect())
+            }
+
             async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool> {
                 Ok(::sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
                     .bind(account.0)

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per area, and the layers every response goes through.
 
 mod account;
+mod consents;
 mod csrf;
 mod errors;
 mod health;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(territory::router())
         .merge(oidc::router())
         .merge(account::router())
+        .merge(consents::router())
         .route("/static/cus.css", axum::routing::get(stylesheet))
         .with_state(state);
     if https {

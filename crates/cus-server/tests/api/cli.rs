@@ -103,3 +103,200 @@ fn production_refuses_test_only_settings() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("captcha.test_answer"));
 }
+
+/// `cus` pointed at a fresh SQLite store and KEK in a temporary folder.
+fn cus_with_store(dir: &std::path::Path) -> Command {
+    let mut cmd = cus();
+    cmd.env(
+        "CUS_DATABASE__URL",
+        format!("sqlite://{}", dir.join("cus.db").display()),
+    )
+    .env("CUS_KEYS__DEV_KEK_PATH", dir.join("kek"))
+    .env("CUS_HASH__MEMORY_KIB", "1024")
+    .env("CUS_HASH__ITERATIONS", "1");
+    cmd
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cus-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+#[test]
+fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
+    let dir = temp_dir();
+    let out = cus_with_store(&dir)
+        .args([
+            "client",
+            "create",
+            "--name",
+            "Portal",
+            "--redirect-uri",
+            "https://portal.sence.cl/cb",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        created["client_id"]
+            .as_str()
+            .expect("id")
+            .starts_with("cus-")
+    );
+    assert_eq!(created["client_secret"].as_str().expect("secret").len(), 43);
+
+    let bad = cus_with_store(&dir)
+        .args([
+            "client",
+            "create",
+            "--name",
+            "Portal",
+            "--redirect-uri",
+            "http://portal.sence.cl/cb",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must use https"));
+
+    let public = cus_with_store(&dir)
+        .args([
+            "client",
+            "create",
+            "--name",
+            "App",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1:5000/cb",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8(public.stdout).expect("utf-8");
+    assert!(text.contains("client_id:") && !text.contains("client_secret"));
+}
+
+#[test]
+fn account_create_reads_the_cus_from_stdin_or_generates_one() {
+    use std::io::Write;
+    let dir = temp_dir();
+    let mut child = cus_with_store(&dir)
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "12.345.678-5",
+            "--nombres",
+            "Ana",
+            "--apellidos",
+            "Pérez",
+            "--email",
+            "ana@example.cl",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"una clave larga y propia\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("waits");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created for RUT 12.345.678-5"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("una clave larga"));
+
+    let again = cus_with_store(&dir)
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "123456785",
+            "--nombres",
+            "Ana",
+            "--apellidos",
+            "Pérez",
+            "--email",
+            "ana@example.cl",
+            "--generate",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has an account"));
+
+    let generated = cus_with_store(&dir)
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "11.111.111-1",
+            "--nombres",
+            "Luis",
+            "--apellidos",
+            "Soto",
+            "--email",
+            "luis@example.cl",
+            "--generate",
+        ])
+        .output()
+        .expect("runs");
+    assert!(generated.status.success());
+    assert!(String::from_utf8_lossy(&generated.stdout).contains("generated CUS: "));
+
+    let bad_rut = cus_with_store(&dir)
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "11.111.111-2",
+            "--nombres",
+            "X",
+            "--apellidos",
+            "Y",
+            "--email",
+            "x@example.cl",
+            "--generate",
+        ])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&bad_rut.stderr).contains("dígito verificador"));
+}
+
+#[test]
+fn keys_rotate_then_prune_after_tokens_expire() {
+    let dir = temp_dir();
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let out = cus_with_store(&dir)
+            .args(args)
+            .env("CUS_KEYS__PUBLISH_LEAD_SECONDS", "0")
+            .envs(envs.iter().copied())
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert!(run(&["keys", "rotate"], &[]).contains("new keys rs256-"));
+    assert!(run(&["keys", "rotate"], &[]).contains("es256-"));
+    // The first set is retired but its tokens may live 10 more minutes: kept.
+    assert!(run(&["keys", "prune"], &[]).contains("pruned 0 key(s)"));
+    // With tokens that live no time at all, the retired set goes; the current one stays.
+    let zero = [
+        ("CUS_OIDC__ACCESS_TOKEN_TTL", "0"),
+        ("CUS_OIDC__ID_TOKEN_TTL", "0"),
+    ];
+    assert!(run(&["keys", "prune"], &zero).contains("pruned 3 key(s)"));
+    assert!(run(&["keys", "prune"], &zero).contains("pruned 0 key(s)"));
+}

@@ -3,5 +3,6 @@
 mod cli;
 mod foundation;
 mod helpers;
+mod login_pages;
 mod oidc_errors;
 mod oidc_flow;

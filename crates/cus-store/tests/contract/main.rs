@@ -391,7 +391,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
             .consent(new.account.id, &c.client_id)
             .await
             .expect("read"),
-        Some(wider)
+        Some(wider.clone())
     );
     assert!(
         store
