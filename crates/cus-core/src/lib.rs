@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod claims;
 pub mod client;
+pub mod contact;
 pub mod notification;
 pub mod oauth;
 pub mod pkce;

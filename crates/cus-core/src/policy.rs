@@ -25,6 +25,21 @@ pub enum CusPolicyError {
     Common,
 }
 
+const COMMON_PASSWORDS: &str = include_str!("../../../config/common-passwords.txt");
+
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    });
+
+/// Whether a lower-cased candidate is on the shipped list of common passwords.
+pub fn is_common(lowercase: &str) -> bool {
+    COMMON.contains(lowercase)
+}
+
 /// NFKC form of a secret, the form that is hashed.
 pub fn normalize(secret: &str) -> String {
     secret.nfkc().collect()
@@ -117,6 +132,16 @@ mod tests {
                 never
             ),
             Ok("caballo azul de Ñuble".to_owned())
+        );
+    }
+
+    #[test]
+    fn ships_a_large_common_password_list() {
+        assert!(COMMON.len() >= 10_000);
+        assert!(is_common("password1") && is_common("contraseña") && is_common("iloveyou"));
+        assert_eq!(
+            check_cus("Password1", "Password1", &rut(), None, is_common),
+            Err(CusPolicyError::Common)
         );
     }
 

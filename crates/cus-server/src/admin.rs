@@ -146,7 +146,7 @@ pub async fn create_account(
     };
     let credentials = Credentials {
         cus_hash: hasher.hash(&normalized).await?,
-        secret_answer_hash: None,
+        ..Credentials::default()
     };
     let mut event = AuditEvent::new(AuditKind::AccountCreated, now, Some(account.rut.compact()));
     event.detail = Some("created by operator".into());

@@ -74,6 +74,7 @@ pub struct Outbox {
     pub smtp_url: SecretString,
     pub from: String,
     pub poll_seconds: u64,
+    pub sms_webhook_url: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,7 +116,8 @@ pub struct Captcha {
 }
 
 /// Secret settings that may come from a file: (dotted key, env variable naming the file).
-const SECRET_FILES: [(&str, &str); 4] = [
+const SECRET_FILES: [(&str, &str); 5] = [
+    ("outbox.sms_webhook_url", "CUS_OUTBOX__SMS_WEBHOOK_URL_FILE"),
     ("database.url", "CUS_DATABASE__URL_FILE"),
     ("cache.url", "CUS_CACHE__URL_FILE"),
     ("outbox.smtp_url", "CUS_OUTBOX__SMTP_URL_FILE"),
@@ -209,6 +211,7 @@ impl Config {
                 "smtp_url": url(&self.outbox.smtp_url),
                 "from": self.outbox.from,
                 "poll_seconds": self.outbox.poll_seconds,
+                "sms_webhook_url": url(&self.outbox.sms_webhook_url),
             },
             "keys": {
                 "kek": secret(&self.keys.kek),

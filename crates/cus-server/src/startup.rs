@@ -87,6 +87,8 @@ impl Application {
         let state = self.state.clone();
         let router = crate::http::router(state.clone());
         tokio::spawn(crate::oidc::keep_keys_fresh(state.clone()));
+        let delivery = crate::delivery::Delivery::from_config(&state.config.outbox)?;
+        tokio::spawn(crate::delivery::run(state.clone(), delivery));
         let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
         tracing::info!(
             url = %state.issuer,

@@ -36,15 +36,22 @@ pub trait Accounts: Send + Sync {
     ) -> Result<()>;
     async fn account_by_rut(&self, rut: &Rut) -> Result<Option<(Account, cus_core::Credentials)>>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
-    /// Replaces the CUS hash; `revoke_before` makes older tokens and sessions invalid.
-    async fn set_cus_hash(
+    /// Saves every mutable field of an account and its credentials, with the
+    /// notifications and audit event the change causes, atomically. `revoke_tokens_at`
+    /// also revokes the person's refresh tokens (a CUS change).
+    async fn update_account(
         &self,
-        id: AccountId,
-        cus_hash: &str,
-        must_change: bool,
-        revoke_before: Option<OffsetDateTime>,
-        now: OffsetDateTime,
+        account: &Account,
+        credentials: &cus_core::Credentials,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+        revoke_tokens_at: Option<OffsetDateTime>,
     ) -> Result<()>;
+    /// The account whose pending e-mail verification token has this hash.
+    async fn account_by_email_verification(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Account, cus_core::Credentials)>>;
 }
 
 /// Registered relying parties.
@@ -75,9 +82,18 @@ pub trait Audit: Send + Sync {
 /// The durable notification outbox.
 #[async_trait]
 pub trait Outbox: Send + Sync {
+    /// Every undelivered notification (for inspection and tests).
     async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
+    /// Leases up to `limit` due notifications to the caller for `lease`.
+    async fn claim_notifications(
+        &self,
+        limit: u32,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Vec<StoredNotification>>;
     async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
-    async fn mark_failed(&self, id: Uuid, error: &str) -> Result<()>;
+    /// Records a failed attempt; the notification is due again at `retry_at`.
+    async fn mark_failed(&self, id: Uuid, error: &str, retry_at: OffsetDateTime) -> Result<()>;
 }
 
 /// Consent decisions per person and client.

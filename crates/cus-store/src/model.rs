@@ -86,6 +86,9 @@ pub(crate) struct AccountRow {
     pub secret_question: Option<i16>,
     pub cus_hash: String,
     pub secret_answer_hash: Option<String>,
+    pub pending_cus_hash: Option<String>,
+    pub email_verify_hash: Option<String>,
+    pub email_verify_expires: Option<OffsetDateTime>,
     pub cus_must_change: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -128,6 +131,9 @@ impl AccountRow {
         let credentials = Credentials {
             cus_hash: self.cus_hash,
             secret_answer_hash: self.secret_answer_hash,
+            pending_cus_hash: self.pending_cus_hash,
+            email_verify_hash: self.email_verify_hash,
+            email_verify_expires: self.email_verify_expires,
         };
         Ok((account, credentials))
     }

@@ -8,7 +8,8 @@ macro_rules! account_columns {
         "id, rut, tipo, nombres, apellido_paterno, \
     apellido_materno, razon_social, email, email_verified, celular, telefono_particular, \
     telefono_trabajo, calle, numero, block, departamento, codigo_comuna, secret_question, \
-    cus_hash, secret_answer_hash, cus_must_change, created_at, updated_at, tokens_valid_after"
+    cus_hash, secret_answer_hash, cus_must_change, created_at, updated_at, tokens_valid_after, \
+            pending_cus_hash, email_verify_hash, email_verify_expires"
     };
 }
 pub(crate) use account_columns;
@@ -102,7 +103,7 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 ::sqlx::query(concat!("INSERT INTO accounts (", account_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
                      $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                     $22, $23, $24)"))
+                     $22, $23, $24, $25, $26, $27)"))
                 .bind(a.id.0)
                 .bind(a.rut.compact())
                 .bind(a.tipo.as_str())
@@ -127,6 +128,9 @@ macro_rules! impl_store {
                 .bind(a.created_at)
                 .bind(a.updated_at)
                 .bind(a.tokens_valid_after)
+                .bind(&new.credentials.pending_cus_hash)
+                .bind(&new.credentials.email_verify_hash)
+                .bind(new.credentials.email_verify_expires)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("account"))?;
@@ -156,29 +160,85 @@ macro_rules! impl_store {
                 .transpose()
             }
 
-            async fn set_cus_hash(
+            async fn update_account(
                 &self,
-                id: AccountId,
-                cus_hash: &str,
-                must_change: bool,
-                revoke_before: Option<OffsetDateTime>,
-                now: OffsetDateTime,
+                a: &Account,
+                c: &Credentials,
+                notifications: &[Notification],
+                audit: &AuditEvent,
+                revoke_tokens_at: Option<OffsetDateTime>,
             ) -> Result<()> {
+                let address = a.address.as_ref();
+                let mut tx = self.pool.begin().await?;
                 let done = ::sqlx::query(
-                    "UPDATE accounts SET cus_hash = $1, cus_must_change = $2, updated_at = $3, \
-                     tokens_valid_after = COALESCE($4, tokens_valid_after) WHERE id = $5",
+                    "UPDATE accounts SET nombres = $1, apellido_paterno = $2, apellido_materno = $3, \
+                     razon_social = $4, email = $5, email_verified = $6, celular = $7, \
+                     telefono_particular = $8, telefono_trabajo = $9, calle = $10, numero = $11, \
+                     block = $12, departamento = $13, codigo_comuna = $14, secret_question = $15, \
+                     cus_hash = $16, secret_answer_hash = $17, cus_must_change = $18, \
+                     updated_at = $19, tokens_valid_after = $20, pending_cus_hash = $21, \
+                     email_verify_hash = $22, email_verify_expires = $23 WHERE id = $24",
                 )
-                .bind(cus_hash)
-                .bind(must_change)
-                .bind(now)
-                .bind(revoke_before)
-                .bind(id.0)
-                .execute(&self.pool)
-                .await?;
+                .bind(&a.nombres)
+                .bind(&a.apellido_paterno)
+                .bind(&a.apellido_materno)
+                .bind(&a.razon_social)
+                .bind(&a.email)
+                .bind(a.email_verified)
+                .bind(&a.celular)
+                .bind(&a.telefono_particular)
+                .bind(&a.telefono_trabajo)
+                .bind(address.map(|d| d.calle.clone()))
+                .bind(address.map(|d| d.numero.clone()))
+                .bind(address.and_then(|d| d.block.clone()))
+                .bind(address.and_then(|d| d.departamento.clone()))
+                .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
+                .bind(a.secret_question)
+                .bind(&c.cus_hash)
+                .bind(&c.secret_answer_hash)
+                .bind(a.cus_must_change)
+                .bind(a.updated_at)
+                .bind(a.tokens_valid_after)
+                .bind(&c.pending_cus_hash)
+                .bind(&c.email_verify_hash)
+                .bind(c.email_verify_expires)
+                .bind(a.id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::on_insert("e-mail verification"))?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound("account"));
                 }
+                if let Some(at) = revoke_tokens_at {
+                    ::sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $1 \
+                         WHERE account_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(at)
+                    .bind(a.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for n in notifications {
+                    insert_notification(&mut *tx, n).await?;
+                }
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn account_by_email_verification(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<(Account, Credentials)>> {
+                ::sqlx::query_as::<_, AccountRow>(concat!(
+                    "SELECT ", account_columns!(), " FROM accounts WHERE email_verify_hash = $1"
+                ))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(AccountRow::into_domain)
+                .transpose()
             }
         }
 
@@ -322,8 +382,34 @@ macro_rules! impl_store {
                 .collect()
             }
 
+            async fn claim_notifications(
+                &self,
+                limit: u32,
+                now: OffsetDateTime,
+                lease: ::time::Duration,
+            ) -> Result<Vec<StoredNotification>> {
+                // One statement: rows due and not leased are leased to this node, so two
+                // nodes never deliver the same message at once.
+                ::sqlx::query_as::<_, OutboxRow>(
+                    "UPDATE outbox SET locked_until = $1 WHERE id IN ( \
+                       SELECT id FROM outbox WHERE sent_at IS NULL \
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
+                       AND (locked_until IS NULL OR locked_until <= $2) \
+                       ORDER BY created_at LIMIT $3) \
+                     RETURNING id, channel, recipient, subject, body, created_at, attempts",
+                )
+                .bind(now + lease)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(OutboxRow::into_domain)
+                .collect()
+            }
+
             async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
-                ::sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1 WHERE id = $2")
+                ::sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL WHERE id = $2")
                     .bind(at)
                     .bind(id)
                     .execute(&self.pool)
@@ -331,11 +417,13 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn mark_failed(&self, id: Uuid, error: &str) -> Result<()> {
+            async fn mark_failed(&self, id: Uuid, error: &str, retry_at: OffsetDateTime) -> Result<()> {
                 ::sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                     next_attempt_at = $2, locked_until = NULL WHERE id = $3",
                 )
                 .bind(error)
+                .bind(retry_at)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;

@@ -102,6 +102,23 @@ struct LoginForm {
     cus: Option<String>,
 }
 
+/// Starts a new SSO session for `account` (ending the browser's previous one: the id
+/// rotates at every login) and returns the jar with its cookie.
+pub(super) async fn start_session(
+    app: &AppState,
+    jar: CookieJar,
+    account: &cus_core::Account,
+) -> anyhow::Result<CookieJar> {
+    if let Some(old) = jar
+        .get(session::cookie_name(app))
+        .map(|c| c.value().to_owned())
+    {
+        session::destroy(app, &old).await?;
+    }
+    let (cookie, _) = session::create(app, account.id, account.cus_must_change).await?;
+    Ok(jar.add(session_cookie(app, cookie)))
+}
+
 fn session_cookie(app: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((session::cookie_name(app), value))
         .path("/")
@@ -157,21 +174,18 @@ async fn login(
             );
         }
     };
-    let cus = cus_core::policy::normalize(form.cus.as_deref().unwrap_or(""));
-    let found = match app.store.account_by_rut(&rut).await {
-        Ok(f) => f,
-        Err(e) => return errors::internal(&e.into()),
-    };
     let now = app.clock.now();
     let mut event = AuditEvent::new(AuditKind::LoginSucceeded, now, Some(rut.compact()));
     event.ip = meta.ip.clone();
     event.user_agent = meta.user_agent.clone();
-    // An unknown RUT is verified against a dummy hash: same answer, same time.
-    let verified = app
-        .hasher
-        .verify(&cus, found.as_ref().map(|(_, c)| c.cus_hash.as_str()))
-        .await;
-    let Some((account, _)) = found.filter(|_| verified) else {
+    let verified =
+        match crate::lifecycle::credentials::verify(&app, &rut, form.cus.as_deref().unwrap_or(""))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return errors::internal(&e),
+        };
+    let Some(crate::lifecycle::credentials::Verified { account, .. }) = verified else {
         event.kind = AuditKind::LoginFailed.as_str().to_owned();
         event.outcome = "failed".into();
         let _ = app.store.append_audit(&event).await;
@@ -185,19 +199,19 @@ async fn login(
                 .into_response(),
         );
     };
-    if let Some(old) = jar
-        .get(session::cookie_name(&app))
-        .map(|c| c.value().to_owned())
-    {
-        let _ = session::destroy(&app, &old).await;
-    }
-    let (cookie, _) = match session::create(&app, account.id, account.cus_must_change).await {
-        Ok(s) => s,
+    let jar = match start_session(&app, jar, &account).await {
+        Ok(jar) => jar,
         Err(e) => return errors::internal(&e),
     };
     let _ = app.store.append_audit(&event).await;
     tracing::info!(account.id = %account.id, "login succeeded");
-    let jar = jar.add(session_cookie(&app, cookie));
+    if account.cus_must_change {
+        return (
+            jar,
+            Redirect::to(&format!("/natural/nueva-clave?rid={rid}")),
+        )
+            .into_response();
+    }
     if rid.is_empty() {
         let page = LoggedInPage {
             csrf: csrf_token.clone(),

@@ -5,7 +5,8 @@ mod consents;
 mod csrf;
 mod errors;
 mod health;
-mod meta;
+mod lifecycle;
+pub mod meta;
 mod oidc;
 mod params;
 mod territory;
@@ -37,7 +38,9 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(account::router())
         .merge(consents::router())
+        .merge(lifecycle::router())
         .route("/static/cus.css", axum::routing::get(stylesheet))
+        .route("/static/cus.js", axum::routing::get(script))
         .with_state(state);
     if https {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -83,5 +86,15 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../templates/static/cus.css"),
+    )
+}
+
+async fn script() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../templates/static/cus.js"),
     )
 }

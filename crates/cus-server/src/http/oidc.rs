@@ -128,15 +128,10 @@ async fn authorize(
     };
     match authorize::next_step(&app, &pending, session.as_ref()).await {
         Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
-        Ok(step @ (Next::Login | Next::Consent)) => {
-            match authorize::save_pending(&app, &pending).await {
-                Ok(rid) => match step {
-                    Next::Login => Redirect::to(&format!("/Account?rid={rid}")).into_response(),
-                    _ => Redirect::to(&format!("/consent?rid={rid}")).into_response(),
-                },
-                Err(e) => errors::internal(&e),
-            }
-        }
+        Ok(step) => match authorize::save_pending(&app, &pending).await {
+            Ok(rid) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
+            Err(e) => errors::internal(&e),
+        },
         Err(e) => errors::internal(&e),
     }
 }
@@ -167,9 +162,18 @@ async fn resume(
             let _ = authorize::drop_pending(&app, &rid).await;
             Redirect::to(&to).into_response()
         }
-        Ok(Next::Login) => Redirect::to(&format!("/Account?rid={rid}")).into_response(),
-        Ok(Next::Consent) => Redirect::to(&format!("/consent?rid={rid}")).into_response(),
+        Ok(step) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
         Err(e) => errors::internal(&e),
+    }
+}
+
+/// The page where the person does what `step` needs, for pending request `rid`.
+fn interaction_url(step: &Next, rid: &str) -> String {
+    match step {
+        Next::Login => format!("/Account?rid={rid}"),
+        Next::ChangeCus => format!("/natural/nueva-clave?rid={rid}"),
+        Next::Consent => format!("/consent?rid={rid}"),
+        Next::Redirect(to) => to.clone(),
     }
 }
 

@@ -88,6 +88,8 @@ pub enum AuthorizeError {
 /// The next step of a validated request.
 pub enum Next {
     Login,
+    /// Logged in with a generated CUS: must choose their own first.
+    ChangeCus,
     Consent,
     Redirect(String),
 }
@@ -398,6 +400,21 @@ pub async fn next_step(
     let Some(session) = session else {
         return Ok(Next::Login);
     };
+    if session.must_change_cus {
+        return Ok(if prompt_none {
+            Next::Redirect(error_redirect(
+                app,
+                &pending.redirect_uri,
+                pending.state.as_deref(),
+                &OAuthError::new(
+                    ErrorCode::InteractionRequired,
+                    "the person must choose a new CUS",
+                ),
+            ))
+        } else {
+            Next::ChangeCus
+        });
+    }
     if needs_consent(app, pending, session).await? {
         return Ok(if prompt_none {
             Next::Redirect(error_redirect(

@@ -33,7 +33,7 @@ contract!(
     account_round_trips,
     same_rut_created_concurrently_yields_one_account,
     account_creation_is_atomic_with_its_outbox_and_audit,
-    cus_hash_is_replaced,
+    account_updates_are_atomic_and_revoke_tokens,
     clients_are_stored_and_unique,
     signing_keys_rotate_and_prune,
     audit_is_filtered_by_subject_and_time,
@@ -81,6 +81,7 @@ fn new_account(rut: &str) -> NewAccount {
         credentials: Credentials {
             cus_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             secret_answer_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$YW5z".into()),
+            ..Credentials::default()
         },
     }
 }
@@ -206,29 +207,106 @@ async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Sto
     );
 }
 
-async fn cus_hash_is_replaced(store: Arc<dyn Store>) {
+async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
     let new = new_account("33.333.333-3");
     store
         .create_account(&new, &[], &audit(AuditKind::AccountCreated, "33333333-3"))
         .await
         .expect("created");
-    let later = now() + Duration::seconds(5);
+    let c = client("portal-u");
     store
-        .set_cus_hash(new.account.id, "$argon2id$new", true, Some(later), later)
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-u"))
+        .await
+        .expect("client");
+    let family = Uuid::now_v7();
+    store
+        .insert_refresh_token(&RefreshToken {
+            token_hash: "rt-u".into(),
+            family_id: family,
+            account_id: new.account.id,
+            client_id: c.client_id.clone(),
+            grant_json: "{}".into(),
+            created_at: now(),
+            expires_at: now() + Duration::days(1),
+            rotated_at: None,
+            revoked_at: None,
+        })
+        .await
+        .expect("refresh token");
+
+    let later = now() + Duration::seconds(5);
+    let mut account = new.account.clone();
+    account.email = "nuevo@example.cl".into();
+    account.email_verified = false;
+    account.address = None;
+    account.cus_must_change = true;
+    account.updated_at = later;
+    account.tokens_valid_after = later;
+    let credentials = Credentials {
+        cus_hash: "$argon2id$new".into(),
+        pending_cus_hash: Some("$argon2id$pending".into()),
+        email_verify_hash: Some("verify-hash".into()),
+        email_verify_expires: Some(later + Duration::days(7)),
+        ..new.credentials.clone()
+    };
+    store
+        .update_account(
+            &account,
+            &credentials,
+            &[notification("maria@example.cl")],
+            &audit(AuditKind::CusChanged, "33333333-3"),
+            Some(later),
+        )
         .await
         .expect("updated");
-    let (account, credentials) = store
+    let (read, read_credentials) = store
         .account_by_rut(&new.account.rut)
         .await
         .expect("read")
         .expect("present");
-    assert_eq!(credentials.cus_hash, "$argon2id$new");
-    assert!(account.cus_must_change);
-    assert_eq!(account.tokens_valid_after, later);
+    assert_eq!(read, account);
+    assert_eq!(read_credentials, credentials);
+    let by_token = store
+        .account_by_email_verification("verify-hash")
+        .await
+        .expect("read")
+        .expect("found by verification token");
+    assert_eq!(by_token.0.id, account.id);
+    assert!(
+        store
+            .account_by_email_verification("other")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        store.pending_notifications(10).await.expect("read").len(),
+        1
+    );
+    let revoked = store
+        .refresh_token("rt-u")
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(revoked.revoked_at, Some(later));
+
+    let mut ghost = account.clone();
+    ghost.id = AccountId(Uuid::now_v7());
     let missing = store
-        .set_cus_hash(AccountId(Uuid::now_v7()), "x", false, None, later)
+        .update_account(
+            &ghost,
+            &credentials,
+            &[notification("x@example.cl")],
+            &audit(AuditKind::CusChanged, "x"),
+            None,
+        )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound("account"))));
+    assert_eq!(
+        store.pending_notifications(10).await.expect("read").len(),
+        1,
+        "nothing half-written"
+    );
 }
 
 async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
@@ -344,21 +422,59 @@ async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
         )
         .await
         .expect("created");
-    let pending = store.pending_notifications(10).await.expect("read");
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].notification.recipient, "x@example.cl");
-    let id = pending[0].notification.id;
-    store.mark_failed(id, "smtp down").await.expect("failed");
-    assert_eq!(
-        store.pending_notifications(10).await.expect("read")[0].attempts,
-        1
+    let lease = Duration::seconds(60);
+    let t0 = now();
+    // Concurrent workers: exactly one leases the message.
+    let claims = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_notifications(10, t0, lease).await })
+    });
+    let mut leased = Vec::new();
+    for claim in claims {
+        leased.extend(claim.await.expect("ran").expect("claim"));
+    }
+    assert_eq!(leased.len(), 1);
+    let id = leased[0].notification.id;
+    assert_eq!(leased[0].notification.recipient, "x@example.cl");
+    assert!(
+        store
+            .claim_notifications(10, t0, lease)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
     );
+    // A failure makes it due again at the retry time, not before.
+    store
+        .mark_failed(id, "smtp down", t0 + Duration::seconds(30))
+        .await
+        .expect("failed");
+    assert!(
+        store
+            .claim_notifications(10, t0 + Duration::seconds(10), lease)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let again = store
+        .claim_notifications(10, t0 + Duration::seconds(31), lease)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
     store.mark_sent(id, now()).await.expect("sent");
     assert!(
         store
             .pending_notifications(10)
             .await
             .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_notifications(10, t0 + Duration::hours(1), lease)
+            .await
+            .expect("claim")
             .is_empty()
     );
 }

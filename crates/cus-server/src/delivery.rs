@@ -1,0 +1,187 @@
+//! The outbox worker: delivers pending e-mails and SMS written by the flows. A message is
+//! marked sent only after its transport accepted it; failures are retried with backoff;
+//! pending messages survive restarts (they live in the store), and a lease keeps two nodes
+//! from sending the same one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use cus_core::notification::{Channel, Notification};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::app::AppState;
+
+/// Messages leased per round.
+const BATCH: u32 = 50;
+/// A node that crashes mid-delivery releases its messages after this.
+const LEASE: time::Duration = time::Duration::minutes(2);
+
+enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+enum SmsSender {
+    Files(PathBuf),
+    Webhook { url: String, http: reqwest::Client },
+}
+
+pub struct Delivery {
+    mailer: Mailer,
+    sms: SmsSender,
+    from: Mailbox,
+}
+
+impl Delivery {
+    pub fn from_config(config: &crate::config::Outbox) -> anyhow::Result<Self> {
+        let smtp = config.smtp_url.expose_secret();
+        let mailer = if smtp.is_empty() {
+            Mailer::Files(config.dir.join("mail"))
+        } else {
+            Mailer::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp)
+                    .context("outbox.smtp_url")?
+                    .build(),
+            )
+        };
+        let webhook = config.sms_webhook_url.expose_secret();
+        let sms = if webhook.is_empty() {
+            SmsSender::Files(config.dir.join("sms"))
+        } else {
+            SmsSender::Webhook {
+                url: webhook.to_owned(),
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()?,
+            }
+        };
+        let from = config
+            .from
+            .parse()
+            .context("outbox.from is not a mailbox")?;
+        Ok(Self { mailer, sms, from })
+    }
+
+    async fn deliver(&self, n: &Notification) -> anyhow::Result<()> {
+        match n.channel {
+            Channel::Email => self.send_mail(n).await,
+            Channel::Sms => self.send_sms(n).await,
+        }
+    }
+
+    async fn send_mail(&self, n: &Notification) -> anyhow::Result<()> {
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"es-CL\"><body><p>{}</p></body></html>",
+            escape(&n.body)
+                .replace("\n\n", "</p><p>")
+                .replace('\n', "<br>")
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(n
+                .recipient
+                .parse()
+                .context("recipient is not an e-mail address")?)
+            .subject(&n.subject)
+            .message_id(Some(format!("<{}@cus.sence.cl>", n.id)))
+            .multipart(MultiPart::alternative_plain_html(n.body.clone(), html))?;
+        match &self.mailer {
+            Mailer::Smtp(transport) => {
+                transport.send(message).await?;
+            }
+            Mailer::Files(dir) => {
+                write_atomically(dir, &format!("{}.eml", n.id), &message.formatted()).await?
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_sms(&self, n: &Notification) -> anyhow::Result<()> {
+        let payload = serde_json::json!({ "id": n.id, "to": n.recipient, "body": n.body, "created_at": n.created_at.unix_timestamp() });
+        match &self.sms {
+            SmsSender::Files(dir) => {
+                write_atomically(
+                    dir,
+                    &format!("{}.json", n.id),
+                    payload.to_string().as_bytes(),
+                )
+                .await
+            }
+            SmsSender::Webhook { url, http } => {
+                http.post(url)
+                    .json(&payload)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Writes `name` in `dir` through a temporary file, so a reader never sees half a message.
+async fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, dir.join(name)).await?;
+    Ok(())
+}
+
+/// Retry after 10 s, 20 s, 40 s… at most an hour.
+fn backoff(attempts: i32) -> time::Duration {
+    let exp = u32::try_from(attempts.clamp(0, 9)).unwrap_or(9);
+    time::Duration::seconds((10_i64 * 2_i64.pow(exp)).min(3600))
+}
+
+/// One round: lease what is due, deliver it, record the outcome. Returns how many were sent.
+pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<usize> {
+    let due = app
+        .store
+        .claim_notifications(BATCH, app.clock.now(), LEASE)
+        .await?;
+    let mut sent = 0;
+    for stored in due {
+        let n = &stored.notification;
+        match delivery.deliver(n).await {
+            Ok(()) => {
+                app.store.mark_sent(n.id, app.clock.now()).await?;
+                sent += 1;
+                tracing::info!(notification.id = %n.id, channel = n.channel.as_str(), "notification delivered");
+            }
+            Err(e) => {
+                let retry = app.clock.now() + backoff(stored.attempts);
+                tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %e, "delivery failed; will retry");
+                app.store
+                    .mark_failed(n.id, &format!("{e:#}"), retry)
+                    .await?;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Background task of `cus serve`.
+pub async fn run(app: AppState, delivery: Delivery) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(app.config.outbox.poll_seconds.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = deliver_due(&app, &delivery).await {
+            tracing::warn!(error = %format!("{e:#}"), "outbox round failed");
+        }
+    }
+}

@@ -1,0 +1,677 @@
+//! Persona natural flows: register, generate a new CUS, change it, update one's data,
+//! verify the e-mail, and the forced change after logging in with a generated CUS.
+
+use std::time::Duration;
+
+use cus_cache::{CacheExt, Key, Namespace};
+use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::contact::{self, mask_celular, mask_email};
+use cus_core::policy::{self, CusPolicyError};
+use cus_core::{Account, AccountId, Address, Catalogue, Credentials, NewAccount, Rut, TipoPersona};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::credentials::{self, Verified};
+use super::{FieldErrors, FlowError, invalid, messages};
+use crate::app::AppState;
+use crate::http::meta::RequestMeta;
+use crate::secrets::{random_token, token_hash};
+
+/// How long an e-mail verification link works.
+const VERIFY_LINK_DAYS: i64 = 7;
+/// Wrong secret answers allowed per RUT per hour.
+const MAX_WRONG_ANSWERS: u64 = 5;
+const ANSWER_WINDOW: Duration = Duration::from_secs(3600);
+/// How long the data form stays open after the CUS was checked.
+const UPDATE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// The contact part of the registration and update forms, as typed.
+#[derive(Debug, Default, Clone)]
+pub struct ContactInput {
+    pub pregunta: String,
+    pub respuesta: String,
+    pub calle: String,
+    pub numero: String,
+    pub block: String,
+    pub departamento: String,
+    pub region: String,
+    pub comuna: String,
+    pub email: String,
+    pub telefono_particular: String,
+    pub telefono_trabajo: String,
+    pub celular: String,
+    pub sin_celular: bool,
+}
+
+/// The contact data, validated.
+pub struct Contact {
+    pub question: i16,
+    /// Normalised answer; `None` when an update leaves it unchanged.
+    pub answer: Option<String>,
+    pub address: Address,
+    pub email: String,
+    pub telefono_particular: Option<String>,
+    pub telefono_trabajo: Option<String>,
+    pub celular: Option<String>,
+}
+
+fn required<'a>(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &'a str,
+    message: &str,
+    max: usize,
+) -> &'a str {
+    let value = value.trim();
+    if value.is_empty() {
+        errors.insert(field, message.to_owned());
+    } else if value.chars().count() > max {
+        errors.insert(field, format!("Use como máximo {max} caracteres."));
+    }
+    value
+}
+
+fn optional(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Option<String> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        errors.insert(field, format!("Use como máximo {max} caracteres."));
+    }
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// Validates the contact fields; `answer_required` is false on updates (blank = keep).
+pub fn validate_contact(
+    input: &ContactInput,
+    answer_required: bool,
+    errors: &mut FieldErrors,
+) -> Option<Contact> {
+    let question = input
+        .pregunta
+        .trim()
+        .parse::<i16>()
+        .ok()
+        .filter(|q| contact::secret_question(*q).is_some());
+    if question.is_none() {
+        errors.insert("pregunta", "Seleccione una pregunta secreta.".into());
+    }
+    let answer = contact::normalize_answer(&input.respuesta);
+    if answer_required && answer.is_empty() {
+        errors.insert(
+            "respuesta",
+            "Ingrese la respuesta a su pregunta secreta.".into(),
+        );
+    } else if !answer.is_empty() && answer.chars().count() < 2 {
+        errors.insert(
+            "respuesta",
+            "La respuesta debe tener al menos 2 caracteres.".into(),
+        );
+    } else if answer.chars().count() > 100 {
+        errors.insert("respuesta", "Use como máximo 100 caracteres.".into());
+    }
+    let calle = required(
+        errors,
+        "calle",
+        &input.calle,
+        "Ingrese su dirección particular (pasaje o calle).",
+        120,
+    )
+    .to_owned();
+    let numero = required(
+        errors,
+        "numero",
+        &input.numero,
+        "Ingrese el número de su dirección.",
+        20,
+    )
+    .to_owned();
+    let block = optional(errors, "block", &input.block, 20);
+    let departamento = optional(errors, "departamento", &input.departamento, 20);
+    let catalogue = Catalogue::chile();
+    let region = input
+        .region
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .and_then(|r| catalogue.region(r));
+    if region.is_none() {
+        errors.insert("region", "Seleccione su región.".into());
+    }
+    let comuna = input
+        .comuna
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(|c| catalogue.comuna(c));
+    match (region, comuna) {
+        (_, None) => {
+            errors.insert("comuna", "Seleccione su comuna.".into());
+        }
+        (Some(r), Some(c)) if c.codigo_region != r.codigo => {
+            errors.insert(
+                "comuna",
+                format!(
+                    "La comuna {} no pertenece a la región seleccionada.",
+                    c.nombre
+                ),
+            );
+        }
+        _ => {}
+    }
+    let email = contact::parse_email(&input.email)
+        .map_err(|e| errors.insert("email", e.into()))
+        .ok();
+    let telefono_particular = contact::parse_phone(&input.telefono_particular)
+        .map_err(|e| errors.insert("telefono_particular", e.into()))
+        .ok()
+        .flatten();
+    let telefono_trabajo = contact::parse_phone(&input.telefono_trabajo)
+        .map_err(|e| errors.insert("telefono_trabajo", e.into()))
+        .ok()
+        .flatten();
+    let celular = if input.sin_celular {
+        None
+    } else {
+        contact::parse_celular(&input.celular)
+            .map_err(|e| errors.insert("celular", e.into()))
+            .ok()
+    };
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(Contact {
+        question: question?,
+        answer: (!answer.is_empty()).then_some(answer),
+        address: Address {
+            calle,
+            numero,
+            block,
+            departamento,
+            codigo_comuna: comuna?.codigo,
+        },
+        email: email?,
+        telefono_particular,
+        telefono_trabajo,
+        celular,
+    })
+}
+
+fn policy_error_field(e: &CusPolicyError) -> &'static str {
+    match e {
+        CusPolicyError::Mismatch => "cus_repetida",
+        CusPolicyError::TooShort
+        | CusPolicyError::TooLong
+        | CusPolicyError::ContainsRut
+        | CusPolicyError::ContainsEmail
+        | CusPolicyError::Common => "cus",
+    }
+}
+
+/// Registration as typed.
+#[derive(Debug, Default, Clone)]
+pub struct RegistrationInput {
+    pub rut: String,
+    pub nombres: String,
+    pub apellido_paterno: String,
+    pub apellido_materno: String,
+    pub contact: ContactInput,
+    pub cus: String,
+    pub cus_repetida: String,
+}
+
+/// Where the confirmation went, masked for the page.
+pub struct Sent {
+    pub email: String,
+    pub celular: Option<String>,
+}
+
+fn verification(app: &AppState, now: OffsetDateTime, credentials: &mut Credentials) -> String {
+    let token = random_token();
+    credentials.email_verify_hash = Some(token_hash(&token));
+    credentials.email_verify_expires = Some(now + time::Duration::days(VERIFY_LINK_DAYS));
+    format!("{}/verificar-correo?token={token}", app.issuer)
+}
+
+fn audit(kind: AuditKind, now: OffsetDateTime, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
+    let mut event = AuditEvent::new(kind, now, Some(rut.compact()));
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event
+}
+
+/// Regístrese: validates everything, then writes the account and its notifications in one
+/// transaction.
+pub async fn register(
+    app: &AppState,
+    input: &RegistrationInput,
+    meta: &RequestMeta,
+) -> Result<Sent, FlowError> {
+    let mut errors = FieldErrors::new();
+    let rut = Rut::parse(&input.rut)
+        .map_err(|e| errors.insert("rut", e.to_string()))
+        .ok();
+    let nombres = required(
+        &mut errors,
+        "nombres",
+        &input.nombres,
+        "Ingrese sus nombres.",
+        80,
+    )
+    .to_owned();
+    let paterno = required(
+        &mut errors,
+        "apellido_paterno",
+        &input.apellido_paterno,
+        "Ingrese su apellido paterno.",
+        80,
+    )
+    .to_owned();
+    let materno = optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
+    let contact = validate_contact(&input.contact, true, &mut errors);
+    let cus = match (&rut, &contact) {
+        (Some(rut), Some(contact)) => policy::check_cus(
+            &input.cus,
+            &input.cus_repetida,
+            rut,
+            Some(&contact.email),
+            policy::is_common,
+        )
+        .map_err(|e| errors.insert(policy_error_field(&e), e.to_string()))
+        .ok(),
+        _ => None,
+    };
+    let (Some(rut), Some(contact), Some(cus), true) = (rut, contact, cus, errors.is_empty()) else {
+        return Err(FlowError::Invalid(errors));
+    };
+    let now = app.clock.now();
+    let account = Account {
+        id: AccountId(Uuid::now_v7()),
+        rut,
+        tipo: TipoPersona::Natural,
+        nombres,
+        apellido_paterno: paterno,
+        apellido_materno: materno,
+        razon_social: None,
+        email: contact.email.clone(),
+        email_verified: false,
+        celular: contact.celular.clone(),
+        telefono_particular: contact.telefono_particular,
+        telefono_trabajo: contact.telefono_trabajo,
+        address: Some(contact.address),
+        secret_question: Some(contact.question),
+        cus_must_change: false,
+        created_at: now,
+        updated_at: now,
+        tokens_valid_after: now,
+    };
+    let answer = contact.answer.unwrap_or_default();
+    let mut credentials = Credentials {
+        cus_hash: app.hasher.hash(&cus).await?,
+        secret_answer_hash: Some(app.hasher.hash(&answer).await?),
+        ..Credentials::default()
+    };
+    let link = verification(app, now, &mut credentials);
+    let mut notifications = vec![messages::registered(
+        &account.email,
+        &account.display_name(),
+        &link,
+        now,
+    )];
+    if let Some(celular) = &account.celular {
+        notifications.push(messages::registered_sms(celular, now));
+    }
+    let event = audit(AuditKind::AccountCreated, now, &rut, meta);
+    match app
+        .store
+        .create_account(
+            &NewAccount {
+                account: account.clone(),
+                credentials,
+            },
+            &notifications,
+            &event,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(cus_store::StoreError::AlreadyExists(_)) => {
+            return Err(invalid("rut", "Este RUT ya tiene una Clave Única SENCE."));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(account.id = %account.id, "account registered");
+    Ok(Sent {
+        email: mask_email(&account.email),
+        celular: account.celular.as_deref().map(mask_celular),
+    })
+}
+
+/// Genere nueva CUS, step 1: the account's secret question.
+pub async fn secret_question_of(app: &AppState, rut: &Rut) -> Result<&'static str, FlowError> {
+    let question = app
+        .store
+        .account_by_rut(rut)
+        .await?
+        .and_then(|(a, _)| a.secret_question)
+        .and_then(contact::secret_question);
+    question.ok_or_else(|| invalid("rut", "No encontramos una Clave Única SENCE con pregunta secreta para este RUT. Regístrese, o llame al (56-2) 2870 61 00."))
+}
+
+fn answer_lock(rut: &Rut) -> Key {
+    Key::new(Namespace::Ticket, format!("answer-lock:{}", rut.compact()))
+}
+
+/// Genere nueva CUS, step 2: a right answer queues a new CUS to the registered e-mail and
+/// mobile. At most five wrong answers per RUT per hour.
+pub async fn generate(
+    app: &AppState,
+    rut: &Rut,
+    answer: &str,
+    meta: &RequestMeta,
+) -> Result<Sent, FlowError> {
+    let too_many = || {
+        FlowError::Refused(
+            "Demasiados intentos fallidos para este RUT. Intente más tarde (en una hora).".into(),
+        )
+    };
+    if app.cache.get(&answer_lock(rut)).await?.is_some() {
+        return Err(too_many());
+    }
+    let found = app.store.account_by_rut(rut).await?;
+    let stored_answer = found
+        .as_ref()
+        .and_then(|(_, c)| c.secret_answer_hash.as_deref());
+    let right = app
+        .hasher
+        .verify(&contact::normalize_answer(answer), stored_answer)
+        .await;
+    let now = app.clock.now();
+    let Some((account, mut credentials)) = found.filter(|_| right) else {
+        let (count, left) = app
+            .cache
+            .incr(
+                &Key::new(Namespace::Counter, format!("answer:{}", rut.compact())),
+                ANSWER_WINDOW,
+            )
+            .await?;
+        let mut event = audit(AuditKind::CusGenerated, now, rut, meta);
+        event.outcome = "wrong_answer".into();
+        let _ = app.store.append_audit(&event).await;
+        if count >= MAX_WRONG_ANSWERS {
+            app.cache.put(&answer_lock(rut), b"1", left).await?;
+            return Err(too_many());
+        }
+        return Err(invalid("respuesta", "La respuesta no es correcta."));
+    };
+    let cus = crate::admin::generate_cus();
+    credentials.pending_cus_hash = Some(app.hasher.hash(&cus).await?);
+    let mut notifications = vec![messages::generated(
+        &account.email,
+        &account.display_name(),
+        &cus,
+        now,
+    )];
+    if let Some(celular) = &account.celular {
+        notifications.push(messages::generated_sms(celular, &cus, now));
+    }
+    let event = audit(AuditKind::CusGenerated, now, rut, meta);
+    app.store
+        .update_account(&account, &credentials, &notifications, &event, None)
+        .await?;
+    Ok(Sent {
+        email: mask_email(&account.email),
+        celular: account.celular.as_deref().map(mask_celular),
+    })
+}
+
+/// Sets a new CUS the person chose: replaces any pending one, revokes every session and
+/// refresh token, tells the owner by e-mail.
+async fn set_cus(
+    app: &AppState,
+    account: Account,
+    mut credentials: Credentials,
+    cus: &str,
+    repeated: &str,
+    meta: &RequestMeta,
+) -> Result<Account, FlowError> {
+    let cus = policy::check_cus(
+        cus,
+        repeated,
+        &account.rut,
+        Some(&account.email),
+        policy::is_common,
+    )
+    .map_err(|e| {
+        invalid(
+            if matches!(e, CusPolicyError::Mismatch) {
+                "cus_repetida"
+            } else {
+                "cus_nueva"
+            },
+            e.to_string(),
+        )
+    })?;
+    let now = app.clock.now();
+    let mut account = account;
+    credentials.cus_hash = app.hasher.hash(&cus).await?;
+    credentials.pending_cus_hash = None;
+    account.cus_must_change = false;
+    account.updated_at = now;
+    account.tokens_valid_after = now;
+    let notice = messages::cus_changed(&account.email, &account.display_name(), now);
+    let event = audit(AuditKind::CusChanged, now, &account.rut, meta);
+    app.store
+        .update_account(&account, &credentials, &[notice], &event, Some(now))
+        .await?;
+    // Lockouts and answer limits end with a CUS the owner chose.
+    let _ = app.cache.delete(&answer_lock(&account.rut)).await;
+    Ok(account)
+}
+
+/// Cambie su CUS: RUT + current CUS + new CUS twice.
+pub async fn change(
+    app: &AppState,
+    rut: &Rut,
+    current: &str,
+    new: &str,
+    repeated: &str,
+    meta: &RequestMeta,
+) -> Result<(), FlowError> {
+    let Some(Verified {
+        account,
+        credentials,
+    }) = credentials::verify(app, rut, current).await?
+    else {
+        return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
+    };
+    set_cus(app, account, credentials, new, repeated, meta)
+        .await
+        .map(|_| ())
+}
+
+/// After logging in with a generated CUS: the person's own CUS, for the account `id`.
+pub async fn replace_generated(
+    app: &AppState,
+    id: AccountId,
+    new: &str,
+    repeated: &str,
+    meta: &RequestMeta,
+) -> Result<Account, FlowError> {
+    let account = app
+        .store
+        .account_by_id(id)
+        .await?
+        .ok_or_else(|| FlowError::Refused("La cuenta ya no existe.".into()))?;
+    let (account, credentials) = app
+        .store
+        .account_by_rut(&account.rut)
+        .await?
+        .ok_or_else(|| FlowError::Refused("La cuenta ya no existe.".into()))?;
+    set_cus(app, account, credentials, new, repeated, meta).await
+}
+
+/// Actualice sus datos, step 1: RUT + CUS open the form for a while (a ticket).
+pub async fn open_update(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+) -> Result<(String, Account), FlowError> {
+    let Some(Verified { account, .. }) = credentials::verify(app, rut, cus).await? else {
+        return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
+    };
+    let ticket = random_token();
+    app.cache
+        .put_json(
+            &Key::new(Namespace::Ticket, format!("update:{}", token_hash(&ticket))),
+            &account.id,
+            UPDATE_TICKET_TTL,
+        )
+        .await?;
+    Ok((ticket, account))
+}
+
+/// The account an update ticket opened, if the ticket is still valid.
+pub async fn update_ticket(app: &AppState, ticket: &str) -> anyhow::Result<Option<Account>> {
+    let key = Key::new(Namespace::Ticket, format!("update:{}", token_hash(ticket)));
+    let Some(id) = app.cache.get_json::<AccountId>(&key).await? else {
+        return Ok(None);
+    };
+    Ok(app.store.account_by_id(id).await?)
+}
+
+/// Actualice sus datos, step 2: saves contact data, address and secret question at once;
+/// optionally a new CUS too. A new e-mail needs verifying; the old one is told.
+pub async fn update(
+    app: &AppState,
+    ticket: &str,
+    input: &ContactInput,
+    new_cus: &str,
+    repeated: &str,
+    meta: &RequestMeta,
+) -> Result<Sent, FlowError> {
+    let account = update_ticket(app, ticket).await?.ok_or_else(|| {
+        FlowError::Refused("El formulario venció. Ingrese nuevamente su RUT y Clave CUS.".into())
+    })?;
+    let mut errors = FieldErrors::new();
+    let contact = validate_contact(input, false, &mut errors);
+    let changing_cus = !new_cus.is_empty() || !repeated.is_empty();
+    let new_cus = match &contact {
+        Some(c) if changing_cus => policy::check_cus(
+            new_cus,
+            repeated,
+            &account.rut,
+            Some(&c.email),
+            policy::is_common,
+        )
+        .map_err(|e| {
+            errors.insert(
+                if matches!(e, CusPolicyError::Mismatch) {
+                    "cus_repetida"
+                } else {
+                    "cus_nueva"
+                },
+                e.to_string(),
+            )
+        })
+        .ok(),
+        _ => None,
+    };
+    let Some(contact) = contact.filter(|_| errors.is_empty()) else {
+        return Err(FlowError::Invalid(errors));
+    };
+    let (mut account, mut credentials) = app
+        .store
+        .account_by_rut(&account.rut)
+        .await?
+        .ok_or_else(|| FlowError::Refused("La cuenta ya no existe.".into()))?;
+    let now = app.clock.now();
+    let old_email = account.email.clone();
+    let name = account.display_name();
+    let mut notifications = Vec::new();
+    if contact.email != old_email {
+        let link = verification(app, now, &mut credentials);
+        account.email_verified = false;
+        notifications.push(messages::email_changed(
+            &old_email,
+            &mask_email(&contact.email),
+            &name,
+            now,
+        ));
+        notifications.push(messages::verify_new_email(
+            &contact.email,
+            &name,
+            &link,
+            now,
+        ));
+    } else {
+        notifications.push(messages::data_updated(&old_email, &name, now));
+    }
+    account.email = contact.email;
+    account.celular = contact.celular;
+    account.telefono_particular = contact.telefono_particular;
+    account.telefono_trabajo = contact.telefono_trabajo;
+    account.address = Some(contact.address);
+    account.secret_question = Some(contact.question);
+    if let Some(answer) = contact.answer {
+        credentials.secret_answer_hash = Some(app.hasher.hash(&answer).await?);
+    }
+    account.updated_at = now;
+    let mut revoke = None;
+    if let Some(cus) = new_cus {
+        credentials.cus_hash = app.hasher.hash(&cus).await?;
+        credentials.pending_cus_hash = None;
+        account.cus_must_change = false;
+        account.tokens_valid_after = now;
+        revoke = Some(now);
+        notifications.push(messages::cus_changed(&account.email, &name, now));
+    }
+    let mut event = audit(AuditKind::DataUpdated, now, &account.rut, meta);
+    if revoke.is_some() {
+        event.detail = Some("data and CUS updated".into());
+    }
+    app.store
+        .update_account(&account, &credentials, &notifications, &event, revoke)
+        .await?;
+    let _ = app
+        .cache
+        .delete(&Key::new(
+            Namespace::Ticket,
+            format!("update:{}", token_hash(ticket)),
+        ))
+        .await;
+    Ok(Sent {
+        email: mask_email(&account.email),
+        celular: account.celular.as_deref().map(mask_celular),
+    })
+}
+
+/// The link of a verification e-mail: marks the address verified.
+pub async fn verify_email(app: &AppState, token: &str) -> Result<Account, FlowError> {
+    let expired = || {
+        FlowError::Refused(
+            "El enlace no es válido o venció. Puede pedir uno nuevo actualizando sus datos.".into(),
+        )
+    };
+    let (mut account, mut credentials) = app
+        .store
+        .account_by_email_verification(&token_hash(token))
+        .await?
+        .ok_or_else(expired)?;
+    let now = app.clock.now();
+    if credentials.email_verify_expires.is_none_or(|e| e < now) {
+        return Err(expired());
+    }
+    account.email_verified = true;
+    account.updated_at = now;
+    credentials.email_verify_hash = None;
+    credentials.email_verify_expires = None;
+    let event = AuditEvent::new(AuditKind::EmailVerified, now, Some(account.rut.compact()));
+    app.store
+        .update_account(&account, &credentials, &[], &event, None)
+        .await?;
+    Ok(account)
+}
