@@ -18,6 +18,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    pub config: Config,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub state: AppState,
     pub clock: Arc<ShiftedClock>,
     pub http: reqwest::Client,
@@ -38,6 +40,9 @@ pub async fn test_config(backend: Backend) -> Config {
     // Cheap hashes: the tests exercise flows, not argon2's cost.
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
+    // The outbox worker runs one round at start, then rarely: tests read the outbox table,
+    // and the delivery tests start a worker of their own.
+    config.outbox.poll_seconds = 3600;
     match backend {
         Backend::Embedded => {
             config.database.url = cus_store::testing::fresh_sqlite_url().into();
@@ -59,12 +64,12 @@ impl TestApp {
 
     pub async fn spawn_with(config: Config) -> Self {
         let clock = ShiftedClock::new();
-        let app = Application::build_with_clock(config, clock.clone())
+        let app = Application::build_with_clock(config.clone(), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
         let state = app.state().clone();
         let base = state.issuer.clone();
-        tokio::spawn(app.run_until_stopped());
+        let server = tokio::spawn(app.run_until_stopped());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
@@ -73,6 +78,8 @@ impl TestApp {
             .expect("client");
         Self {
             base,
+            config,
+            server,
             state,
             clock,
             http,

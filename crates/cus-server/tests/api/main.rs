@@ -3,6 +3,7 @@
 mod cli;
 mod foundation;
 mod helpers;
+mod lifecycle;
 mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
