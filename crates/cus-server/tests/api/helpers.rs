@@ -127,6 +127,16 @@ pub struct TestClient {
 impl TestApp {
     /// Registers a client on this server's store.
     pub async fn client(&self, public: bool, first_party: bool) -> TestClient {
+        self.client_signing_with(public, first_party, "RS256").await
+    }
+
+    /// A client whose ID tokens are signed with `alg`.
+    pub async fn client_signing_with(
+        &self,
+        public: bool,
+        first_party: bool,
+        alg: &str,
+    ) -> TestClient {
         use cus_core::GrantType;
         let spec = cus_server::admin::ClientSpec {
             client_id: None,
@@ -140,7 +150,7 @@ impl TestApp {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-            id_token_alg: "RS256".into(),
+            id_token_alg: alg.into(),
             auth_method: None,
         };
         let (client, secret) = cus_server::admin::create_client(

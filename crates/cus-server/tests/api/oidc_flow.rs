@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends};
 
-on_both_backends!(openidconnect_client_signs_in_end_to_end);
+on_both_backends!(
+    openidconnect_client_signs_in_end_to_end,
+    id_tokens_signed_per_client_algorithm_verify
+);
 
 pub fn rp_http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -174,4 +177,63 @@ async fn openidconnect_client_signs_in_end_to_end(backend: Backend) {
         .expect("json");
     assert_eq!(active["active"], true);
     assert_eq!(active["sub"], account.id.to_string());
+}
+
+/// A client registered for ES256 or EdDSA ID tokens gets them, and they verify through JWKS.
+async fn id_tokens_signed_per_client_algorithm_verify(backend: Backend) {
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    let app = TestApp::spawn(backend).await;
+    app.account().await;
+    let http = rp_http();
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.base.clone()).expect("issuer"),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    for (alg, jws) in [
+        ("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let registered = app.client_signing_with(false, true, alg).await;
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(registered.id.clone()),
+            registered.secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).expect("redirect"));
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (auth_url, _, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let callback = app
+            .browse_to_callback(&app.browser(), auth_url.as_str(), RUT, CUS)
+            .await;
+        let code = callback
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .expect("code")
+            .1
+            .into_owned();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .expect("token endpoint")
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .expect("tokens");
+        let id_token = tokens.id_token().expect("id_token");
+        let verifier = client.id_token_verifier().set_allowed_algs(vec![jws]);
+        id_token
+            .claims(&verifier, &nonce)
+            .unwrap_or_else(|e| panic!("{alg} id_token verifies: {e}"));
+        // at_hash matches the access token under this algorithm's hash.
+        let claims = id_token.claims(&verifier, &nonce).expect("claims");
+        assert!(claims.access_token_hash().is_some());
+    }
 }
