@@ -52,7 +52,26 @@ pub struct Address {
     pub codigo_comuna: u32,
 }
 
-/// Everything about an account except its secrets.
+/// The legal representative of a persona jurídica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Representante {
+    pub rut: Rut,
+    pub nombres: String,
+    pub apellidos: String,
+    pub email: String,
+    /// E.164 mobile; `None` for "Sin celular".
+    pub celular: Option<String>,
+}
+
+impl Representante {
+    pub fn nombre(&self) -> String {
+        format!("{} {}", self.nombres, self.apellidos)
+    }
+}
+
+/// Everything about an account except its secrets. For a persona jurídica, `nombres`
+/// holds the razón social too (so every account has a display name), `email` is the
+/// company's, and `celular` is the representative's mobile (where SMS go).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: AccountId,
@@ -62,6 +81,9 @@ pub struct Account {
     pub apellido_paterno: String,
     pub apellido_materno: Option<String>,
     pub razon_social: Option<String>,
+    /// Giro (line of business) of a persona jurídica.
+    pub giro: Option<String>,
+    pub representante: Option<Representante>,
     pub email: String,
     pub email_verified: bool,
     /// E.164 mobile, `+569XXXXXXXX`; `None` for "Sin celular".

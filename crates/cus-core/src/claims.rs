@@ -35,7 +35,7 @@ pub const CLAIMS: [&str; 18] = [
 ];
 
 /// Chilean claims also released, by name.
-pub const EXTRA_CLAIMS: [&str; 3] = ["rut", "tipo_persona", "razon_social"];
+pub const EXTRA_CLAIMS: [&str; 4] = ["rut", "tipo_persona", "razon_social", "representante_legal"];
 
 /// The claims a scope releases (OpenID Core §5.4, and CUS's `run` and `name`).
 pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
@@ -45,7 +45,13 @@ pub fn claims_of_scope(scope: &str) -> &'static [&'static str] {
         "email" => &["email", "email_verified"],
         "phone" => &["phone_number", "phone_number_verified"],
         "address" => &["address"],
-        "run" => &["RolUnico", "rut", "tipo_persona", "razon_social"],
+        "run" => &[
+            "RolUnico",
+            "rut",
+            "tipo_persona",
+            "razon_social",
+            "representante_legal",
+        ],
         "name" => &["name"],
         _ => &[],
     }
@@ -85,6 +91,10 @@ pub fn claim_value(account: &Account, claim: &str, clave_unica_name: bool) -> Op
         "rut" => json!(account.rut.compact()),
         "tipo_persona" => json!(account.tipo.as_str()),
         "razon_social" => json!(account.razon_social.as_ref()?),
+        "representante_legal" => {
+            let rep = account.representante.as_ref()?;
+            json!({ "rut": rep.rut.compact(), "nombre": rep.nombre() })
+        }
         _ => return None,
     };
     Some(value)

@@ -13,7 +13,9 @@ pub mod policy;
 pub mod rut;
 pub mod territory;
 
-pub use account::{Account, AccountId, Address, Credentials, NewAccount, TipoPersona};
+pub use account::{
+    Account, AccountId, Address, Credentials, NewAccount, Representante, TipoPersona,
+};
 pub use client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 pub use rut::{Rut, RutError};
 pub use territory::Catalogue;

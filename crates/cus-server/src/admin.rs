@@ -132,6 +132,8 @@ pub async fn create_account(
         apellido_paterno: spec.apellidos[0].trim().to_owned(),
         apellido_materno: spec.apellidos.get(1).map(|a| a.trim().to_owned()),
         razon_social: None,
+        giro: None,
+        representante: None,
         email: spec.email.trim().to_owned(),
         email_verified: false,
         celular: spec.celular,

@@ -1,7 +1,7 @@
 //! Stored records that are not domain aggregates of their own, and the private row
 //! structs that map SQL rows back to domain types.
 
-use cus_core::account::{Account, AccountId, Address, Credentials, TipoPersona};
+use cus_core::account::{Account, AccountId, Address, Credentials, Representante, TipoPersona};
 use cus_core::audit::AuditEvent;
 use cus_core::client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 use cus_core::notification::{Channel, Notification};
@@ -89,6 +89,12 @@ pub(crate) struct AccountRow {
     pub pending_cus_hash: Option<String>,
     pub email_verify_hash: Option<String>,
     pub email_verify_expires: Option<OffsetDateTime>,
+    pub giro: Option<String>,
+    pub rep_rut: Option<String>,
+    pub rep_nombres: Option<String>,
+    pub rep_apellidos: Option<String>,
+    pub rep_email: Option<String>,
+    pub rep_celular: Option<String>,
     pub cus_must_change: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -108,6 +114,21 @@ impl AccountRow {
             }),
             _ => None,
         };
+        let representante = match (
+            self.rep_rut,
+            self.rep_nombres,
+            self.rep_apellidos,
+            self.rep_email,
+        ) {
+            (Some(rut), Some(nombres), Some(apellidos), Some(email)) => Some(Representante {
+                rut: Rut::parse(&rut).map_err(|_| corrupt("rep_rut"))?,
+                nombres,
+                apellidos,
+                email,
+                celular: self.rep_celular,
+            }),
+            _ => None,
+        };
         let account = Account {
             id: AccountId(self.id),
             rut: Rut::parse(&self.rut).map_err(|_| corrupt("rut"))?,
@@ -116,6 +137,8 @@ impl AccountRow {
             apellido_paterno: self.apellido_paterno,
             apellido_materno: self.apellido_materno,
             razon_social: self.razon_social,
+            giro: self.giro,
+            representante,
             email: self.email,
             email_verified: self.email_verified,
             celular: self.celular,

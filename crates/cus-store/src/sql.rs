@@ -9,7 +9,8 @@ macro_rules! account_columns {
     apellido_materno, razon_social, email, email_verified, celular, telefono_particular, \
     telefono_trabajo, calle, numero, block, departamento, codigo_comuna, secret_question, \
     cus_hash, secret_answer_hash, cus_must_change, created_at, updated_at, tokens_valid_after, \
-            pending_cus_hash, email_verify_hash, email_verify_expires"
+            pending_cus_hash, email_verify_hash, email_verify_expires, giro, rep_rut, rep_nombres, \
+            rep_apellidos, rep_email, rep_celular"
     };
 }
 pub(crate) use account_columns;
@@ -103,7 +104,7 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 ::sqlx::query(concat!("INSERT INTO accounts (", account_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
                      $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                     $22, $23, $24, $25, $26, $27)"))
+                     $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"))
                 .bind(a.id.0)
                 .bind(a.rut.compact())
                 .bind(a.tipo.as_str())
@@ -131,6 +132,12 @@ macro_rules! impl_store {
                 .bind(&new.credentials.pending_cus_hash)
                 .bind(&new.credentials.email_verify_hash)
                 .bind(new.credentials.email_verify_expires)
+                .bind(&a.giro)
+                .bind(a.representante.as_ref().map(|r| r.rut.compact()))
+                .bind(a.representante.as_ref().map(|r| r.nombres.clone()))
+                .bind(a.representante.as_ref().map(|r| r.apellidos.clone()))
+                .bind(a.representante.as_ref().map(|r| r.email.clone()))
+                .bind(a.representante.as_ref().and_then(|r| r.celular.clone()))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("account"))?;
@@ -177,7 +184,9 @@ macro_rules! impl_store {
                      block = $12, departamento = $13, codigo_comuna = $14, secret_question = $15, \
                      cus_hash = $16, secret_answer_hash = $17, cus_must_change = $18, \
                      updated_at = $19, tokens_valid_after = $20, pending_cus_hash = $21, \
-                     email_verify_hash = $22, email_verify_expires = $23 WHERE id = $24",
+                     email_verify_hash = $22, email_verify_expires = $23, giro = $24, \
+                     rep_rut = $25, rep_nombres = $26, rep_apellidos = $27, rep_email = $28, \
+                     rep_celular = $29 WHERE id = $30",
                 )
                 .bind(&a.nombres)
                 .bind(&a.apellido_paterno)
@@ -202,6 +211,12 @@ macro_rules! impl_store {
                 .bind(&c.pending_cus_hash)
                 .bind(&c.email_verify_hash)
                 .bind(c.email_verify_expires)
+                .bind(&a.giro)
+                .bind(a.representante.as_ref().map(|r| r.rut.compact()))
+                .bind(a.representante.as_ref().map(|r| r.nombres.clone()))
+                .bind(a.representante.as_ref().map(|r| r.apellidos.clone()))
+                .bind(a.representante.as_ref().map(|r| r.email.clone()))
+                .bind(a.representante.as_ref().and_then(|r| r.celular.clone()))
                 .bind(a.id.0)
                 .execute(&mut *tx)
                 .await

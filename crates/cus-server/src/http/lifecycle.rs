@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -21,6 +21,7 @@ use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
 use crate::app::AppState;
+use crate::lifecycle::juridica::{self, JuridicaInput};
 use crate::lifecycle::natural::{self, ContactInput, RegistrationInput, Sent};
 use crate::lifecycle::{FieldErrors, FlowError, captcha};
 
@@ -30,8 +31,12 @@ pub fn router() -> Router<AppState> {
         .route("/informacion", get(info))
         .route("/no-tengo-correo", get(no_email))
         .route("/natural/registro", get(register_page).post(register))
-        .route("/natural/generar", get(generate_page).post(generate))
-        .route("/natural/cambiar", get(change_page).post(change))
+        .route(
+            "/juridica/registro",
+            get(juridica_register_page).post(juridica_register),
+        )
+        .route("/{persona}/generar", get(generate_page).post(generate))
+        .route("/{persona}/cambiar", get(change_page).post(change))
         .route(
             "/natural/actualizar",
             get(update_login_page).post(update_login),
@@ -75,6 +80,12 @@ pub struct FormValues {
     pub cus_repetida: String,
     pub ticket: String,
     pub rid: String,
+    pub razon_social: String,
+    pub giro: String,
+    pub rep_rut: String,
+    pub rep_nombres: String,
+    pub rep_apellidos: String,
+    pub rep_email: String,
 }
 
 impl FormValues {
@@ -284,11 +295,139 @@ async fn register(
     }
 }
 
+// ---- Regístrese (persona jurídica) ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "juridica_register.html")]
+struct JuridicaRegisterPage {
+    csrf: String,
+    captcha_id: String,
+    captcha_image: String,
+    form: FormValues,
+    errors: FieldErrors,
+    questions: &'static [&'static str],
+    regiones: Vec<&'static Region>,
+    comunas: Vec<&'static Comuna>,
+    answer_required: bool,
+}
+
+async fn render_juridica(
+    app: &AppState,
+    jar: CookieJar,
+    form: FormValues,
+    errors: FieldErrors,
+) -> Response {
+    let challenge = match captcha::new_challenge(app).await {
+        Ok(c) => c,
+        Err(e) => return errors::internal(&e),
+    };
+    let (jar, csrf) = csrf::token(app, jar);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let catalogue = Catalogue::chile();
+    let page = JuridicaRegisterPage {
+        csrf,
+        captcha_id: challenge.id,
+        captcha_image: challenge.image,
+        form,
+        errors,
+        questions: &SECRET_QUESTIONS,
+        regiones: catalogue.regiones().collect(),
+        comunas: catalogue.comunas().collect(),
+        answer_required: true,
+    };
+    no_store((status, jar, page).into_response())
+}
+
+async fn juridica_register_page(State(app): State<AppState>, jar: CookieJar) -> Response {
+    render_juridica(&app, jar, FormValues::default(), FieldErrors::new()).await
+}
+
+async fn juridica_register(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    Form(form): Form<FormValues>,
+) -> Response {
+    match guard(&app, &jar, &form).await {
+        Err(response) => return response,
+        Ok(Some(errors)) => return render_juridica(&app, jar, form, errors).await,
+        Ok(None) => {}
+    }
+    let input = JuridicaInput {
+        rut: form.rut.clone(),
+        razon_social: form.razon_social.clone(),
+        giro: form.giro.clone(),
+        contact: form.contact(),
+        rep_rut: form.rep_rut.clone(),
+        rep_nombres: form.rep_nombres.clone(),
+        rep_apellidos: form.rep_apellidos.clone(),
+        rep_email: form.rep_email.clone(),
+        cus: form.cus.clone(),
+        cus_repetida: form.cus_repetida.clone(),
+    };
+    match juridica::register(&app, &input, &meta).await {
+        Ok(sent) => done(
+            "Registro exitoso",
+            "La Clave Única SENCE de la empresa fue creada. Ya puede ingresar con el RUT de la empresa y la CUS que eligió.",
+            Some(sent),
+        ),
+        Err(e) => match flow_errors(e) {
+            Ok(errors) => render_juridica(&app, jar, form, errors).await,
+            Err(e) => errors::internal(&e),
+        },
+    }
+}
+
 // ---- Genere nueva CUS ----
+
+/// Which kind of person a generate/change page is for: the same flow, keyed by RUT.
+#[derive(Debug, Clone, Copy)]
+enum Persona {
+    Natural,
+    Juridica,
+}
+
+impl Persona {
+    fn from_path(segment: &str) -> Option<Self> {
+        match segment {
+            "natural" => Some(Self::Natural),
+            "juridica" => Some(Self::Juridica),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Natural => "persona natural",
+            Self::Juridica => "persona jurídica",
+        }
+    }
+
+    fn base(self) -> &'static str {
+        match self {
+            Self::Natural => "/natural",
+            Self::Juridica => "/juridica",
+        }
+    }
+}
+
+fn not_found() -> Response {
+    errors::page(
+        StatusCode::NOT_FOUND,
+        "Página no encontrada",
+        "La página que busca no existe.",
+    )
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "natural/generate.html")]
 struct GeneratePage {
+    persona: &'static str,
+    base: &'static str,
     csrf: String,
     captcha_id: String,
     captcha_image: String,
@@ -299,6 +438,7 @@ struct GeneratePage {
 
 async fn render_generate(
     app: &AppState,
+    persona: Persona,
     jar: CookieJar,
     rut: String,
     question: Option<&'static str>,
@@ -315,6 +455,8 @@ async fn render_generate(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = GeneratePage {
+        persona: persona.label(),
+        base: persona.base(),
         csrf,
         captcha_id: challenge.id,
         captcha_image: challenge.image,
@@ -325,16 +467,27 @@ async fn render_generate(
     no_store((status, jar, page).into_response())
 }
 
-async fn generate_page(State(app): State<AppState>, jar: CookieJar) -> Response {
-    render_generate(&app, jar, String::new(), None, FieldErrors::new()).await
+async fn generate_page(
+    State(app): State<AppState>,
+    Path(segment): Path<String>,
+    jar: CookieJar,
+) -> Response {
+    let Some(persona) = Persona::from_path(&segment) else {
+        return not_found();
+    };
+    render_generate(&app, persona, jar, String::new(), None, FieldErrors::new()).await
 }
 
 async fn generate(
     State(app): State<AppState>,
+    Path(segment): Path<String>,
     jar: CookieJar,
     meta: RequestMeta,
     Form(form): Form<FormValues>,
 ) -> Response {
+    let Some(persona) = Persona::from_path(&segment) else {
+        return not_found();
+    };
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
         return forbidden();
     }
@@ -343,6 +496,7 @@ async fn generate(
         Err(e) => {
             return render_generate(
                 &app,
+                persona,
                 jar,
                 form.rut,
                 None,
@@ -356,7 +510,7 @@ async fn generate(
         Ok(q) => q,
         Err(e) => {
             return match flow_errors(e) {
-                Ok(errors) => render_generate(&app, jar, form.rut, None, errors).await,
+                Ok(errors) => render_generate(&app, persona, jar, form.rut, None, errors).await,
                 Err(e) => errors::internal(&e),
             };
         }
@@ -364,6 +518,7 @@ async fn generate(
     if form.action == "validar" || form.action == "refrescar" {
         return render_generate(
             &app,
+            persona,
             jar,
             rut.to_string(),
             Some(question),
@@ -374,7 +529,8 @@ async fn generate(
     match guard(&app, &jar, &form).await {
         Err(response) => return response,
         Ok(Some(errors)) => {
-            return render_generate(&app, jar, rut.to_string(), Some(question), errors).await;
+            return render_generate(&app, persona, jar, rut.to_string(), Some(question), errors)
+                .await;
         }
         Ok(None) => {}
     }
@@ -385,7 +541,9 @@ async fn generate(
             Some(sent),
         ),
         Err(e) => match flow_errors(e) {
-            Ok(errors) => render_generate(&app, jar, rut.to_string(), Some(question), errors).await,
+            Ok(errors) => {
+                render_generate(&app, persona, jar, rut.to_string(), Some(question), errors).await
+            }
             Err(e) => errors::internal(&e),
         },
     }
@@ -396,6 +554,7 @@ async fn generate(
 #[derive(Template, WebTemplate)]
 #[template(path = "natural/change.html")]
 struct ChangePage {
+    persona: &'static str,
     csrf: String,
     captcha_id: String,
     captcha_image: String,
@@ -408,6 +567,7 @@ struct ChangePage {
 
 async fn render_change(
     app: &AppState,
+    persona: Persona,
     jar: CookieJar,
     rut: String,
     errors: FieldErrors,
@@ -423,31 +583,46 @@ async fn render_change(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = ChangePage {
+        persona: persona.label(),
         csrf,
         captcha_id: challenge.id,
         captcha_image: challenge.image,
         rut,
         rid: String::new(),
         forced: false,
-        action: "/natural/cambiar",
+        action: match persona {
+            Persona::Natural => "/natural/cambiar",
+            Persona::Juridica => "/juridica/cambiar",
+        },
         errors,
     };
     no_store((status, jar, page).into_response())
 }
 
-async fn change_page(State(app): State<AppState>, jar: CookieJar) -> Response {
-    render_change(&app, jar, String::new(), FieldErrors::new()).await
+async fn change_page(
+    State(app): State<AppState>,
+    Path(segment): Path<String>,
+    jar: CookieJar,
+) -> Response {
+    let Some(persona) = Persona::from_path(&segment) else {
+        return not_found();
+    };
+    render_change(&app, persona, jar, String::new(), FieldErrors::new()).await
 }
 
 async fn change(
     State(app): State<AppState>,
+    Path(segment): Path<String>,
     jar: CookieJar,
     meta: RequestMeta,
     Form(form): Form<FormValues>,
 ) -> Response {
+    let Some(persona) = Persona::from_path(&segment) else {
+        return not_found();
+    };
     match guard(&app, &jar, &form).await {
         Err(response) => return response,
-        Ok(Some(errors)) => return render_change(&app, jar, form.rut, errors).await,
+        Ok(Some(errors)) => return render_change(&app, persona, jar, form.rut, errors).await,
         Ok(None) => {}
     }
     let rut = match Rut::parse(&form.rut) {
@@ -455,6 +630,7 @@ async fn change(
         Err(e) => {
             return render_change(
                 &app,
+                persona,
                 jar,
                 form.rut,
                 FieldErrors::from([("rut", e.to_string())]),
@@ -478,7 +654,7 @@ async fn change(
             None,
         ),
         Err(e) => match flow_errors(e) {
-            Ok(errors) => render_change(&app, jar, form.rut, errors).await,
+            Ok(errors) => render_change(&app, persona, jar, form.rut, errors).await,
             Err(e) => errors::internal(&e),
         },
     }
@@ -501,6 +677,7 @@ async fn forced_change_page(
     }
     let (jar, csrf) = csrf::token(&app, jar);
     let page = ChangePage {
+        persona: Persona::Natural.label(),
         csrf,
         captcha_id: String::new(),
         captcha_image: String::new(),
@@ -553,6 +730,7 @@ async fn forced_change(
             Ok(errors) => {
                 let (jar, csrf) = csrf::token(&app, jar);
                 let page = ChangePage {
+                    persona: Persona::Natural.label(),
                     csrf,
                     captcha_id: String::new(),
                     captcha_image: String::new(),

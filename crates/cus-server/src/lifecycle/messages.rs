@@ -140,3 +140,21 @@ pub fn verify_new_email(
         now,
     )
 }
+
+pub fn registered_as_representative(
+    to: &str,
+    name: &str,
+    company: &str,
+    now: OffsetDateTime,
+) -> Notification {
+    email(
+        to,
+        "Usted fue registrado como representante legal en Clave Única SENCE",
+        format!(
+            "Hola {name}:\n\nEl {} se creó la Clave Única SENCE (CUS) de {company}, con usted como \
+             representante legal. Las nuevas CUS de la empresa llegarán a su celular.",
+            when(now)
+        ),
+        now,
+    )
+}

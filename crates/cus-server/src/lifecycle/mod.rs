@@ -4,6 +4,7 @@
 
 pub mod captcha;
 pub mod credentials;
+pub mod juridica;
 pub mod messages;
 pub mod natural;
 

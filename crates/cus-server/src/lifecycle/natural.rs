@@ -229,14 +229,24 @@ pub struct Sent {
     pub celular: Option<String>,
 }
 
-fn verification(app: &AppState, now: OffsetDateTime, credentials: &mut Credentials) -> String {
+/// Sets a new e-mail verification token in `credentials`; returns the link to send.
+pub(super) fn verification_link(
+    app: &AppState,
+    now: OffsetDateTime,
+    credentials: &mut Credentials,
+) -> String {
     let token = random_token();
     credentials.email_verify_hash = Some(token_hash(&token));
     credentials.email_verify_expires = Some(now + time::Duration::days(VERIFY_LINK_DAYS));
     format!("{}/verificar-correo?token={token}", app.issuer)
 }
 
-fn audit(kind: AuditKind, now: OffsetDateTime, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
+pub(super) fn audit(
+    kind: AuditKind,
+    now: OffsetDateTime,
+    rut: &Rut,
+    meta: &RequestMeta,
+) -> AuditEvent {
     let mut event = AuditEvent::new(kind, now, Some(rut.compact()));
     event.ip = meta.ip.clone();
     event.user_agent = meta.user_agent.clone();
@@ -296,6 +306,8 @@ pub async fn register(
         apellido_paterno: paterno,
         apellido_materno: materno,
         razon_social: None,
+        giro: None,
+        representante: None,
         email: contact.email.clone(),
         email_verified: false,
         celular: contact.celular.clone(),
@@ -314,7 +326,7 @@ pub async fn register(
         secret_answer_hash: Some(app.hasher.hash(&answer).await?),
         ..Credentials::default()
     };
-    let link = verification(app, now, &mut credentials);
+    let link = verification_link(app, now, &mut credentials);
     let mut notifications = vec![messages::registered(
         &account.email,
         &account.display_name(),
@@ -339,7 +351,10 @@ pub async fn register(
     {
         Ok(()) => {}
         Err(cus_store::StoreError::AlreadyExists(_)) => {
-            return Err(invalid("rut", "Este RUT ya tiene una Clave Única SENCE."));
+            return Err(invalid(
+                "rut",
+                already_registered(app, &rut, TipoPersona::Natural).await,
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -348,6 +363,26 @@ pub async fn register(
         email: mask_email(&account.email),
         celular: account.celular.as_deref().map(mask_celular),
     })
+}
+
+/// Why a RUT cannot be registered again: it has a CUS, perhaps of the other kind.
+pub(super) async fn already_registered(app: &AppState, rut: &Rut, wanted: TipoPersona) -> String {
+    let existing = app
+        .store
+        .account_by_rut(rut)
+        .await
+        .ok()
+        .flatten()
+        .map(|(a, _)| a.tipo);
+    match (existing, wanted) {
+        (Some(TipoPersona::Natural), TipoPersona::Juridica) => {
+            "Este RUT ya está registrado como persona natural; no puede registrarse como persona jurídica.".into()
+        }
+        (Some(TipoPersona::Juridica), TipoPersona::Natural) => {
+            "Este RUT ya está registrado como persona jurídica; no puede registrarse como persona natural.".into()
+        }
+        _ => "Este RUT ya tiene una Clave Única SENCE.".into(),
+    }
 }
 
 /// Genere nueva CUS, step 1: the account's secret question.
@@ -593,7 +628,7 @@ pub async fn update(
     let name = account.display_name();
     let mut notifications = Vec::new();
     if contact.email != old_email {
-        let link = verification(app, now, &mut credentials);
+        let link = verification_link(app, now, &mut credentials);
         account.email_verified = false;
         notifications.push(messages::email_changed(
             &old_email,

@@ -25,20 +25,20 @@ const RUT: &str = "15.555.555-6";
 const CUS: &str = "la casa del lago azul";
 
 /// A page's form: its CSRF token, and its captcha with the answer read from the cache.
-struct FormPage {
-    html: String,
-    csrf: String,
-    captcha_id: String,
-    captcha: String,
+pub struct FormPage {
+    pub html: String,
+    pub csrf: String,
+    pub captcha_id: String,
+    pub captcha: String,
 }
 
-async fn open_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> FormPage {
+pub async fn open_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> FormPage {
     let response = browser.get(app.url(path)).send().await.expect("page");
     let html = response.text().await.expect("html");
     form_of(app, html).await
 }
 
-async fn form_of(app: &TestApp, html: String) -> FormPage {
+pub async fn form_of(app: &TestApp, html: String) -> FormPage {
     let csrf = input_value(&html, "csrf").expect("csrf");
     let captcha_id = input_value(&html, "captcha_id").unwrap_or_default();
     let captcha = match app
@@ -89,7 +89,7 @@ fn registration(form: &FormPage) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-fn with(
+pub fn with(
     mut fields: Vec<(&'static str, String)>,
     changes: &[(&'static str, &str)],
 ) -> Vec<(&'static str, String)> {
@@ -100,7 +100,7 @@ fn with(
     fields
 }
 
-async fn post(
+pub async fn post(
     app: &TestApp,
     browser: &reqwest::Client,
     path: &str,
@@ -123,7 +123,7 @@ async fn register(app: &TestApp) {
     assert_eq!(status, 200, "{page}");
 }
 
-async fn login(
+pub async fn login(
     app: &TestApp,
     browser: &reqwest::Client,
     rut: &str,
@@ -151,7 +151,7 @@ async fn login(
         .expect("login")
 }
 
-async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
+pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
     app.state
         .store
         .pending_notifications(100)

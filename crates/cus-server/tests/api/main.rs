@@ -4,6 +4,7 @@ mod cli;
 mod delivery;
 mod foundation;
 mod helpers;
+mod juridica;
 mod lifecycle;
 mod login_pages;
 mod oidc_errors;

@@ -31,6 +31,7 @@ macro_rules! contract {
 
 contract!(
     account_round_trips,
+    juridica_account_round_trips,
     same_rut_created_concurrently_yields_one_account,
     account_creation_is_atomic_with_its_outbox_and_audit,
     account_updates_are_atomic_and_revoke_tokens,
@@ -60,6 +61,8 @@ fn new_account(rut: &str) -> NewAccount {
             apellido_paterno: "Del Río".into(),
             apellido_materno: Some("González".into()),
             razon_social: None,
+            giro: None,
+            representante: None,
             email: "maria@example.cl".into(),
             email_verified: false,
             celular: Some("+56912345678".into()),
@@ -139,6 +142,54 @@ async fn account_round_trips(store: Arc<dyn Store>) {
     );
     let absent = Rut::parse("1-9").expect("valid");
     assert!(store.account_by_rut(&absent).await.expect("read").is_none());
+}
+
+async fn juridica_account_round_trips(store: Arc<dyn Store>) {
+    let mut new = new_account("76.086.428-5");
+    new.account.tipo = TipoPersona::Juridica;
+    new.account.razon_social = Some("Capacitaciones del Sur SpA".into());
+    new.account.nombres = "Capacitaciones del Sur SpA".into();
+    new.account.apellido_paterno = String::new();
+    new.account.apellido_materno = None;
+    new.account.giro = Some("Capacitación".into());
+    new.account.representante = Some(cus_core::Representante {
+        rut: Rut::parse("12.345.678-5").expect("valid"),
+        nombres: "Ana".into(),
+        apellidos: "Rojas Díaz".into(),
+        email: "ana@sur.cl".into(),
+        celular: Some("+56911112222".into()),
+    });
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "76086428-5"))
+        .await
+        .expect("created");
+    let (read, _) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read, new.account);
+    let mut changed = read.clone();
+    if let Some(r) = changed.representante.as_mut() {
+        r.celular = None;
+        r.email = "otra@sur.cl".into();
+    }
+    store
+        .update_account(
+            &changed,
+            &new.credentials,
+            &[],
+            &audit(AuditKind::DataUpdated, "76086428-5"),
+            None,
+        )
+        .await
+        .expect("updated");
+    let (read, _) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read, changed);
 }
 
 async fn same_rut_created_concurrently_yields_one_account(store: Arc<dyn Store>) {

@@ -1,0 +1,198 @@
+//! Persona jurídica registration: a company account, with its legal representative. The
+//! other flows (generate, change, login) are the persona natural ones, keyed by the
+//! company's RUT: a jurídica account is an account of another kind, not a parallel system.
+
+use cus_core::audit::AuditKind;
+use cus_core::contact::{self, mask_celular, mask_email};
+use cus_core::policy::{self, CusPolicyError};
+use cus_core::{Account, AccountId, Credentials, NewAccount, Representante, Rut, TipoPersona};
+use uuid::Uuid;
+
+use super::natural::{self, ContactInput, Sent};
+use super::{FieldErrors, FlowError, invalid, messages};
+use crate::app::AppState;
+use crate::http::meta::RequestMeta;
+
+/// The jurídica registration form as typed. `contact.email` is the company's,
+/// `contact.telefono_particular` the company phone, `contact.celular` the representative's.
+#[derive(Debug, Default, Clone)]
+pub struct JuridicaInput {
+    pub rut: String,
+    pub razon_social: String,
+    pub giro: String,
+    pub contact: ContactInput,
+    pub rep_rut: String,
+    pub rep_nombres: String,
+    pub rep_apellidos: String,
+    pub rep_email: String,
+    pub cus: String,
+    pub cus_repetida: String,
+}
+
+fn text(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    missing: Option<&str>,
+    max: usize,
+) -> String {
+    let value = value.trim();
+    match missing {
+        Some(message) if value.is_empty() => {
+            errors.insert(field, message.to_owned());
+        }
+        _ if value.chars().count() > max => {
+            errors.insert(field, format!("Use como máximo {max} caracteres."));
+        }
+        _ => {}
+    }
+    value.to_owned()
+}
+
+pub async fn register(
+    app: &AppState,
+    input: &JuridicaInput,
+    meta: &RequestMeta,
+) -> Result<Sent, FlowError> {
+    let mut errors = FieldErrors::new();
+    let rut = Rut::parse(&input.rut)
+        .map_err(|e| errors.insert("rut", e.to_string()))
+        .ok();
+    let razon_social = text(
+        &mut errors,
+        "razon_social",
+        &input.razon_social,
+        Some("Ingrese la razón social."),
+        150,
+    );
+    let giro = text(&mut errors, "giro", &input.giro, None, 150);
+    let contact = natural::validate_contact(&input.contact, true, &mut errors);
+    let rep_rut = Rut::parse(&input.rep_rut)
+        .map_err(|e| errors.insert("rep_rut", e.to_string()))
+        .ok();
+    if rut.is_some() && rut == rep_rut {
+        errors.insert(
+            "rep_rut",
+            "El RUT del representante debe ser el de una persona, no el de la empresa.".into(),
+        );
+    }
+    let rep_nombres = text(
+        &mut errors,
+        "rep_nombres",
+        &input.rep_nombres,
+        Some("Ingrese los nombres del representante."),
+        80,
+    );
+    let rep_apellidos = text(
+        &mut errors,
+        "rep_apellidos",
+        &input.rep_apellidos,
+        Some("Ingrese los apellidos del representante."),
+        80,
+    );
+    let rep_email = contact::parse_email(&input.rep_email)
+        .map_err(|e| errors.insert("rep_email", e.into()))
+        .ok();
+    let cus = match (&rut, &contact) {
+        (Some(rut), Some(c)) => policy::check_cus(
+            &input.cus,
+            &input.cus_repetida,
+            rut,
+            Some(&c.email),
+            policy::is_common,
+        )
+        .map_err(|e| {
+            errors.insert(
+                if matches!(e, CusPolicyError::Mismatch) {
+                    "cus_repetida"
+                } else {
+                    "cus"
+                },
+                e.to_string(),
+            )
+        })
+        .ok(),
+        _ => None,
+    };
+    let (Some(rut), Some(contact), Some(rep_rut), Some(rep_email), Some(cus), true) =
+        (rut, contact, rep_rut, rep_email, cus, errors.is_empty())
+    else {
+        return Err(FlowError::Invalid(errors));
+    };
+    let now = app.clock.now();
+    let representante = Representante {
+        rut: rep_rut,
+        nombres: rep_nombres,
+        apellidos: rep_apellidos,
+        email: rep_email,
+        celular: contact.celular.clone(),
+    };
+    let account = Account {
+        id: AccountId(Uuid::now_v7()),
+        rut,
+        tipo: TipoPersona::Juridica,
+        nombres: razon_social.clone(),
+        apellido_paterno: String::new(),
+        apellido_materno: None,
+        razon_social: Some(razon_social),
+        giro: (!giro.is_empty()).then_some(giro),
+        representante: Some(representante.clone()),
+        email: contact.email.clone(),
+        email_verified: false,
+        celular: contact.celular.clone(),
+        telefono_particular: contact.telefono_particular,
+        telefono_trabajo: None,
+        address: Some(contact.address),
+        secret_question: Some(contact.question),
+        cus_must_change: false,
+        created_at: now,
+        updated_at: now,
+        tokens_valid_after: now,
+    };
+    let mut credentials = Credentials {
+        cus_hash: app.hasher.hash(&cus).await?,
+        secret_answer_hash: Some(app.hasher.hash(&contact.answer.unwrap_or_default()).await?),
+        ..Credentials::default()
+    };
+    let link = natural::verification_link(app, now, &mut credentials);
+    let name = account.display_name();
+    let mut notifications = vec![messages::registered(&account.email, &name, &link, now)];
+    if representante.email != account.email {
+        notifications.push(messages::registered_as_representative(
+            &representante.email,
+            &representante.nombre(),
+            &name,
+            now,
+        ));
+    }
+    if let Some(celular) = &account.celular {
+        notifications.push(messages::registered_sms(celular, now));
+    }
+    let event = natural::audit(AuditKind::AccountCreated, now, &rut, meta);
+    match app
+        .store
+        .create_account(
+            &NewAccount {
+                account: account.clone(),
+                credentials,
+            },
+            &notifications,
+            &event,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(cus_store::StoreError::AlreadyExists(_)) => {
+            return Err(invalid(
+                "rut",
+                natural::already_registered(app, &rut, TipoPersona::Juridica).await,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(account.id = %account.id, "company account registered");
+    Ok(Sent {
+        email: mask_email(&account.email),
+        celular: account.celular.as_deref().map(mask_celular),
+    })
+}
