@@ -87,6 +87,16 @@ pub struct Client {
     /// SENCE's own portals: consent is not asked.
     pub first_party: bool,
     pub enabled: bool,
+    /// After a secret rotation, the previous secret keeps working until this instant.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires: Option<OffsetDateTime>,
+    pub backchannel_logout_uri: Option<String>,
+    /// E-mail addresses of the people responsible for the client (RFC 7591 `contacts`).
+    pub contacts: Vec<String>,
+    pub logo_uri: Option<String>,
+    pub client_uri: Option<String>,
+    /// Hash of the RFC 7592 registration access token, for dynamically registered clients.
+    pub registration_token_hash: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

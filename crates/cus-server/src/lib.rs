@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod delivery;

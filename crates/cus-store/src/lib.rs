@@ -58,7 +58,23 @@ pub trait Accounts: Send + Sync {
 #[async_trait]
 pub trait Clients: Send + Sync {
     async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<()>;
+    /// Saves every mutable field of a client, with the audit event, atomically.
+    async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<()>;
+    /// Deletes a client (its consents and refresh tokens go with it); `false` if unknown.
+    async fn delete_client(&self, id: &ClientId, audit: &AuditEvent) -> Result<bool>;
     async fn client(&self, id: &ClientId) -> Result<Option<Client>>;
+    /// Stores the hash of an initial access token for dynamic registration (RFC 7591 §3).
+    async fn insert_initial_access_token(
+        &self,
+        token_hash: &str,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    async fn initial_access_token_valid(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     async fn list_clients(&self) -> Result<Vec<Client>>;
 }
 

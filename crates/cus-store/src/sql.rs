@@ -19,7 +19,9 @@ macro_rules! client_columns {
     () => {
         "client_id, name, kind, secret_hash, redirect_uris, \
     post_logout_redirect_uris, grant_types, scopes, token_endpoint_auth_method, \
-    id_token_signed_response_alg, first_party, enabled, created_at, updated_at"
+    id_token_signed_response_alg, first_party, enabled, created_at, updated_at, \
+    previous_secret_hash, previous_secret_expires, backchannel_logout_uri, contacts, logo_uri, \
+    client_uri, registration_token_hash"
     };
 }
 pub(crate) use client_columns;
@@ -262,7 +264,7 @@ macro_rules! impl_store {
             async fn create_client(&self, c: &Client, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 ::sqlx::query(concat!("INSERT INTO clients (", client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
-                     $7, $8, $9, $10, $11, $12, $13, $14)"))
+                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"))
                 .bind(&c.client_id.0)
                 .bind(&c.name)
                 .bind(enum_text(&c.kind))
@@ -277,12 +279,103 @@ macro_rules! impl_store {
                 .bind(c.enabled)
                 .bind(c.created_at)
                 .bind(c.updated_at)
+                .bind(&c.previous_secret_hash)
+                .bind(c.previous_secret_expires)
+                .bind(&c.backchannel_logout_uri)
+                .bind(json_text(&c.contacts))
+                .bind(&c.logo_uri)
+                .bind(&c.client_uri)
+                .bind(&c.registration_token_hash)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("client"))?;
                 insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn update_client(&self, c: &Client, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let done = ::sqlx::query(
+                    "UPDATE clients SET name = $1, kind = $2, secret_hash = $3, redirect_uris = $4, \
+                     post_logout_redirect_uris = $5, grant_types = $6, scopes = $7, \
+                     token_endpoint_auth_method = $8, id_token_signed_response_alg = $9, \
+                     first_party = $10, enabled = $11, updated_at = $12, previous_secret_hash = $13, \
+                     previous_secret_expires = $14, backchannel_logout_uri = $15, contacts = $16, \
+                     logo_uri = $17, client_uri = $18, registration_token_hash = $19 \
+                     WHERE client_id = $20",
+                )
+                .bind(&c.name)
+                .bind(enum_text(&c.kind))
+                .bind(&c.secret_hash)
+                .bind(json_text(&c.redirect_uris))
+                .bind(json_text(&c.post_logout_redirect_uris))
+                .bind(json_text(&c.grant_types))
+                .bind(json_text(&c.scopes))
+                .bind(c.token_endpoint_auth_method.as_str())
+                .bind(&c.id_token_signed_response_alg)
+                .bind(c.first_party)
+                .bind(c.enabled)
+                .bind(c.updated_at)
+                .bind(&c.previous_secret_hash)
+                .bind(c.previous_secret_expires)
+                .bind(&c.backchannel_logout_uri)
+                .bind(json_text(&c.contacts))
+                .bind(&c.logo_uri)
+                .bind(&c.client_uri)
+                .bind(&c.registration_token_hash)
+                .bind(&c.client_id.0)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("client"));
+                }
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_client(&self, id: &ClientId, audit: &AuditEvent) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = ::sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                    .bind(&id.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if deleted {
+                    insert_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
+            async fn insert_initial_access_token(
+                &self,
+                token_hash: &str,
+                created_at: OffsetDateTime,
+                expires_at: OffsetDateTime,
+            ) -> Result<()> {
+                ::sqlx::query(
+                    "INSERT INTO initial_access_tokens (token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(token_hash)
+                .bind(created_at)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::on_insert("initial access token"))?;
+                Ok(())
+            }
+
+            async fn initial_access_token_valid(&self, token_hash: &str, now: OffsetDateTime) -> Result<bool> {
+                Ok(::sqlx::query("SELECT 1 FROM initial_access_tokens WHERE token_hash = $1 AND expires_at > $2")
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
             }
 
             async fn client(&self, id: &ClientId) -> Result<Option<Client>> {

@@ -107,7 +107,16 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
         .filter(|c| c.enabled);
     match (client, secret) {
         (Some(client), Some(secret)) if client.kind == ClientKind::Confidential => {
-            if secret_matches(&secret, client.secret_hash.as_deref()) {
+            // After a rotation the previous secret works until its overlap ends.
+            let previous_live = client
+                .previous_secret_expires
+                .is_some_and(|until| until > app.clock.now());
+            let previous = client
+                .previous_secret_hash
+                .as_deref()
+                .filter(|_| previous_live);
+            let current = secret_matches(&secret, client.secret_hash.as_deref());
+            if current | (previous.is_some() && secret_matches(&secret, previous)) {
                 Ok(client)
             } else {
                 Err(failure(basic, "client authentication failed"))

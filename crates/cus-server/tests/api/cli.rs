@@ -179,7 +179,9 @@ fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
         .output()
         .expect("runs");
     let text = String::from_utf8(public.stdout).expect("utf-8");
-    assert!(text.contains("client_id:") && !text.contains("client_secret"));
+    assert!(
+        text.contains("client_id") && text.contains("public") && !text.contains("client_secret")
+    );
 }
 
 #[test]
@@ -299,4 +301,148 @@ fn keys_rotate_then_prune_after_tokens_expire() {
     ];
     assert!(run(&["keys", "prune"], &zero).contains("pruned 3 key(s)"));
     assert!(run(&["keys", "prune"], &zero).contains("pruned 0 key(s)"));
+}
+
+#[test]
+fn every_client_command_works_and_bad_input_changes_nothing() {
+    let dir = temp_dir();
+    let run = |args: &[&str]| {
+        let out = cus_with_store(&dir).args(args).output().expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "client",
+        "create",
+        "--name",
+        "Portal",
+        "--client-id",
+        "portal",
+        "--redirect-uri",
+        "https://portal.sence.cl/cb",
+        "--first-party",
+        "--contact",
+        "dev@sence.cl",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("client_secret") && out.contains("first_party    true"));
+    let (ok, _, err) = run(&[
+        "client",
+        "create",
+        "--name",
+        "Otro",
+        "--client-id",
+        "portal",
+        "--redirect-uri",
+        "https://x.sence.cl/cb",
+    ]);
+    assert!(
+        !ok && err.contains("already_exists"),
+        "duplicate client id: {err}"
+    );
+    let (ok, _, err) = run(&[
+        "client",
+        "create",
+        "--name",
+        "Malo",
+        "--redirect-uri",
+        "https://x.sence.cl/cb",
+        "--grant-type",
+        "implicit",
+    ]);
+    assert!(!ok && err.contains("unknown grant type implicit"), "{err}");
+
+    let (_, out, _) = run(&["client", "list"]);
+    assert!(out.contains("portal") && out.contains("Portal") && out.lines().count() == 2);
+    let (_, out, _) = run(&["client", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert!(
+        !out.contains("secret_hash") && !out.contains("sha256$"),
+        "no secret material"
+    );
+
+    let (ok, out, _) = run(&[
+        "client",
+        "update",
+        "portal",
+        "--name",
+        "Portal Nuevo",
+        "--redirect-uri",
+        "https://nuevo.sence.cl/cb",
+        "--json",
+    ]);
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(shown["client_name"], "Portal Nuevo");
+    assert_eq!(
+        shown["redirect_uris"],
+        serde_json::json!(["https://nuevo.sence.cl/cb"])
+    );
+    assert_eq!(
+        shown["contacts"],
+        serde_json::json!(["dev@sence.cl"]),
+        "untouched fields stay"
+    );
+    let (ok, _, err) = run(&[
+        "client",
+        "update",
+        "portal",
+        "--redirect-uri",
+        "https://nuevo.sence.cl/cb#frag",
+    ]);
+    assert!(!ok && err.contains("invalid_redirect_uri"), "{err}");
+    let (_, out, _) = run(&["client", "show", "portal", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        shown["redirect_uris"],
+        serde_json::json!(["https://nuevo.sence.cl/cb"]),
+        "a refused update changed nothing"
+    );
+
+    let (ok, out, _) = run(&[
+        "client",
+        "rotate-secret",
+        "portal",
+        "--overlap",
+        "1h",
+        "--json",
+    ]);
+    assert!(ok);
+    let rotated: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(rotated["client_secret"].as_str().map(str::len), Some(43));
+    assert!(rotated["previous_secret_expires_at"].is_i64());
+
+    assert!(
+        run(&["client", "disable", "portal"])
+            .1
+            .contains("portal disabled")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&run(&["client", "show", "portal", "--json"]).1)
+            .expect("json")["enabled"],
+        false
+    );
+    assert!(
+        run(&["client", "enable", "portal"])
+            .1
+            .contains("portal enabled")
+    );
+    assert!(
+        run(&["client", "delete", "portal"])
+            .1
+            .contains("portal deleted")
+    );
+    let (ok, _, err) = run(&["client", "show", "portal"]);
+    assert!(!ok && err.contains("not_found"));
+    let (ok, _, err) = run(&["client", "delete", "portal"]);
+    assert!(!ok && err.contains("not_found"));
+
+    let (ok, out, _) = run(&["registration-token", "create", "--expires", "2h"]);
+    assert!(ok && out.contains("initial access token"));
+    let (ok, _, err) = run(&["registration-token", "create", "--expires", "soon"]);
+    assert!(!ok && err.contains("not a duration"));
 }

@@ -137,29 +137,26 @@ impl TestApp {
         first_party: bool,
         alg: &str,
     ) -> TestClient {
-        use cus_core::GrantType;
-        let spec = cus_server::admin::ClientSpec {
-            client_id: None,
-            name: "Portal de pruebas".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
-            public,
-            first_party,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            scopes: cus_core::claims::SCOPES
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            id_token_alg: alg.into(),
-            auth_method: None,
+        let metadata = cus_server::clients::ClientMetadata {
+            client_name: Some("Portal de pruebas".into()),
+            redirect_uris: Some(vec![REDIRECT.into()]),
+            post_logout_redirect_uris: Some(vec!["http://127.0.0.1:9/bye".into()]),
+            token_endpoint_auth_method: public.then(|| "none".to_owned()),
+            id_token_signed_response_alg: Some(alg.into()),
+            first_party: Some(first_party),
+            ..Default::default()
         };
-        let (client, secret) = cus_server::admin::create_client(
+        let created = cus_server::clients::create(
             self.state.store.as_ref(),
-            spec,
+            None,
+            metadata,
+            false,
+            "test",
             self.state.clock.now(),
         )
         .await
         .expect("client created");
+        let (client, secret) = (created.client, created.secret);
         TestClient {
             id: client.client_id.0,
             secret,

@@ -36,6 +36,8 @@ contract!(
     account_creation_is_atomic_with_its_outbox_and_audit,
     account_updates_are_atomic_and_revoke_tokens,
     clients_are_stored_and_unique,
+    clients_are_updated_and_deleted_with_audit,
+    initial_access_tokens_expire,
     signing_keys_rotate_and_prune,
     audit_is_filtered_by_subject_and_time,
     outbox_delivers_pending_once,
@@ -118,6 +120,13 @@ fn client(id: &str) -> Client {
         id_token_signed_response_alg: "RS256".into(),
         first_party: true,
         enabled: true,
+        previous_secret_hash: None,
+        previous_secret_expires: None,
+        backchannel_logout_uri: None,
+        contacts: vec![],
+        logo_uri: None,
+        client_uri: None,
+        registration_token_hash: None,
         created_at: now(),
         updated_at: now(),
     }
@@ -395,6 +404,97 @@ async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
             .await
             .expect("read")
             .is_none()
+    );
+}
+
+async fn clients_are_updated_and_deleted_with_audit(store: Arc<dyn Store>) {
+    let c = client("portal-e");
+    store
+        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-e"))
+        .await
+        .expect("created");
+    let mut changed = c.clone();
+    changed.name = "Portal renombrado".into();
+    changed
+        .redirect_uris
+        .push("https://otro.sence.cl/cb".into());
+    changed.previous_secret_hash = c.secret_hash.clone();
+    changed.previous_secret_expires = Some(now() + Duration::hours(1));
+    changed.secret_hash = Some("sha256$new".into());
+    changed.contacts = vec!["dev@sence.cl".into()];
+    changed.logo_uri = Some("https://portal.sence.cl/logo.png".into());
+    changed.client_uri = Some("https://portal.sence.cl".into());
+    changed.backchannel_logout_uri = Some("https://portal.sence.cl/bcl".into());
+    changed.registration_token_hash = Some("rat-hash".into());
+    changed.enabled = false;
+    changed.updated_at = now() + Duration::seconds(1);
+    store
+        .update_client(&changed, &audit(AuditKind::ClientChanged, "portal-e"))
+        .await
+        .expect("updated");
+    assert_eq!(
+        store.client(&c.client_id).await.expect("read"),
+        Some(changed.clone())
+    );
+    let mut ghost = changed.clone();
+    ghost.client_id = ClientId("ghost".into());
+    assert!(matches!(
+        store
+            .update_client(&ghost, &audit(AuditKind::ClientChanged, "ghost"))
+            .await,
+        Err(StoreError::NotFound("client"))
+    ));
+    assert!(
+        store
+            .delete_client(&c.client_id, &audit(AuditKind::ClientChanged, "portal-e"))
+            .await
+            .expect("deleted")
+    );
+    assert!(
+        !store
+            .delete_client(&c.client_id, &audit(AuditKind::ClientChanged, "portal-e"))
+            .await
+            .expect("deleted")
+    );
+    assert!(store.client(&c.client_id).await.expect("read").is_none());
+    let trail = store
+        .audit_events(&AuditFilter {
+            subject: Some("portal-e".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["client_created", "client_changed", "client_changed"],
+        "one event per change, none for a no-op"
+    );
+}
+
+async fn initial_access_tokens_expire(store: Arc<dyn Store>) {
+    let t0 = now();
+    store
+        .insert_initial_access_token("iat-hash", t0, t0 + Duration::hours(1))
+        .await
+        .expect("inserted");
+    assert!(
+        store
+            .initial_access_token_valid("iat-hash", t0)
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .initial_access_token_valid("iat-hash", t0 + Duration::hours(2))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .initial_access_token_valid("other", t0)
+            .await
+            .expect("read")
     );
 }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod clients;
+
 use crate::config::Config;
 use crate::startup::{self, Application};
 
@@ -45,7 +47,12 @@ pub enum Command {
     /// Manage relying-party clients.
     Client {
         #[command(subcommand)]
-        command: ClientCommand,
+        command: clients::ClientCommand,
+    },
+    /// Initial access tokens for dynamic client registration (RFC 7591).
+    RegistrationToken {
+        #[command(subcommand)]
+        command: clients::RegistrationTokenCommand,
     },
     /// Manage accounts.
     Account {
@@ -60,42 +67,6 @@ pub enum KeysCommand {
     Rotate,
     /// Delete retired keys whose tokens have all expired.
     Prune,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ClientCommand {
-    /// Register a client; prints its client_id and (once) its secret.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Exact redirect URI (repeatable).
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        /// Exact post-logout redirect URI (repeatable).
-        #[arg(long = "post-logout-redirect-uri")]
-        post_logout_redirect_uris: Vec<String>,
-        /// A public client (no secret; PKCE required).
-        #[arg(long)]
-        public: bool,
-        /// One of SENCE's own portals: consent is not asked.
-        #[arg(long)]
-        first_party: bool,
-        /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
-        #[arg(long = "grant-type", default_values_t = ["authorization_code".to_owned(), "refresh_token".to_owned()])]
-        grant_types: Vec<String>,
-        /// Allowed scope (repeatable); default: every scope CUS knows.
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// Choose the client_id instead of generating one.
-        #[arg(long)]
-        client_id: Option<String>,
-        /// Algorithm of its ID tokens: RS256, ES256 or EdDSA.
-        #[arg(long, default_value = "RS256")]
-        id_token_alg: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,7 +130,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => keys(&config, command).await,
-        Command::Client { command } => client(&config, command).await,
+        Command::Client { command } => clients::run(&config, command).await,
+        Command::RegistrationToken { command } => {
+            clients::run_registration_token(&config, command).await
+        }
         Command::Account { command } => account(&config, command).await,
     }
 }
@@ -200,64 +174,6 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 "pruned {} key(s) {}",
                 pruned.len(),
                 pruned.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
-    let ClientCommand::Create {
-        name,
-        redirect_uris,
-        post_logout_redirect_uris,
-        public,
-        first_party,
-        grant_types,
-        scopes,
-        client_id,
-        id_token_alg,
-        json,
-    } = command;
-    let grant_types = grant_types
-        .iter()
-        .map(|g| {
-            cus_core::GrantType::parse(g).ok_or_else(|| anyhow::anyhow!("unknown grant type {g}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let scopes = if scopes.is_empty() {
-        cus_core::claims::SCOPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
-    } else {
-        scopes
-    };
-    let store = startup::open_store(config).await?;
-    let spec = crate::admin::ClientSpec {
-        client_id,
-        name,
-        redirect_uris,
-        post_logout_redirect_uris,
-        public,
-        first_party,
-        grant_types,
-        scopes,
-        id_token_alg,
-        auth_method: None,
-    };
-    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-    let (client, secret) = crate::admin::create_client(store.as_ref(), spec, now).await?;
-    if json {
-        print_out(
-            &serde_json::json!({ "client_id": client.client_id.0, "client_secret": secret })
-                .to_string(),
-        );
-    } else {
-        print_out(&format!("client_id:     {}", client.client_id));
-        if let Some(secret) = secret {
-            print_out(&format!(
-                "client_secret: {secret}\n(shown once: store it now)"
             ));
         }
     }
