@@ -40,8 +40,8 @@ pub async fn test_config(backend: Backend) -> Config {
     // Cheap hashes: the tests exercise flows, not argon2's cost.
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
-    // The outbox worker runs one round at start, then rarely: tests read the outbox table,
-    // and the delivery tests start a worker of their own.
+    // The outbox worker's first round is an hour away: tests read the outbox table, and
+    // the delivery tests run rounds themselves.
     config.outbox.poll_seconds = 3600;
     match backend {
         Backend::Embedded => {
