@@ -18,8 +18,8 @@ pub const ADMIN_SCOPE: &str = "cus:admin";
 
 /// Client metadata as RFC 7591 §2 names it (plus `first_party`, for operators only).
 /// Absent fields keep their current value on update, their default on create.
+/// Unknown members are ignored (RFC 7591 §2).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ClientMetadata {
     /// Human-readable name shown on the consent page.
     pub client_name: Option<String>,

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per area, and the layers every response goes through.
 
 mod account;
+pub mod admin;
 mod consents;
 mod csrf;
 mod errors;
@@ -9,6 +10,7 @@ mod lifecycle;
 pub mod meta;
 mod oidc;
 mod params;
+mod registration;
 mod territory;
 
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(account::router())
         .merge(consents::router())
+        .merge(admin::router())
+        .merge(registration::router())
         .merge(lifecycle::router())
         .route("/static/cus.css", axum::routing::get(stylesheet))
         .route("/static/cus.js", axum::routing::get(script))

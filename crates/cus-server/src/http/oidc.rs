@@ -47,6 +47,7 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "end_session_endpoint": format!("{iss}/end_session"),
         "revocation_endpoint": format!("{iss}/revoke"),
         "introspection_endpoint": format!("{iss}/introspect"),
+        "registration_endpoint": format!("{iss}/register"),
         "scopes_supported": cus_core::claims::SCOPES,
         "claims_supported": claims,
         "response_types_supported": ["code"],

@@ -1,5 +1,6 @@
 //! Integration tests: the production router over real TCP, against real backends.
 
+mod admin_api;
 mod cli;
 mod delivery;
 mod foundation;
