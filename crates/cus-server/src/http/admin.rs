@@ -188,14 +188,14 @@ impl Admin {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        api_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("the body is not valid JSON for this operation: {e}"),
-        )
-    })
+/// The JSON body, or the reason it is not one (shown as `invalid_request`).
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not valid JSON for this operation: {e}"))
+}
+
+fn bad_body(reason: String) -> Response {
+    api_error(StatusCode::BAD_REQUEST, "invalid_request", reason)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -245,7 +245,7 @@ async fn list_clients(State(app): State<AppState>, _admin: Admin) -> Response {
 async fn create_client(State(app): State<AppState>, admin: Admin, body: Bytes) -> Response {
     let request: CreateClientRequest = match parse(&body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(reason) => return bad_body(reason),
     };
     match clients::create(
         app.store.as_ref(),
@@ -295,7 +295,7 @@ async fn update_client(
 ) -> Response {
     let metadata: ClientMetadata = match parse(&body) {
         Ok(m) => m,
-        Err(response) => return response,
+        Err(reason) => return bad_body(reason),
     };
     match clients::update(
         app.store.as_ref(),
@@ -345,7 +345,7 @@ async fn rotate_client_secret(
     } else {
         match parse(&body) {
             Ok(r) => r,
-            Err(response) => return response,
+            Err(reason) => return bad_body(reason),
         }
     };
     let overlap = time::Duration::seconds(request.overlap_seconds.unwrap_or(86_400).max(0));

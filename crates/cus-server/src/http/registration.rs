@@ -74,8 +74,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-fn metadata(body: &Bytes) -> Result<ClientMetadata, Response> {
-    serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_client_metadata", "error_description": format!("the body is not client metadata JSON: {e}") }))).into_response())
+fn metadata(body: &Bytes) -> Result<ClientMetadata, ClientError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ClientError::InvalidMetadata(format!("the body is not client metadata JSON: {e}"))
+    })
 }
 
 fn configuration(app: &AppState, view: &ClientView, extra: Value) -> Value {
@@ -102,7 +104,7 @@ async fn register_client(State(app): State<AppState>, headers: HeaderMap, body: 
     }
     let meta = match metadata(&body) {
         Ok(m) => m,
-        Err(response) => return response,
+        Err(e) => return registration_error(e),
     };
     match clients::create(
         app.store.as_ref(),
@@ -186,7 +188,7 @@ async fn update_client(
     }
     let meta = match metadata(&body) {
         Ok(m) => m,
-        Err(response) => return response,
+        Err(e) => return registration_error(e),
     };
     if meta.first_party.is_some()
         || meta
