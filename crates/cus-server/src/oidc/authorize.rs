@@ -508,18 +508,16 @@ pub fn error_redirect(
 
 /// Appends query parameters, keeping those the registered URI already has.
 pub fn with_params(uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    let present: Vec<(&str, &str)> = params
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| (*k, v)))
+        .collect();
     match Url::parse(uri) {
-        Ok(mut url) => {
-            {
-                let mut pairs = url.query_pairs_mut();
-                for (k, v) in params {
-                    if let Some(v) = v {
-                        pairs.append_pair(k, v);
-                    }
-                }
-            }
+        // Without parameters the URI goes back exactly as registered (no stray `?`).
+        Ok(mut url) if !present.is_empty() => {
+            url.query_pairs_mut().extend_pairs(present);
             url.to_string()
         }
-        Err(_) => uri.to_owned(),
+        _ => uri.to_owned(),
     }
 }

@@ -1,0 +1,185 @@
+//! The example portal signs a person in end to end against a running CUS.
+
+use std::sync::Arc;
+
+use cus_server::clock::SystemClock;
+use cus_server::config::Config;
+use cus_server::startup::Application;
+
+fn value_of(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\"")).expect("field");
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("value") + 7;
+    rest[start..start + rest[start..].find('"').expect("end")].to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("redirect")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_signs_in_through_cus_and_shows_the_claims() {
+    // CUS, embedded.
+    let dir = std::env::temp_dir().join(format!("cus-portal-{}", rand_suffix()));
+    let mut config = Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.database.url = cus_store::testing::fresh_sqlite_url().into();
+    config.keys.dev_kek_path = dir.join("kek");
+    config.outbox.dir = dir.join("outbox");
+    config.hash.memory_kib = 1024;
+    config.hash.iterations = 1;
+    let cus = Application::build_with_clock(config, Arc::new(SystemClock))
+        .await
+        .expect("CUS starts");
+    let state = cus.state().clone();
+    let issuer = state.issuer.clone();
+    tokio::spawn(cus.run_until_stopped());
+
+    // The portal's address first: its redirect URI must be registered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let portal_base = format!("http://{}", listener.local_addr().expect("addr"));
+    let metadata = cus_server::clients::ClientMetadata {
+        client_name: Some("Portal de ejemplo".into()),
+        redirect_uris: Some(vec![format!("{portal_base}/callback")]),
+        post_logout_redirect_uris: Some(vec![format!("{portal_base}/")]),
+        first_party: Some(true),
+        ..Default::default()
+    };
+    let created = cus_server::clients::create(
+        state.store.as_ref(),
+        Some("portal-ejemplo".into()),
+        metadata,
+        false,
+        "test",
+        state.clock.now(),
+    )
+    .await
+    .expect("client");
+    let spec = cus_server::admin::AccountSpec {
+        rut: cus_core::Rut::parse("12.345.678-5").expect("rut"),
+        nombres: "María Carmen".into(),
+        apellidos: vec!["Del Río".into(), "González".into()],
+        email: "maria@example.cl".into(),
+        celular: None,
+        address: None,
+    };
+    cus_server::admin::create_account(
+        state.store.as_ref(),
+        &state.hasher,
+        spec,
+        "una clave de prueba larga",
+        false,
+        state.clock.now(),
+    )
+    .await
+    .expect("account");
+
+    let portal = cus_example_portal::router(cus_example_portal::PortalConfig {
+        issuer: issuer.clone(),
+        client_id: "portal-ejemplo".into(),
+        client_secret: created.secret.expect("secret"),
+        base_url: portal_base.clone(),
+    })
+    .await
+    .expect("portal discovers CUS");
+    tokio::spawn(async move { axum::serve(listener, portal).await });
+
+    // A browser.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("browser");
+    let home = browser
+        .get(format!("{portal_base}/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("Ingresar con Clave Única SENCE"));
+    let to_cus = location(
+        &browser
+            .get(format!("{portal_base}/login"))
+            .send()
+            .await
+            .expect("login"),
+    );
+    assert!(to_cus.starts_with(&format!("{issuer}/authorize?")));
+    let to_login = location(&browser.get(&to_cus).send().await.expect("authorize"));
+    let page = browser
+        .get(format!("{issuer}{to_login}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let form = [
+        ("csrf", value_of(&page, "csrf")),
+        ("rid", value_of(&page, "rid")),
+        ("rut", "12.345.678-5".into()),
+        ("cus", "una clave de prueba larga".into()),
+    ];
+    let resume = location(
+        &browser
+            .post(format!("{issuer}/Account"))
+            .form(&form)
+            .send()
+            .await
+            .expect("post login"),
+    );
+    let to_portal = location(
+        &browser
+            .get(format!("{issuer}{resume}"))
+            .send()
+            .await
+            .expect("resume"),
+    );
+    assert!(to_portal.starts_with(&format!("{portal_base}/callback?code=")));
+    let back_home = browser.get(&to_portal).send().await.expect("callback");
+    assert_eq!(location(&back_home), "/");
+    let signed_in = browser
+        .get(format!("{portal_base}/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        signed_in.contains("&quot;rut&quot;: &quot;12345678-5&quot;")
+            || signed_in.contains("\"rut\": \"12345678-5\""),
+        "{signed_in}"
+    );
+    assert!(signed_in.contains("Del Río"));
+    assert!(signed_in.contains("Cerrar sesión"));
+
+    // Logout goes through CUS's end_session back to the portal.
+    let to_end = location(
+        &browser
+            .get(format!("{portal_base}/logout"))
+            .send()
+            .await
+            .expect("logout"),
+    );
+    assert!(to_end.starts_with(&format!("{issuer}/end_session?id_token_hint=")));
+    assert_eq!(
+        location(&browser.get(&to_end).send().await.expect("end_session")),
+        format!("{portal_base}/")
+    );
+}
+
+fn rand_suffix() -> String {
+    format!("{:x}", std::process::id())
+        + &format!("{:?}", std::time::SystemTime::now())
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+}
