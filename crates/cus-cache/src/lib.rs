@@ -43,6 +43,8 @@ pub trait Cache: Send + Sync {
     /// Adds one to a counter that lives `window` from its first increment; returns the new
     /// count and the time left in the window.
     async fn incr(&self, key: &Key, window: Duration) -> Result<(u64, Duration)>;
+    /// The current value of a counter made by [`Cache::incr`]; 0 when absent or expired.
+    async fn count(&self, key: &Key) -> Result<u64>;
     /// Round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
     /// `memory` or `redis`.

@@ -153,6 +153,21 @@ impl Cache for MemoryCache {
         }))
     }
 
+    async fn count(&self, key: &Key) -> Result<u64> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            if !live(inner, &key, now) {
+                return 0;
+            }
+            inner
+                .map
+                .get(&key)
+                .and_then(|e| e.value.get(..8))
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes)
+        }))
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }

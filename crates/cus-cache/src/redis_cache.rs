@@ -128,6 +128,13 @@ where
         Ok((count, left))
     }
 
+    async fn count(&self, key: &Key) -> Result<u64> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.full(key));
+        let value: Option<u64> = self.run(&cmd).await?;
+        Ok(value.unwrap_or(0))
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run::<String>(&redis::cmd("PING")).await.map(|_| ())
     }

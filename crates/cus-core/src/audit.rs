@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 pub enum AuditKind {
     LoginSucceeded,
     LoginFailed,
+    LoginLocked,
     AccountCreated,
     CusChanged,
     CusGenerated,
@@ -29,6 +30,7 @@ impl AuditKind {
         match self {
             Self::LoginSucceeded => "login_succeeded",
             Self::LoginFailed => "login_failed",
+            Self::LoginLocked => "login_locked",
             Self::AccountCreated => "account_created",
             Self::CusChanged => "cus_changed",
             Self::CusGenerated => "cus_generated",

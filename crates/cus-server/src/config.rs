@@ -33,6 +33,31 @@ pub struct Config {
     pub oidc: Oidc,
     pub hash: Hash,
     pub captcha: Captcha,
+    pub limits: Limits,
+    pub lockout: Lockout,
+}
+
+/// `max` requests per `window` seconds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Limit {
+    pub max: u64,
+    pub window: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub form_per_ip: Limit,
+    pub form_per_rut: Limit,
+    pub token_per_client: Limit,
+    pub register_per_ip: Limit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Lockout {
+    pub captcha_after: u64,
+    pub lock_after: u64,
+    pub window: u64,
+    pub ladder: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +261,18 @@ impl Config {
                 "max_concurrent": self.hash.max_concurrent,
             },
             "captcha": { "test_answer": secret(&SecretString::from(self.captcha.test_answer.clone())) },
+            "limits": {
+                "form_per_ip": { "max": self.limits.form_per_ip.max, "window": self.limits.form_per_ip.window },
+                "form_per_rut": { "max": self.limits.form_per_rut.max, "window": self.limits.form_per_rut.window },
+                "token_per_client": { "max": self.limits.token_per_client.max, "window": self.limits.token_per_client.window },
+                "register_per_ip": { "max": self.limits.register_per_ip.max, "window": self.limits.register_per_ip.window },
+            },
+            "lockout": {
+                "captcha_after": self.lockout.captcha_after,
+                "lock_after": self.lockout.lock_after,
+                "window": self.lockout.window,
+                "ladder": self.lockout.ladder,
+            },
         });
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

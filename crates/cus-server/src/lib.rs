@@ -12,6 +12,7 @@ pub mod hashing;
 pub mod http;
 pub mod keys;
 pub mod lifecycle;
+pub mod limits;
 pub mod oidc;
 pub mod secrets;
 pub mod startup;

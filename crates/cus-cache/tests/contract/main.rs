@@ -132,12 +132,19 @@ async fn put_new_does_not_overwrite(cache: Arc<dyn Cache>) {
 async fn counters_count_within_their_window_and_reset(cache: Arc<dyn Cache>) {
     let key = Key::new(Namespace::Counter, "login:ip:127.0.0.1");
     let window = Duration::from_millis(300);
+    assert_eq!(cache.count(&key).await.expect("count"), 0);
     for expected in 1..=5 {
         let (count, left) = cache.incr(&key, window).await.expect("incr");
         assert_eq!(count, expected);
         assert!(left <= window && !left.is_zero());
     }
+    assert_eq!(
+        cache.count(&key).await.expect("count"),
+        5,
+        "reading does not count"
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(cache.count(&key).await.expect("count"), 0, "expired");
     let (count, _) = cache.incr(&key, window).await.expect("incr");
     assert_eq!(count, 1, "a new window starts after the old one expired");
 }

@@ -19,6 +19,8 @@ use super::errors;
 use super::meta::RequestMeta;
 use super::oidc::{RidQuery, current_session, expired_request};
 use crate::app::AppState;
+use crate::lifecycle::{FieldErrors, captcha, credentials, lockout};
+use crate::limits;
 use crate::oidc::authorize;
 use crate::oidc::session;
 
@@ -33,7 +35,7 @@ pub fn router() -> Router<AppState> {
 /// The one message for a wrong RUT or a wrong CUS: it never tells which.
 const WRONG_CREDENTIALS: &str = "RUT o Clave CUS incorrectos.";
 
-#[derive(Template, WebTemplate)]
+#[derive(Template, WebTemplate, Default)]
 #[template(path = "account/login.html")]
 struct LoginPage {
     csrf: String,
@@ -42,6 +44,11 @@ struct LoginPage {
     client_name: Option<String>,
     rut_error: Option<String>,
     form_error: Option<String>,
+    /// After a few failures for this RUT the captcha is part of the form.
+    show_captcha: bool,
+    captcha_id: String,
+    captcha_image: String,
+    errors: FieldErrors,
 }
 
 #[derive(Template, WebTemplate)]
@@ -88,8 +95,7 @@ async fn login_page(
         rid,
         rut,
         client_name: pending.map(|p| p.client_name),
-        rut_error: None,
-        form_error: None,
+        ..LoginPage::default()
     };
     no_store((jar, page).into_response())
 }
@@ -100,6 +106,8 @@ struct LoginForm {
     rid: Option<String>,
     rut: Option<String>,
     cus: Option<String>,
+    captcha_id: Option<String>,
+    captcha: Option<String>,
 }
 
 /// Starts a new SSO session for `account` (ending the browser's previous one: the id
@@ -141,7 +149,11 @@ async fn login(
             "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
         );
     }
-    let rid = form.rid.unwrap_or_default();
+    let ip = meta.ip.clone().unwrap_or_default();
+    if let Some(response) = limited(&app, "form-ip", &ip, app.config.limits.form_per_ip).await {
+        return response;
+    }
+    let rid = form.rid.clone().unwrap_or_default();
     let client_name = if rid.is_empty() {
         None
     } else {
@@ -151,54 +163,134 @@ async fn login(
             .flatten()
             .map(|p| p.client_name)
     };
-    let typed_rut = form.rut.unwrap_or_default();
+    let typed_rut = form.rut.clone().unwrap_or_default();
     let (jar, csrf_token) = csrf::token(&app, jar);
-    let again = |rut_error: Option<String>, form_error: Option<String>| LoginPage {
-        csrf: csrf_token.clone(),
+    let page = LoginPage {
+        csrf: csrf_token,
         rid: rid.clone(),
         rut: typed_rut.clone(),
-        client_name: client_name.clone(),
-        rut_error,
-        form_error,
+        client_name,
+        ..LoginPage::default()
     };
     let rut = match Rut::parse(&typed_rut) {
         Ok(r) => r,
         Err(e) => {
-            return no_store(
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    jar,
-                    again(Some(e.to_string()), None),
-                )
-                    .into_response(),
-            );
+            return render_login(
+                &app,
+                jar,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                LoginPage {
+                    rut_error: Some(e.to_string()),
+                    ..page
+                },
+            )
+            .await;
         }
     };
+    if let Some(response) = limited(
+        &app,
+        "form-rut",
+        &rut.compact(),
+        app.config.limits.form_per_rut,
+    )
+    .await
+    {
+        return response;
+    }
+    let throttle = match lockout::status(&app, &rut).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    if throttle.locked {
+        // Nothing is checked while locked; any RUT can be locked, so this says nothing
+        // about whether it exists.
+        return render_login(
+            &app,
+            jar,
+            StatusCode::TOO_MANY_REQUESTS,
+            LoginPage {
+                form_error: Some(LOCKED.to_owned()),
+                ..page
+            },
+        )
+        .await;
+    }
+    if throttle.captcha_required {
+        let solved = captcha::solve(
+            &app,
+            form.captcha_id.as_deref().unwrap_or(""),
+            form.captcha.as_deref().unwrap_or(""),
+        )
+        .await;
+        match solved {
+            Ok(true) => {}
+            Ok(false) => {
+                let mut errors = FieldErrors::new();
+                errors.insert(
+                    "captcha",
+                    "Por seguridad, ingrese las letras de la imagen.".into(),
+                );
+                return render_login(
+                    &app,
+                    jar,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    LoginPage {
+                        show_captcha: true,
+                        errors,
+                        ..page
+                    },
+                )
+                .await;
+            }
+            Err(e) => return errors::internal(&e),
+        }
+    }
     let now = app.clock.now();
     let mut event = AuditEvent::new(AuditKind::LoginSucceeded, now, Some(rut.compact()));
     event.ip = meta.ip.clone();
     event.user_agent = meta.user_agent.clone();
-    let verified =
-        match crate::lifecycle::credentials::verify(&app, &rut, form.cus.as_deref().unwrap_or(""))
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => return errors::internal(&e),
-        };
-    let Some(crate::lifecycle::credentials::Verified { account, .. }) = verified else {
+    let verified = match credentials::verify(&app, &rut, form.cus.as_deref().unwrap_or("")).await {
+        Ok(v) => v,
+        Err(e) => return errors::internal(&e),
+    };
+    let Some(credentials::Verified { account, .. }) = verified else {
         event.kind = AuditKind::LoginFailed.as_str().to_owned();
         event.outcome = "failed".into();
         let _ = app.store.append_audit(&event).await;
         tracing::info!(ip = ?meta.ip, "login failed");
-        return no_store(
-            (
-                StatusCode::UNAUTHORIZED,
+        let locked = match lockout::record_failure(&app, &rut).await {
+            Ok(l) => l,
+            Err(e) => return errors::internal(&e),
+        };
+        if let Some(duration) = locked {
+            notify_lock(&app, &rut, duration, &meta).await;
+            return render_login(
+                &app,
                 jar,
-                again(None, Some(WRONG_CREDENTIALS.to_owned())),
+                StatusCode::TOO_MANY_REQUESTS,
+                LoginPage {
+                    form_error: Some(LOCKED.to_owned()),
+                    ..page
+                },
             )
-                .into_response(),
-        );
+            .await;
+        }
+        let show_captcha = lockout::status(&app, &rut)
+            .await
+            .is_ok_and(|s| s.captcha_required);
+        return render_login(
+            &app,
+            jar,
+            StatusCode::UNAUTHORIZED,
+            LoginPage {
+                form_error: Some(WRONG_CREDENTIALS.to_owned()),
+                show_captcha,
+                ..page
+            },
+        )
+        .await;
     };
+    let _ = lockout::record_success(&app, &rut).await;
     let jar = match start_session(&app, jar, &account).await {
         Ok(jar) => jar,
         Err(e) => return errors::internal(&e),
@@ -213,8 +305,9 @@ async fn login(
             .into_response();
     }
     if rid.is_empty() {
+        let (jar, csrf) = csrf::token(&app, jar);
         let page = LoggedInPage {
-            csrf: csrf_token.clone(),
+            csrf,
             name: account.display_name(),
             rut: account.rut.to_string(),
         };
@@ -224,6 +317,74 @@ async fn login(
         return errors::internal(&e);
     }
     (jar, Redirect::to(&format!("/authorize/resume?rid={rid}"))).into_response()
+}
+
+/// The message while a RUT is locked.
+const LOCKED: &str = "Por seguridad, el ingreso con este RUT está bloqueado temporalmente por demasiados intentos fallidos. Intente más tarde, o genere una nueva CUS.";
+
+/// Renders the login page, with a fresh captcha when it is shown.
+async fn render_login(
+    app: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    mut page: LoginPage,
+) -> Response {
+    if page.show_captcha {
+        match captcha::new_challenge(app).await {
+            Ok(c) => {
+                page.captcha_id = c.id;
+                page.captcha_image = c.image;
+            }
+            Err(e) => return errors::internal(&e),
+        }
+    }
+    no_store((status, jar, page).into_response())
+}
+
+/// The 429 page of a form over its rate limit, if it is.
+pub(super) async fn limited(
+    app: &AppState,
+    name: &str,
+    subject: &str,
+    limit: crate::config::Limit,
+) -> Option<Response> {
+    match limits::check(app, name, subject, limit).await {
+        Ok(limits::Verdict::Allowed) => None,
+        Ok(limits::Verdict::Limited(wait)) => Some(errors::too_many_page(wait)),
+        Err(e) => Some(errors::internal(&e)),
+    }
+}
+
+/// Tells the owner (if the RUT has an account) that logins are locked, and audits it.
+async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, meta: &RequestMeta) {
+    let now = app.clock.now();
+    let mut event = AuditEvent::new(AuditKind::LoginLocked, now, Some(rut.compact()));
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event.outcome = "locked".into();
+    event.detail = Some(format!("locked for {} s", duration.as_secs()));
+    let result: anyhow::Result<()> = async {
+        match app.store.account_by_rut(rut).await? {
+            Some((account, credentials)) => {
+                let notice = crate::lifecycle::messages::login_locked(
+                    &account.email,
+                    &account.display_name(),
+                    duration.as_secs() / 60,
+                    now,
+                );
+                app.store
+                    .update_account(&account, &credentials, &[notice], &event, None)
+                    .await?;
+            }
+            None => app.store.append_audit(&event).await?,
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cannot record a login lock");
+    }
+    tracing::warn!("RUT locked after repeated login failures");
 }
 
 #[derive(Template, WebTemplate)]

@@ -84,3 +84,37 @@ pub fn internal(error: &anyhow::Error) -> Response {
         "No pudimos completar su solicitud. Intente nuevamente en unos minutos.",
     )
 }
+
+/// 429 for a person: a Spanish page and `Retry-After`.
+pub fn too_many_page(wait: std::time::Duration) -> Response {
+    let minutes = crate::limits::retry_after_seconds(wait).div_ceil(60);
+    let message = format!(
+        "Recibimos demasiadas solicitudes. Por seguridad, espere {minutes} minuto(s) e intente nuevamente."
+    );
+    let mut response = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Demasiadas solicitudes",
+        &message,
+    );
+    retry_after(&mut response, wait);
+    response
+}
+
+/// 429 on a protocol endpoint: RFC 6749-shaped JSON and `Retry-After`.
+pub fn too_many_json(wait: std::time::Duration) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "error": "temporarily_unavailable", "error_description": "rate limit exceeded; retry later" })),
+    )
+        .into_response();
+    retry_after(&mut response, wait);
+    response
+}
+
+fn retry_after(response: &mut Response, wait: std::time::Duration) {
+    if let Ok(value) = HeaderValue::from_str(&crate::limits::retry_after_seconds(wait).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}

@@ -228,9 +228,27 @@ async fn guard(
     app: &AppState,
     jar: &CookieJar,
     form: &FormValues,
+    meta: &RequestMeta,
 ) -> Result<Option<FieldErrors>, Response> {
     if !csrf::verify(app, jar, Some(&form.csrf)) {
         return Err(forbidden());
+    }
+    let limits = &app.config.limits;
+    if let Some(response) = super::account::limited(
+        app,
+        "form-ip",
+        meta.ip.as_deref().unwrap_or(""),
+        limits.form_per_ip,
+    )
+    .await
+    {
+        return Err(response);
+    }
+    if let Ok(rut) = Rut::parse(&form.rut)
+        && let Some(response) =
+            super::account::limited(app, "form-rut", &rut.compact(), limits.form_per_rut).await
+    {
+        return Err(response);
     }
     if form.action == "refrescar" {
         // "Refrescar": the same form with a new image, nothing submitted.
@@ -268,7 +286,7 @@ async fn register(
     meta: RequestMeta,
     Form(form): Form<FormValues>,
 ) -> Response {
-    match guard(&app, &jar, &form).await {
+    match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
         Ok(Some(errors)) => return render_register(&app, jar, form, errors).await,
         Ok(None) => {}
@@ -352,7 +370,7 @@ async fn juridica_register(
     meta: RequestMeta,
     Form(form): Form<FormValues>,
 ) -> Response {
-    match guard(&app, &jar, &form).await {
+    match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
         Ok(Some(errors)) => return render_juridica(&app, jar, form, errors).await,
         Ok(None) => {}
@@ -491,6 +509,13 @@ async fn generate(
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
         return forbidden();
     }
+    // Step 1 shows a RUT's question: limited per IP like every form.
+    let ip = meta.ip.as_deref().unwrap_or("");
+    if let Some(response) =
+        super::account::limited(&app, "form-ip", ip, app.config.limits.form_per_ip).await
+    {
+        return response;
+    }
     let rut = match Rut::parse(&form.rut) {
         Ok(r) => r,
         Err(e) => {
@@ -526,7 +551,7 @@ async fn generate(
         )
         .await;
     }
-    match guard(&app, &jar, &form).await {
+    match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
         Ok(Some(errors)) => {
             return render_generate(&app, persona, jar, rut.to_string(), Some(question), errors)
@@ -620,7 +645,7 @@ async fn change(
     let Some(persona) = Persona::from_path(&segment) else {
         return not_found();
     };
-    match guard(&app, &jar, &form).await {
+    match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
         Ok(Some(errors)) => return render_change(&app, persona, jar, form.rut, errors).await,
         Ok(None) => {}
@@ -887,9 +912,10 @@ fn current_values(account: &cus_core::Account) -> FormValues {
 async fn update_login(
     State(app): State<AppState>,
     jar: CookieJar,
+    meta: RequestMeta,
     Form(form): Form<FormValues>,
 ) -> Response {
-    match guard(&app, &jar, &form).await {
+    match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
         Ok(Some(errors)) => return render_update_login(&app, jar, form.rut, errors).await,
         Ok(None) => {}

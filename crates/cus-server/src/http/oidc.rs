@@ -221,7 +221,7 @@ async fn authenticate(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    client_auth::authenticate(
+    let client = client_auth::authenticate(
         app,
         Presented {
             authorization,
@@ -236,7 +236,26 @@ async fn authenticate(
             "client authentication failed"
         );
         oauth_json(&f.error, f.basic)
-    })
+    })?;
+    // Per-client limit, shared by /token, /introspect and /revoke.
+    match crate::limits::check(
+        app,
+        "token-client",
+        &client.client_id.0,
+        app.config.limits.token_per_client,
+    )
+    .await
+    {
+        Ok(crate::limits::Verdict::Allowed) => Ok(client),
+        Ok(crate::limits::Verdict::Limited(wait)) => Err(errors::too_many_json(wait)),
+        Err(e) => {
+            tracing::error!(error = %e, "rate limit check failed");
+            Err(oauth_json(
+                &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+                false,
+            ))
+        }
+    }
 }
 
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

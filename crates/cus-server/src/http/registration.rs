@@ -89,7 +89,24 @@ fn configuration(app: &AppState, view: &ClientView, extra: Value) -> Value {
     out
 }
 
-async fn register_client(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn register_client(
+    State(app): State<AppState>,
+    meta: super::meta::RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match crate::limits::check(
+        &app,
+        "register-ip",
+        meta.ip.as_deref().unwrap_or(""),
+        app.config.limits.register_per_ip,
+    )
+    .await
+    {
+        Ok(crate::limits::Verdict::Allowed) => {}
+        Ok(crate::limits::Verdict::Limited(wait)) => return super::errors::too_many_json(wait),
+        Err(e) => return registration_error(ClientError::InvalidMetadata(format!("{e}"))),
+    }
     let Some(token) = bearer(&headers) else {
         return invalid_token("an initial access token is required");
     };

@@ -158,3 +158,17 @@ pub fn registered_as_representative(
         now,
     )
 }
+
+pub fn login_locked(to: &str, name: &str, minutes: u64, now: OffsetDateTime) -> Notification {
+    email(
+        to,
+        "Bloqueamos el ingreso con su Clave Única SENCE",
+        format!(
+            "Hola {name}:\n\nEl {} hubo demasiados intentos fallidos de ingresar con su RUT. Por \
+             seguridad bloqueamos el ingreso por {minutes} minutos. Si no fue usted, genere una nueva \
+             CUS en https://autenticacion.sence.cl/natural/generar: eso también quita el bloqueo.",
+            when(now)
+        ),
+        now,
+    )
+}

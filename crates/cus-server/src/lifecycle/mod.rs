@@ -5,6 +5,7 @@
 pub mod captcha;
 pub mod credentials;
 pub mod juridica;
+pub mod lockout;
 pub mod messages;
 pub mod natural;
 

@@ -504,6 +504,7 @@ async fn set_cus(
         .await?;
     // Lockouts and answer limits end with a CUS the owner chose.
     let _ = app.cache.delete(&answer_lock(&account.rut)).await;
+    super::lockout::clear(app, &account.rut).await?;
     Ok(account)
 }
 

@@ -1,0 +1,41 @@
+//! Rate limits kept in the shared cache, so they hold across every node: a fixed window
+//! counter per (limit, subject). Over the limit the caller gets 429 with `Retry-After`.
+
+use std::time::Duration;
+
+use cus_cache::{Key, Namespace};
+
+use crate::app::AppState;
+use crate::config::Limit;
+
+/// Whether a request may go on.
+pub enum Verdict {
+    Allowed,
+    /// Wait this long.
+    Limited(Duration),
+}
+
+/// Counts one request of `subject` against `limit` named `name`.
+pub async fn check(
+    app: &AppState,
+    name: &str,
+    subject: &str,
+    limit: Limit,
+) -> anyhow::Result<Verdict> {
+    let key = Key::new(Namespace::Counter, format!("rl:{name}:{subject}"));
+    let (count, left) = app
+        .cache
+        .incr(&key, Duration::from_secs(limit.window.max(1)))
+        .await?;
+    if count > limit.max {
+        tracing::warn!(limit = name, "rate limit exceeded");
+        Ok(Verdict::Limited(left.max(Duration::from_secs(1))))
+    } else {
+        Ok(Verdict::Allowed)
+    }
+}
+
+/// Seconds for a `Retry-After` header, rounded up.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
