@@ -41,6 +41,17 @@ macro_rules! refresh_columns {
 }
 pub(crate) use refresh_columns;
 
+/// Every audit event written is also a structured log event, for log collectors.
+pub(crate) fn log_audit(event: &cus_core::audit::AuditEvent) {
+    let subject = event.subject.as_deref().unwrap_or("");
+    let ip = event.ip.as_deref().unwrap_or("");
+    tracing::info!(
+        target: "cus::audit",
+        { audit.kind = %event.kind, audit.subject = subject, audit.outcome = %event.outcome, audit.ip = ip },
+        "audit event"
+    );
+}
+
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:literal) => {
         use ::async_trait::async_trait;
@@ -58,6 +69,7 @@ macro_rules! impl_store {
         where
             E: ::sqlx::Executor<'c, Database = $db>,
         {
+            $crate::sql::log_audit(event);
             ::sqlx::query(
                 "INSERT INTO audit_events (at, kind, subject, ip, user_agent, outcome, detail) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

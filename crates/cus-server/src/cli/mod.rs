@@ -54,6 +54,22 @@ pub enum Command {
         #[command(subcommand)]
         command: clients::RegistrationTokenCommand,
     },
+    /// Print the audit trail of a RUT or a client.
+    Audit {
+        /// Events of this RUT.
+        #[arg(long)]
+        rut: Option<String>,
+        /// Events of this client id.
+        #[arg(long)]
+        client: Option<String>,
+        /// From this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage accounts.
     Account {
         #[command(subcommand)]
@@ -135,6 +151,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             clients::run_registration_token(&config, command).await
         }
         Command::Account { command } => account(&config, command).await,
+        Command::Audit {
+            rut,
+            client,
+            since,
+            limit,
+            json,
+        } => audit(&config, rut, client, since, limit, json).await,
     }
 }
 
@@ -236,6 +259,59 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         print_out(&format!(
             "generated CUS: {cus}\n(give it to the person; it must be changed at first login)"
         ));
+    }
+    Ok(())
+}
+
+async fn audit(
+    config: &Config,
+    rut: Option<String>,
+    client: Option<String>,
+    since: Option<String>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let subject = match (rut, client) {
+        (Some(rut), None) => Some(
+            cus_core::Rut::parse(&rut)
+                .map_err(|e| anyhow::anyhow!("--rut: {e}"))?
+                .compact(),
+        ),
+        (None, Some(client)) => Some(client),
+        (None, None) => None,
+        (Some(_), Some(_)) => anyhow::bail!("give --rut or --client, not both"),
+    };
+    let since = match since {
+        Some(day) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let date = time::Date::parse(&day, &format)
+                .map_err(|_| anyhow::anyhow!("--since must be a date like 2026-01-01"))?;
+            Some(date.midnight().assume_utc())
+        }
+        None => None,
+    };
+    let store = startup::open_store(config).await?;
+    let events = store
+        .audit_events(&cus_store::AuditFilter {
+            subject,
+            since,
+            limit,
+        })
+        .await?;
+    for e in events {
+        if json {
+            print_out(&serde_json::to_string(&e)?);
+        } else {
+            print_out(&format!(
+                "{}  {:<22} {:<8} {:<14} ip={} {}",
+                e.at,
+                e.kind,
+                e.outcome,
+                e.subject.unwrap_or_default(),
+                e.ip.unwrap_or_else(|| "-".into()),
+                e.detail.unwrap_or_default()
+            ));
+        }
     }
     Ok(())
 }

@@ -446,3 +446,52 @@ fn every_client_command_works_and_bad_input_changes_nothing() {
     let (ok, _, err) = run(&["registration-token", "create", "--expires", "soon"]);
     assert!(!ok && err.contains("not a duration"));
 }
+
+#[test]
+fn audit_prints_the_trail_of_a_rut() {
+    let dir = temp_dir();
+    let create = cus_with_store(&dir)
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "12.345.678-5",
+            "--nombres",
+            "Ana",
+            "--apellidos",
+            "Pérez",
+            "--email",
+            "ana@example.cl",
+            "--generate",
+        ])
+        .output()
+        .expect("runs");
+    assert!(create.status.success());
+    let out = cus_with_store(&dir)
+        .args(["audit", "--rut", "12345678-5", "--since", "2026-01-01"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("account_created") && text.contains("12345678-5"),
+        "{text}"
+    );
+    let later = cus_with_store(&dir)
+        .args(["audit", "--rut", "12345678-5", "--since", "2999-01-01"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&later.stdout).trim().is_empty());
+    let bad = cus_with_store(&dir)
+        .args(["audit", "--since", "ayer"])
+        .output()
+        .expect("runs");
+    assert!(
+        !bad.status.success()
+            && String::from_utf8_lossy(&bad.stderr).contains("--since must be a date")
+    );
+}

@@ -18,6 +18,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    /// Where the server listens (the issuer may name another host).
+    pub address: std::net::SocketAddr,
     pub config: Config,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub state: AppState,
@@ -68,6 +70,7 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
         let state = app.state().clone();
+        let address = app.address();
         let base = state.issuer.clone();
         let server = tokio::spawn(app.run_until_stopped());
         let http = reqwest::Client::builder()
@@ -78,6 +81,7 @@ impl TestApp {
             .expect("client");
         Self {
             base,
+            address,
             config,
             server,
             state,

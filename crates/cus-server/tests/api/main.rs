@@ -10,3 +10,4 @@ mod lifecycle;
 mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
+mod security;

@@ -1,0 +1,294 @@
+//! Abuse limits and hardening: rate limits (429 at the configured count, reset after the
+//! window), the login lockout ladder, security headers on every page.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{
+    Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, test_config,
+};
+use crate::lifecycle::{login, outbox};
+
+on_both_backends!(
+    form_limit_per_ip_answers_429_then_resets,
+    token_limit_per_client_answers_json_429,
+    captcha_after_three_failures_and_lock_after_ten,
+    every_html_page_carries_the_security_headers,
+);
+
+async fn login_attempt(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    rut: &str,
+    cus: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = login(app, browser, rut, cus).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("html"))
+}
+
+async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 3, window: 2 };
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let browser = app.browser();
+    for _ in 0..3 {
+        let (status, _, _) = login_attempt(&app, &browser, RUT, CUS).await;
+        assert_eq!(status, 200);
+    }
+    let (status, headers, page) = login_attempt(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 429);
+    let retry: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=2).contains(&retry));
+    assert!(page.contains("Demasiadas solicitudes"));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, _, _) = login_attempt(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 200, "a new window");
+}
+
+async fn token_limit_per_client_answers_json_429(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.token_per_client = cus_server::config::Limit { max: 2, window: 60 };
+    let app = TestApp::spawn_with(config).await;
+    let client = app.client(false, true).await;
+    let call = || async {
+        app.http
+            .post(app.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "nope"),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .expect("token")
+    };
+    assert_eq!(call().await.status(), 400);
+    assert_eq!(call().await.status(), 400);
+    let limited = call().await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    let body: Value = limited.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.account().await;
+    let browser = app.browser();
+    for attempt in 1..=3 {
+        let (status, _, page) = login_attempt(&app, &browser, RUT, "no es la clave").await;
+        assert_eq!(status, 401);
+        assert!(page.contains("RUT o Clave CUS incorrectos."));
+        assert_eq!(
+            page.contains("name=\"captcha_id\""),
+            attempt >= 3,
+            "captcha shown from the third failure"
+        );
+    }
+    // Without the captcha, even the right CUS is not checked.
+    let (status, _, page) = login_attempt(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("ingrese las letras de la imagen"));
+    // With it, failures go on counting up to the lock.
+    for _ in 4..=10 {
+        let page = browser
+            .get(app.url("/Account"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        let csrf = input_value(&page, "csrf").expect("csrf");
+        let wrong = browser
+            .post(app.url("/Account"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("rid", ""),
+                ("rut", RUT),
+                ("cus", "otra mala"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        let html = wrong.text().await.expect("html");
+        let captcha_id = input_value(&html, "captcha_id").expect("captcha shown");
+        let answer = app
+            .state
+            .cache
+            .get(&cus_cache::Key::new(
+                cus_cache::Namespace::Captcha,
+                &captcha_id,
+            ))
+            .await
+            .expect("cache")
+            .map(|b| String::from_utf8(b).expect("utf-8"))
+            .expect("answer");
+        let csrf2 = input_value(&html, "csrf").expect("csrf");
+        let response = browser
+            .post(app.url("/Account"))
+            .form(&[
+                ("csrf", csrf2.as_str()),
+                ("rid", ""),
+                ("rut", RUT),
+                ("cus", "otra mala"),
+                ("captcha_id", captcha_id.as_str()),
+                ("captcha", answer.as_str()),
+            ])
+            .send()
+            .await
+            .expect("post");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("html");
+        if text.contains("bloqueado temporalmente") {
+            assert_eq!(status, 429);
+            break;
+        }
+        assert_eq!(status, 401, "{text}");
+    }
+    // Locked: the right CUS is refused too, with the same message for any RUT.
+    let (status, _, page) = login_attempt(&app, &app.browser(), RUT, CUS).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("bloqueado temporalmente"));
+    let messages = outbox(&app).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.recipient == "maria@example.cl" && m.subject.contains("Bloqueamos")),
+        "the owner is told"
+    );
+    let trail = app
+        .state
+        .store
+        .audit_events(&cus_store::AuditFilter {
+            subject: Some("12345678-5".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(trail.iter().any(|e| e.kind == "login_locked"));
+    assert!(trail.iter().filter(|e| e.kind == "login_failed").count() >= 9);
+}
+
+/// Every GET page: the headers that keep it from being framed, sniffed or leaked, and
+/// `no-store` on those with a form.
+async fn every_html_page_carries_the_security_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.client(false, false).await;
+    let pages = [
+        "/",
+        "/informacion",
+        "/no-tengo-correo",
+        "/Account",
+        "/natural/registro",
+        "/natural/generar",
+        "/natural/cambiar",
+        "/natural/actualizar",
+        "/juridica/registro",
+        "/juridica/generar",
+        "/juridica/cambiar",
+        "/end_session",
+        "/verificar-correo?token=x",
+        "/authorize?client_id=nope",
+    ];
+    let with_forms = [
+        "/Account",
+        "/natural/registro",
+        "/natural/generar",
+        "/natural/cambiar",
+        "/natural/actualizar",
+        "/juridica/registro",
+        "/juridica/generar",
+        "/juridica/cambiar",
+        "/end_session",
+    ];
+    for path in pages {
+        let response = app.browser().get(app.url(path)).send().await.expect("page");
+        let headers = response.headers();
+        let csp = headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(
+            headers
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            headers.get("referrer-policy").and_then(|v| v.to_str().ok()),
+            Some("no-referrer"),
+            "{path}"
+        );
+        if with_forms.contains(&path) {
+            assert_eq!(
+                headers.get("cache-control").and_then(|v| v.to_str().ok()),
+                Some("no-store"),
+                "{path}"
+            );
+        }
+        let html = response.text().await.expect("html");
+        assert!(
+            !html.contains("<script>") && !html.contains("style="),
+            "{path}: no inline script or style"
+        );
+    }
+    // The consent page too.
+    let url = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&state=s",
+        client.id
+    );
+    let browser = app.browser();
+    app.account().await;
+    let _ = app
+        .browse_to_callback(&browser, &app.url(&url), RUT, CUS)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_pages_use_host_cookies_and_hsts() {
+    let mut config = test_config(Backend::Embedded).await;
+    config.server.issuer = "https://cus.example.cl".into();
+    let app = TestApp::spawn_with(config).await;
+    // The server speaks http here (TLS terminated in front); the issuer says https, which
+    // is what HSTS and the cookie prefix follow.
+    let response = app
+        .http
+        .get(format!("http://{}/Account", app.address))
+        .send()
+        .await
+        .expect("page");
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_some()
+    );
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.starts_with("__Host-cus_csrf=")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+}
