@@ -56,6 +56,24 @@ impl Hasher {
         .await?
     }
 
+    /// Whether a stored hash was made with other parameters than the configured ones (or
+    /// another algorithm): it is rehashed at the next successful login.
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let mut parts = phc.split('$');
+        let (Some(""), Some(alg), Some(_version), Some(params)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return true;
+        };
+        let wanted = format!(
+            "m={},t={},p={}",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost()
+        );
+        alg != "argon2id" || params != wanted
+    }
+
     /// `true` when `secret` matches `phc`. `None` for `phc` verifies against the dummy
     /// hash and returns `false`, taking the same time.
     pub async fn verify(&self, secret: &str, phc: Option<&str>) -> bool {
@@ -74,5 +92,31 @@ impl Hasher {
         .await
         .unwrap_or(false);
         known && matched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_carry_their_parameters_and_older_ones_need_rehashing() {
+        let config = |m, t| HashConfig {
+            memory_kib: m,
+            iterations: t,
+            parallelism: 1,
+            max_concurrent: 2,
+        };
+        let old = Hasher::new(&config(1024, 1)).expect("hasher");
+        let new = Hasher::new(&config(2048, 2)).expect("hasher");
+        let phc = old.hash("una clave").await.expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        assert!(!old.needs_rehash(&phc));
+        assert!(new.needs_rehash(&phc));
+        assert!(
+            new.verify("una clave", Some(&phc)).await,
+            "old hashes still verify"
+        );
+        assert!(new.needs_rehash("$argon2i$v=19$m=2048,t=2,p=1$c2FsdA$aGFzaA"));
     }
 }

@@ -20,8 +20,21 @@ pub async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Opti
     let found = app.store.account_by_rut(rut).await?;
     let current = found.as_ref().map(|(_, c)| c.cus_hash.as_str());
     if app.hasher.verify(&cus, current).await {
-        let (account, credentials) =
+        let (account, mut credentials) =
             found.ok_or_else(|| anyhow::anyhow!("verified without an account"))?;
+        if app.hasher.needs_rehash(&credentials.cus_hash) {
+            // The configuration raised the cost: the CUS is known now, rehash it.
+            credentials.cus_hash = app.hasher.hash(&cus).await?;
+            let mut event = AuditEvent::new(
+                AuditKind::CusChanged,
+                app.clock.now(),
+                Some(account.rut.compact()),
+            );
+            event.detail = Some("hash parameters upgraded".into());
+            app.store
+                .update_account(&account, &credentials, &[], &event, None)
+                .await?;
+        }
         return Ok(Some(Verified {
             account,
             credentials,

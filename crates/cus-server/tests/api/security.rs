@@ -292,3 +292,47 @@ async fn https_pages_use_host_cookies_and_hsts() {
         "{cookie}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raised_hash_parameters_rehash_at_the_next_login() {
+    let config = test_config(Backend::Embedded).await;
+    let first = TestApp::spawn_with(config.clone()).await;
+    first.account().await;
+    let rut = cus_core::Rut::parse(RUT).expect("rut");
+    let (_, before) = first
+        .state
+        .store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert!(before.cus_hash.contains("m=1024,t=1,p=1"));
+    first.server.abort();
+
+    let mut raised = config;
+    raised.server.listen = "127.0.0.1:0".parse().expect("addr");
+    raised.hash.memory_kib = 2048;
+    raised.hash.iterations = 2;
+    let second = TestApp::spawn_with(raised).await;
+    assert_eq!(
+        login(&second, &second.browser(), RUT, CUS).await.status(),
+        200
+    );
+    let (_, after) = second
+        .state
+        .store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert!(
+        after.cus_hash.starts_with("$argon2id$") && after.cus_hash.contains("m=2048,t=2,p=1"),
+        "{}",
+        after.cus_hash
+    );
+    assert_eq!(
+        login(&second, &second.browser(), RUT, CUS).await.status(),
+        200,
+        "the same CUS still works"
+    );
+}
