@@ -457,6 +457,8 @@ pub async fn generate(
     app.store
         .update_account(&account, &credentials, &notifications, &event, None)
         .await?;
+    // The owner proved themselves through the secret answer: the login lock goes.
+    super::lockout::clear(app, rut).await?;
     Ok(Sent {
         email: mask_email(&account.email),
         celular: account.celular.as_deref().map(mask_celular),
@@ -522,6 +524,8 @@ pub async fn change(
         credentials,
     }) = credentials::verify(app, rut, current).await?
     else {
+        // Guessing here counts like guessing at the login page.
+        super::lockout::record_failure(app, rut).await?;
         return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
     };
     set_cus(app, account, credentials, new, repeated, meta)
@@ -557,6 +561,8 @@ pub async fn open_update(
     cus: &str,
 ) -> Result<(String, Account), FlowError> {
     let Some(Verified { account, .. }) = credentials::verify(app, rut, cus).await? else {
+        // Guessing here counts like guessing at the login page.
+        super::lockout::record_failure(app, rut).await?;
         return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
     };
     let ticket = random_token();

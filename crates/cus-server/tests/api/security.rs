@@ -177,6 +177,23 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
         .expect("audit");
     assert!(trail.iter().any(|e| e.kind == "login_locked"));
     assert!(trail.iter().filter(|e| e.kind == "login_failed").count() >= 9);
+
+    // A successful "Cambie su CUS" clears the lock.
+    let browser = app.browser();
+    let form = crate::lifecycle::open_form(&app, &browser, "/natural/cambiar").await;
+    let fields = vec![
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+        ("rut", RUT.into()),
+        ("cus", CUS.into()),
+        ("cus_nueva", "una clave nueva y propia".into()),
+        ("cus_repetida", "una clave nueva y propia".into()),
+    ];
+    let (status, page) = crate::lifecycle::post(&app, &browser, "/natural/cambiar", &fields).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, _, _) = login_attempt(&app, &app.browser(), RUT, "una clave nueva y propia").await;
+    assert_eq!(status, 200, "unlocked");
 }
 
 /// Every GET page: the headers that keep it from being framed, sniffed or leaked, and
