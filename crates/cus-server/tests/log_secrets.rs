@@ -1,0 +1,297 @@
+//! Secrets hygiene: the full flows run with every log at `trace` level into a buffer, and no
+//! CUS, secret answer, code, token, cookie, CSRF token or client secret appears in it.
+//! A test binary of its own, because it installs the process-wide log subscriber.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cus_server::clock::SystemClock;
+use cus_server::config::Config;
+use cus_server::startup::Application;
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn value_of(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("value") + 7;
+    rest[start..start + rest[start..].find('"').expect("end")].to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("redirect")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_at_trace_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        // Everything at trace, except the test's own HTTP client (it logs the cookies it keeps).
+        .with_env_filter("trace,cookie_store=off,reqwest=off,hyper_util::client=off")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init()
+        .expect("the only subscriber of this binary");
+
+    let dir = std::env::temp_dir().join(format!("cus-logs-{}", std::process::id()));
+    let mut config = Config::load(None).expect("config");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.database.url = cus_store::testing::fresh_sqlite_url().into();
+    config.keys.dev_kek_path = dir.join("kek");
+    config.outbox.dir = dir.join("outbox");
+    config.outbox.poll_seconds = 1;
+    config.hash.memory_kib = 1024;
+    config.hash.iterations = 1;
+    config.captcha.test_answer = "prueba".into();
+    let app = Application::build_with_clock(config, Arc::new(SystemClock))
+        .await
+        .expect("starts");
+    let state = app.state().clone();
+    let base = state.issuer.clone();
+    tokio::spawn(app.run_until_stopped());
+
+    let mut secrets: Vec<String> = Vec::new();
+    let cus = "frase secreta de registro";
+    let answer = "Respuesta Secreta Inolvidable";
+    secrets.extend([cus.to_owned(), answer.to_owned(), answer.to_lowercase()]);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("browser");
+
+    // Register through the form.
+    let page = browser
+        .get(format!("{base}/natural/registro"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("html");
+    let csrf = value_of(&page, "csrf");
+    secrets.push(csrf.clone());
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("captcha_id", "x"),
+        ("captcha", "prueba"),
+        ("rut", "12.345.678-5"),
+        ("nombres", "Ana"),
+        ("apellido_paterno", "Pérez"),
+        ("pregunta", "1"),
+        ("respuesta", answer),
+        ("calle", "Calle"),
+        ("numero", "1"),
+        ("region", "13"),
+        ("comuna", "13101"),
+        ("email", "ana@example.cl"),
+        ("celular", "12345678"),
+        ("cus", cus),
+        ("cus_repetida", cus),
+        ("action", "registrar"),
+    ];
+    let registered = browser
+        .post(format!("{base}/natural/registro"))
+        .form(&form)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 200);
+
+    // A client, and the whole OpenID flow.
+    let meta = cus_server::clients::ClientMetadata {
+        client_name: Some("Portal".into()),
+        redirect_uris: Some(vec!["http://127.0.0.1:9/cb".into()]),
+        first_party: Some(true),
+        ..Default::default()
+    };
+    let created = cus_server::clients::create(
+        state.store.as_ref(),
+        None,
+        meta,
+        false,
+        "test",
+        state.clock.now(),
+    )
+    .await
+    .expect("client");
+    let client_id = created.client.client_id.0.clone();
+    let client_secret = created.secret.expect("secret");
+    secrets.push(client_secret.clone());
+    let authorize = format!(
+        "{base}/authorize?response_type=code&client_id={client_id}&redirect_uri=http://127.0.0.1:9/cb&scope=openid%20run&state=st&nonce=nn"
+    );
+    let to_login = location(&browser.get(&authorize).send().await.expect("authorize"));
+    let page = browser
+        .get(format!("{base}{to_login}"))
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    let login = [
+        ("csrf", value_of(&page, "csrf")),
+        ("rid", value_of(&page, "rid")),
+        ("rut", "12.345.678-5".into()),
+        ("cus", cus.into()),
+    ];
+    let logged_in = browser
+        .post(format!("{base}/Account"))
+        .form(&login)
+        .send()
+        .await
+        .expect("login");
+    if let Some(cookie) = logged_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("cus_session="))
+    {
+        secrets.push(
+            cookie
+                .trim_start_matches("cus_session=")
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let resume = location(&logged_in);
+    let callback = location(
+        &browser
+            .get(format!("{base}{resume}"))
+            .send()
+            .await
+            .expect("resume"),
+    );
+    let code = url::Url::parse(&callback)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("code")
+        .1
+        .into_owned();
+    secrets.push(code.clone());
+    let http = reqwest::Client::new();
+    let tokens: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    for name in ["access_token", "refresh_token", "id_token"] {
+        secrets.push(tokens[name].as_str().expect("token").to_owned());
+    }
+    let refresh = tokens["refresh_token"].as_str().expect("rt");
+    let refreshed: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    secrets.push(refreshed["refresh_token"].as_str().expect("rt").to_owned());
+    let userinfo = http
+        .get(format!("{base}/userinfo"))
+        .bearer_auth(refreshed["access_token"].as_str().expect("at"))
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(userinfo.status(), 200);
+    // Failures log too: a wrong secret, a replayed code, a wrong CUS.
+    let _ = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client_id, Some("wrong-secret-value"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await;
+    let _ = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+        ])
+        .send()
+        .await;
+    let page = browser
+        .get(format!("{base}/Account"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let wrong = [
+        ("csrf", value_of(&page, "csrf")),
+        ("rid", String::new()),
+        ("rut", "12.345.678-5".into()),
+        ("cus", "intento equivocado secreto".into()),
+    ];
+    let _ = browser
+        .post(format!("{base}/Account"))
+        .form(&wrong)
+        .send()
+        .await;
+    secrets.push("intento equivocado secreto".into());
+    secrets.push("wrong-secret-value".into());
+    // Let the outbox worker deliver (its logs count too).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let logs =
+        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(
+        logs.len() > 10_000,
+        "trace logs were captured ({} bytes)",
+        logs.len()
+    );
+    assert!(logs.contains("login succeeded") && logs.contains("audit event"));
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..secret.len().min(6)]
+        );
+    }
+}
