@@ -143,11 +143,7 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
-        return errors::page(
-            StatusCode::FORBIDDEN,
-            "Formulario vencido",
-            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
-        );
+        return errors::form_expired();
     }
     let ip = meta.ip.clone().unwrap_or_default();
     if let Some(response) = limited(&app, "form-ip", &ip, app.config.limits.form_per_ip).await {
@@ -458,11 +454,7 @@ async fn consent(
     Form(form): Form<ConsentForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
-        return errors::page(
-            StatusCode::FORBIDDEN,
-            "Formulario vencido",
-            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
-        );
+        return errors::form_expired();
     }
     let rid = form.rid.unwrap_or_default();
     let Ok(Some(pending)) = authorize::load_pending(&app, &rid).await else {
@@ -661,11 +653,7 @@ async fn end_session_confirm(
     Form(p): Form<EndSessionParams>,
 ) -> Response {
     if !csrf::verify(&app, &jar, p.csrf.as_deref()) {
-        return errors::page(
-            StatusCode::FORBIDDEN,
-            "Formulario vencido",
-            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
-        );
+        return errors::form_expired();
     }
     let state = p.state.clone();
     let (redirect, _) = match logout_target(

@@ -5,7 +5,6 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -88,11 +87,7 @@ async fn withdraw_consent(
     Form(form): Form<WithdrawForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
-        return errors::page(
-            StatusCode::FORBIDDEN,
-            "Formulario vencido",
-            "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
-        );
+        return errors::form_expired();
     }
     let session = match current_session(&app, &jar).await {
         Ok(Some(s)) => s,

@@ -75,6 +75,15 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     response
 }
 
+/// A form POST without a valid CSRF token (a stale page, or another site's form).
+pub fn form_expired() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Formulario vencido",
+        "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
+    )
+}
+
 /// The page for an internal failure: details go to the log once, never to the person.
 pub fn internal(error: &anyhow::Error) -> Response {
     tracing::error!(error = %format!("{error:#}"), "request failed");

@@ -115,12 +115,36 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn forbidden() -> Response {
-    errors::page(
-        StatusCode::FORBIDDEN,
-        "Formulario vencido",
-        "El formulario venció. Vuelva a cargar la página e intente nuevamente.",
-    )
+/// What every lifecycle form page carries: the CSRF token, a fresh captcha, and the
+/// status its errors call for.
+struct Chrome {
+    csrf: String,
+    captcha_id: String,
+    captcha_image: String,
+    status: StatusCode,
+}
+
+async fn chrome(
+    app: &AppState,
+    jar: CookieJar,
+    errors: &FieldErrors,
+) -> anyhow::Result<(CookieJar, Chrome)> {
+    let challenge = captcha::new_challenge(app).await?;
+    let (jar, csrf) = csrf::token(app, jar);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        jar,
+        Chrome {
+            csrf,
+            captcha_id: challenge.id,
+            captcha_image: challenge.image,
+            status,
+        },
+    ))
 }
 
 const WRONG_CAPTCHA: &str =
@@ -194,21 +218,15 @@ async fn render_register(
     form: FormValues,
     errors: FieldErrors,
 ) -> Response {
-    let challenge = match captcha::new_challenge(app).await {
+    let (jar, chrome) = match chrome(app, jar, &errors).await {
         Ok(c) => c,
         Err(e) => return errors::internal(&e),
     };
-    let (jar, csrf) = csrf::token(app, jar);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let catalogue = Catalogue::chile();
     let page = RegisterPage {
-        csrf,
-        captcha_id: challenge.id,
-        captcha_image: challenge.image,
+        csrf: chrome.csrf,
+        captcha_id: chrome.captcha_id,
+        captcha_image: chrome.captcha_image,
         form,
         errors,
         questions: &SECRET_QUESTIONS,
@@ -216,7 +234,7 @@ async fn render_register(
         comunas: catalogue.comunas().collect(),
         answer_required: true,
     };
-    no_store((status, jar, page).into_response())
+    no_store((chrome.status, jar, page).into_response())
 }
 
 async fn register_page(State(app): State<AppState>, jar: CookieJar) -> Response {
@@ -231,7 +249,7 @@ async fn guard(
     meta: &RequestMeta,
 ) -> Result<Option<FieldErrors>, Response> {
     if !csrf::verify(app, jar, Some(&form.csrf)) {
-        return Err(forbidden());
+        return Err(errors::form_expired());
     }
     let limits = &app.config.limits;
     if let Some(response) = super::account::limited(
@@ -335,21 +353,15 @@ async fn render_juridica(
     form: FormValues,
     errors: FieldErrors,
 ) -> Response {
-    let challenge = match captcha::new_challenge(app).await {
+    let (jar, chrome) = match chrome(app, jar, &errors).await {
         Ok(c) => c,
         Err(e) => return errors::internal(&e),
     };
-    let (jar, csrf) = csrf::token(app, jar);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let catalogue = Catalogue::chile();
     let page = JuridicaRegisterPage {
-        csrf,
-        captcha_id: challenge.id,
-        captcha_image: challenge.image,
+        csrf: chrome.csrf,
+        captcha_id: chrome.captcha_id,
+        captcha_image: chrome.captcha_image,
         form,
         errors,
         questions: &SECRET_QUESTIONS,
@@ -357,7 +369,7 @@ async fn render_juridica(
         comunas: catalogue.comunas().collect(),
         answer_required: true,
     };
-    no_store((status, jar, page).into_response())
+    no_store((chrome.status, jar, page).into_response())
 }
 
 async fn juridica_register_page(State(app): State<AppState>, jar: CookieJar) -> Response {
@@ -462,27 +474,21 @@ async fn render_generate(
     question: Option<&'static str>,
     errors: FieldErrors,
 ) -> Response {
-    let challenge = match captcha::new_challenge(app).await {
+    let (jar, chrome) = match chrome(app, jar, &errors).await {
         Ok(c) => c,
         Err(e) => return errors::internal(&e),
-    };
-    let (jar, csrf) = csrf::token(app, jar);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = GeneratePage {
         persona: persona.label(),
         base: persona.base(),
-        csrf,
-        captcha_id: challenge.id,
-        captcha_image: challenge.image,
+        csrf: chrome.csrf,
+        captcha_id: chrome.captcha_id,
+        captcha_image: chrome.captcha_image,
         rut,
         question,
         errors,
     };
-    no_store((status, jar, page).into_response())
+    no_store((chrome.status, jar, page).into_response())
 }
 
 async fn generate_page(
@@ -507,7 +513,7 @@ async fn generate(
         return not_found();
     };
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
-        return forbidden();
+        return errors::form_expired();
     }
     // Step 1 shows a RUT's question: limited per IP like every form.
     let ip = meta.ip.as_deref().unwrap_or("");
@@ -597,21 +603,15 @@ async fn render_change(
     rut: String,
     errors: FieldErrors,
 ) -> Response {
-    let challenge = match captcha::new_challenge(app).await {
+    let (jar, chrome) = match chrome(app, jar, &errors).await {
         Ok(c) => c,
         Err(e) => return errors::internal(&e),
     };
-    let (jar, csrf) = csrf::token(app, jar);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let page = ChangePage {
         persona: persona.label(),
-        csrf,
-        captcha_id: challenge.id,
-        captcha_image: challenge.image,
+        csrf: chrome.csrf,
+        captcha_id: chrome.captcha_id,
+        captcha_image: chrome.captcha_image,
         rut,
         rid: String::new(),
         forced: false,
@@ -621,7 +621,7 @@ async fn render_change(
         },
         errors,
     };
-    no_store((status, jar, page).into_response())
+    no_store((chrome.status, jar, page).into_response())
 }
 
 async fn change_page(
@@ -722,7 +722,7 @@ async fn forced_change(
     Form(form): Form<FormValues>,
 ) -> Response {
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
-        return forbidden();
+        return errors::form_expired();
     }
     let session = match super::oidc::current_session(&app, &jar).await {
         Ok(Some(s)) if s.must_change_cus => s,
@@ -790,30 +790,18 @@ async fn render_update_login(
     rut: String,
     errors: FieldErrors,
 ) -> Response {
-    let challenge = match captcha::new_challenge(app).await {
+    let (jar, chrome) = match chrome(app, jar, &errors).await {
         Ok(c) => c,
         Err(e) => return errors::internal(&e),
     };
-    let (jar, csrf) = csrf::token(app, jar);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    let page = UpdateLoginPage {
+        csrf: chrome.csrf,
+        captcha_id: chrome.captcha_id,
+        captcha_image: chrome.captcha_image,
+        rut,
+        errors,
     };
-    no_store(
-        (
-            status,
-            jar,
-            UpdateLoginPage {
-                csrf,
-                captcha_id: challenge.id,
-                captcha_image: challenge.image,
-                rut,
-                errors,
-            },
-        )
-            .into_response(),
-    )
+    no_store((chrome.status, jar, page).into_response())
 }
 
 async fn update_login_page(State(app): State<AppState>, jar: CookieJar) -> Response {
@@ -955,7 +943,7 @@ async fn update(
     Form(form): Form<FormValues>,
 ) -> Response {
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
-        return forbidden();
+        return errors::form_expired();
     }
     match natural::update(
         &app,

@@ -371,24 +371,11 @@ struct TokenActionForm {
 /// RFC 7009: revokes a refresh token's family or an access token, if it is the caller's.
 /// Unknown or foreign tokens get the same 200 (§2.2).
 async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: TokenActionForm = match params::decode(&body) {
-        Ok(f) => f,
-        Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
-    };
-    let credentials = ClientCredentialsForm {
-        client_id: form.client_id.clone(),
-        client_secret: form.client_secret.clone(),
-    };
-    let client = match authenticate(&app, &headers, &credentials).await {
-        Ok(c) => c,
+    let (client, form) = match token_action(&app, &headers, &body).await {
+        Ok(action) => action,
         Err(response) => return response,
     };
-    let Some(token) = form.token.as_deref() else {
-        return oauth_json(
-            &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),
-            false,
-        );
-    };
+    let token = form.token.as_deref().unwrap_or_default();
     let now = app.clock.now();
     let result: anyhow::Result<()> = async {
         if let Some(stored) = app.store.refresh_token(&token_hash(token)).await? {
@@ -420,25 +407,34 @@ async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// RFC 7662: whether a token is active, answered only about the caller's own tokens.
-async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: TokenActionForm = match params::decode(&body) {
-        Ok(f) => f,
-        Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
-    };
+/// The authenticated caller of `/revoke` or `/introspect`, and its form (with a `token`).
+async fn token_action(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(cus_core::Client, TokenActionForm), Response> {
+    let form: TokenActionForm = params::decode(body)
+        .map_err(|e| oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false))?;
     let credentials = ClientCredentialsForm {
         client_id: form.client_id.clone(),
         client_secret: form.client_secret.clone(),
     };
-    let client = match authenticate(&app, &headers, &credentials).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let Some(token) = form.token.as_deref() else {
-        return oauth_json(
+    let client = authenticate(app, headers, &credentials).await?;
+    if form.token.is_none() {
+        return Err(oauth_json(
             &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),
             false,
-        );
+        ));
+    }
+    Ok((client, form))
+}
+
+async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, form) = match token_action(&app, &headers, &body).await {
+        Ok(action) => action,
+        Err(response) => return response,
     };
+    let token = form.token.as_deref().unwrap_or_default();
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
     let now = app.clock.now();
     match app.store.refresh_token(&token_hash(token)).await {

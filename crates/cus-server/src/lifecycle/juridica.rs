@@ -2,14 +2,13 @@
 //! other flows (generate, change, login) are the persona natural ones, keyed by the
 //! company's RUT: a jurídica account is an account of another kind, not a parallel system.
 
-use cus_core::audit::AuditKind;
-use cus_core::contact::{self, mask_celular, mask_email};
+use cus_core::contact;
 use cus_core::policy::{self, CusPolicyError};
-use cus_core::{Account, AccountId, Credentials, NewAccount, Representante, Rut, TipoPersona};
+use cus_core::{Account, AccountId, Representante, Rut, TipoPersona};
 use uuid::Uuid;
 
 use super::natural::{self, ContactInput, Sent};
-use super::{FieldErrors, FlowError, invalid, messages};
+use super::{FieldErrors, FlowError, messages};
 use crate::app::AppState;
 use crate::http::meta::RequestMeta;
 
@@ -149,50 +148,24 @@ pub async fn register(
         updated_at: now,
         tokens_valid_after: now,
     };
-    let mut credentials = Credentials {
-        cus_hash: app.hasher.hash(&cus).await?,
-        secret_answer_hash: Some(app.hasher.hash(&contact.answer.unwrap_or_default()).await?),
-        ..Credentials::default()
-    };
-    let link = natural::verification_link(app, now, &mut credentials);
     let name = account.display_name();
-    let mut notifications = vec![messages::registered(&account.email, &name, &link, now)];
-    if representante.email != account.email {
-        notifications.push(messages::registered_as_representative(
+    let extra = if representante.email == account.email {
+        Vec::new()
+    } else {
+        vec![messages::registered_as_representative(
             &representante.email,
             &representante.nombre(),
             &name,
             now,
-        ));
-    }
-    if let Some(celular) = &account.celular {
-        notifications.push(messages::registered_sms(celular, now));
-    }
-    let event = natural::audit(AuditKind::AccountCreated, now, &rut, meta);
-    match app
-        .store
-        .create_account(
-            &NewAccount {
-                account: account.clone(),
-                credentials,
-            },
-            &notifications,
-            &event,
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(cus_store::StoreError::AlreadyExists(_)) => {
-            return Err(invalid(
-                "rut",
-                natural::already_registered(app, &rut, TipoPersona::Juridica).await,
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(account.id = %account.id, "company account registered");
-    Ok(Sent {
-        email: mask_email(&account.email),
-        celular: account.celular.as_deref().map(mask_celular),
-    })
+        )]
+    };
+    natural::save_registration(
+        app,
+        account,
+        &cus,
+        &contact.answer.unwrap_or_default(),
+        extra,
+        meta,
+    )
+    .await
 }

@@ -320,10 +320,32 @@ pub async fn register(
         updated_at: now,
         tokens_valid_after: now,
     };
-    let answer = contact.answer.unwrap_or_default();
+    save_registration(
+        app,
+        account,
+        &cus,
+        &contact.answer.unwrap_or_default(),
+        Vec::new(),
+        meta,
+    )
+    .await
+}
+
+/// Writes a validated registration (natural or jurídica): hashes the CUS and the answer,
+/// queues the confirmation e-mail with its verification link, the SMS and `extra`
+/// messages, all in one transaction with the account.
+pub(super) async fn save_registration(
+    app: &AppState,
+    account: Account,
+    cus: &str,
+    answer: &str,
+    extra: Vec<cus_core::notification::Notification>,
+    meta: &RequestMeta,
+) -> Result<Sent, FlowError> {
+    let now = account.created_at;
     let mut credentials = Credentials {
-        cus_hash: app.hasher.hash(&cus).await?,
-        secret_answer_hash: Some(app.hasher.hash(&answer).await?),
+        cus_hash: app.hasher.hash(cus).await?,
+        secret_answer_hash: Some(app.hasher.hash(answer).await?),
         ..Credentials::default()
     };
     let link = verification_link(app, now, &mut credentials);
@@ -333,32 +355,26 @@ pub async fn register(
         &link,
         now,
     )];
+    notifications.extend(extra);
     if let Some(celular) = &account.celular {
         notifications.push(messages::registered_sms(celular, now));
     }
-    let event = audit(AuditKind::AccountCreated, now, &rut, meta);
-    match app
-        .store
-        .create_account(
-            &NewAccount {
-                account: account.clone(),
-                credentials,
-            },
-            &notifications,
-            &event,
-        )
-        .await
-    {
+    let event = audit(AuditKind::AccountCreated, now, &account.rut, meta);
+    let new = NewAccount {
+        account: account.clone(),
+        credentials,
+    };
+    match app.store.create_account(&new, &notifications, &event).await {
         Ok(()) => {}
         Err(cus_store::StoreError::AlreadyExists(_)) => {
             return Err(invalid(
                 "rut",
-                already_registered(app, &rut, TipoPersona::Natural).await,
+                already_registered(app, &account.rut, account.tipo).await,
             ));
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(account.id = %account.id, "account registered");
+    tracing::info!(account.id = %account.id, tipo = account.tipo.as_str(), "account registered");
     Ok(Sent {
         email: mask_email(&account.email),
         celular: account.celular.as_deref().map(mask_celular),
