@@ -20,6 +20,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub keys: Keyring,
     pub hasher: Hasher,
+    /// Signs CSRF tokens (derived from the KEK).
+    pub csrf_key: [u8; 32],
 }
 
 /// Cheap to clone: handed to every handler by axum.

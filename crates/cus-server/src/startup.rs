@@ -49,6 +49,7 @@ impl Application {
                 )
             })?;
         let kek = crate::secrets::Kek::from_config(&config.keys)?;
+        let csrf_key = kek.derive("csrf");
         let keys = crate::keys::Keyring::load(store.clone(), kek, clock.now())
             .await
             .context("cannot load the signing keys")?;
@@ -66,6 +67,7 @@ impl Application {
             clock,
             keys,
             hasher,
+            csrf_key,
         };
         Ok(Self {
             listener,

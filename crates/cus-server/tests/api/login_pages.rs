@@ -91,6 +91,16 @@ async fn login_without_csrf_token_is_refused(backend: Backend) {
     // A browser without the cookie (another site's form) is refused too.
     let (status, _) = post_login(&app, &app.browser(), "forged", RUT, CUS).await;
     assert_eq!(status, 403);
+    // So is a cookie planted by someone else (unsigned), even with a matching field.
+    let planted = app
+        .http
+        .post(app.url("/Account"))
+        .header("cookie", "cus_csrf=abc.def")
+        .form(&[("csrf", "abc.def"), ("rid", ""), ("rut", RUT), ("cus", CUS)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(planted.status(), 403);
 }
 
 async fn login_hint_prefills_the_rut(backend: Backend) {
