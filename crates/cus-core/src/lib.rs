@@ -3,9 +3,11 @@
 
 pub mod account;
 pub mod audit;
+pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod contact;
+pub mod forms;
 pub mod notification;
 pub mod oauth;
 pub mod pkce;

@@ -82,3 +82,14 @@ impl OAuthError {
         }
     }
 }
+
+/// Scopes as a space-separated list (RFC 6749 §3.3) → their distinct items, in order.
+pub fn split_scopes(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    out
+}

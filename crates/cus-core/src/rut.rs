@@ -48,17 +48,14 @@ impl Rut {
     /// Parses `12.345.678-5`, `12345678-5`, `123456785`, `1-9`, with `k` or `K` and
     /// surrounding spaces.
     pub fn parse(input: &str) -> Result<Self, RutError> {
-        let compact: String = input.trim().chars().filter(|c| *c != '.').collect();
-        let compact = compact.replace('-', "");
+        let input = input.trim();
         // A dash may only separate the body from the digit; dots only group the body.
-        if input.trim().matches('-').count() > 1
-            || input
-                .trim()
-                .rfind('-')
-                .is_some_and(|i| i != input.trim().len() - 2)
+        // (`i + 2`, not `len - 2`: a lone "-" must not underflow; found by fuzzing.)
+        if input.matches('-').count() > 1 || input.rfind('-').is_some_and(|i| i + 2 != input.len())
         {
             return Err(RutError::InvalidCharacters);
         }
+        let compact: String = input.chars().filter(|c| !matches!(c, '.' | '-')).collect();
         let mut chars = compact.chars();
         let Some(dv) = chars.next_back() else {
             return Err(RutError::Empty);
@@ -191,6 +188,10 @@ mod tests {
         assert_eq!(Rut::parse("1-2-3"), Err(RutError::InvalidCharacters));
         assert_eq!(Rut::parse("1234567890-1"), Err(RutError::TooLong));
         assert_eq!(Rut::parse("0-0"), Err(RutError::Zero));
+        // Found by fuzzing: a lone dash once underflowed the position check.
+        assert_eq!(Rut::parse("-"), Err(RutError::InvalidCharacters));
+        assert_eq!(Rut::parse(" - "), Err(RutError::InvalidCharacters));
+        assert_eq!(Rut::parse("5-"), Err(RutError::InvalidCharacters));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! People's pages around the protocol: the login page `/Account`, consent, logout.
 
+use super::params::WebForm;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use cus_core::Rut;
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::forms::{ConsentForm, EndSessionParams, LoginForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
-use serde::Deserialize;
 
 use super::csrf;
 use super::errors;
@@ -100,16 +100,6 @@ async fn login_page(
     no_store((jar, page).into_response())
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    csrf: Option<String>,
-    rid: Option<String>,
-    rut: Option<String>,
-    cus: Option<String>,
-    captcha_id: Option<String>,
-    captcha: Option<String>,
-}
-
 /// Starts a new SSO session for `account` (ending the browser's previous one: the id
 /// rotates at every login) and returns the jar with its cookie.
 pub(super) async fn start_session(
@@ -140,7 +130,7 @@ async fn login(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<LoginForm>,
+    WebForm(form): WebForm<LoginForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
         return errors::form_expired();
@@ -440,18 +430,11 @@ async fn consent_page(
     )
 }
 
-#[derive(Deserialize)]
-struct ConsentForm {
-    csrf: Option<String>,
-    rid: Option<String>,
-    decision: Option<String>,
-}
-
 async fn consent(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<ConsentForm>,
+    WebForm(form): WebForm<ConsentForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
         return errors::form_expired();
@@ -519,15 +502,6 @@ struct LogoutPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "oidc/logged_out.html")]
 struct LoggedOutPage;
-
-#[derive(Default, Deserialize)]
-struct EndSessionParams {
-    id_token_hint: Option<String>,
-    post_logout_redirect_uri: Option<String>,
-    state: Option<String>,
-    client_id: Option<String>,
-    csrf: Option<String>,
-}
 
 /// The client a logout names (by `id_token_hint`'s audience or `client_id`), and the
 /// `post_logout_redirect_uri` if it is registered for that client.
@@ -650,7 +624,7 @@ async fn end_session_confirm(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(p): Form<EndSessionParams>,
+    WebForm(p): WebForm<EndSessionParams>,
 ) -> Response {
     if !csrf::verify(&app, &jar, p.csrf.as_deref()) {
         return errors::form_expired();

@@ -1,8 +1,8 @@
 //! "Mis autorizaciones": the consents a person gave, and withdrawing them.
 
+use super::params::WebForm;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use cus_core::ClientId;
 use cus_core::audit::{AuditEvent, AuditKind};
-use serde::Deserialize;
+use cus_core::forms::WithdrawForm;
 
 use super::csrf;
 use super::errors;
@@ -74,17 +74,11 @@ async fn list_consents(State(app): State<AppState>, jar: CookieJar) -> Response 
     }
 }
 
-#[derive(Deserialize)]
-struct WithdrawForm {
-    csrf: Option<String>,
-    client_id: Option<String>,
-}
-
 async fn withdraw_consent(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<WithdrawForm>,
+    WebForm(form): WebForm<WithdrawForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
         return errors::form_expired();

@@ -5,7 +5,9 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
+use cus_core::forms::LifecycleForm;
+
+use super::params::WebForm;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -49,62 +51,22 @@ pub fn router() -> Router<AppState> {
         .route("/verificar-correo", get(verify_email))
 }
 
-/// Every field any of these forms posts. The same struct carries the values back to the
-/// page on error; secrets (CUS, answer, captcha) are never rendered.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct FormValues {
-    pub csrf: String,
-    pub action: String,
-    pub captcha_id: String,
-    pub captcha: String,
-    pub rut: String,
-    pub nombres: String,
-    pub apellido_paterno: String,
-    pub apellido_materno: String,
-    pub pregunta: String,
-    pub respuesta: String,
-    pub calle: String,
-    pub numero: String,
-    pub block: String,
-    pub departamento: String,
-    pub region: String,
-    pub comuna: String,
-    pub email: String,
-    pub telefono_particular: String,
-    pub telefono_trabajo: String,
-    pub celular: String,
-    pub sin_celular: String,
-    pub cus: String,
-    pub cus_nueva: String,
-    pub cus_repetida: String,
-    pub ticket: String,
-    pub rid: String,
-    pub razon_social: String,
-    pub giro: String,
-    pub rep_rut: String,
-    pub rep_nombres: String,
-    pub rep_apellidos: String,
-    pub rep_email: String,
-}
-
-impl FormValues {
-    fn contact(&self) -> ContactInput {
-        ContactInput {
-            pregunta: self.pregunta.clone(),
-            respuesta: self.respuesta.clone(),
-            calle: self.calle.clone(),
-            numero: self.numero.clone(),
-            block: self.block.clone(),
-            departamento: self.departamento.clone(),
-            region: self.region.clone(),
-            comuna: self.comuna.clone(),
-            email: self.email.clone(),
-            telefono_particular: self.telefono_particular.clone(),
-            telefono_trabajo: self.telefono_trabajo.clone(),
-            celular: self.celular.clone(),
-            sin_celular: !self.sin_celular.is_empty(),
-        }
+/// The contact part of a lifecycle form.
+fn contact(form: &LifecycleForm) -> ContactInput {
+    ContactInput {
+        pregunta: form.pregunta.clone(),
+        respuesta: form.respuesta.clone(),
+        calle: form.calle.clone(),
+        numero: form.numero.clone(),
+        block: form.block.clone(),
+        departamento: form.departamento.clone(),
+        region: form.region.clone(),
+        comuna: form.comuna.clone(),
+        email: form.email.clone(),
+        telefono_particular: form.telefono_particular.clone(),
+        telefono_trabajo: form.telefono_trabajo.clone(),
+        celular: form.celular.clone(),
+        sin_celular: !form.sin_celular.is_empty(),
     }
 }
 
@@ -204,7 +166,7 @@ struct RegisterPage {
     csrf: String,
     captcha_id: String,
     captcha_image: String,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
     questions: &'static [&'static str],
     regiones: Vec<&'static Region>,
@@ -215,7 +177,7 @@ struct RegisterPage {
 async fn render_register(
     app: &AppState,
     jar: CookieJar,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
 ) -> Response {
     let (jar, chrome) = match chrome(app, jar, &errors).await {
@@ -238,14 +200,14 @@ async fn render_register(
 }
 
 async fn register_page(State(app): State<AppState>, jar: CookieJar) -> Response {
-    render_register(&app, jar, FormValues::default(), FieldErrors::new()).await
+    render_register(&app, jar, LifecycleForm::default(), FieldErrors::new()).await
 }
 
 /// Checks the CSRF token and the captcha of a lifecycle form. `Err` is the response to give.
 async fn guard(
     app: &AppState,
     jar: &CookieJar,
-    form: &FormValues,
+    form: &LifecycleForm,
     meta: &RequestMeta,
 ) -> Result<Option<FieldErrors>, Response> {
     if !csrf::verify(app, jar, Some(&form.csrf)) {
@@ -302,7 +264,7 @@ async fn register(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
@@ -314,7 +276,7 @@ async fn register(
         nombres: form.nombres.clone(),
         apellido_paterno: form.apellido_paterno.clone(),
         apellido_materno: form.apellido_materno.clone(),
-        contact: form.contact(),
+        contact: contact(&form),
         cus: form.cus.clone(),
         cus_repetida: form.cus_repetida.clone(),
     };
@@ -339,7 +301,7 @@ struct JuridicaRegisterPage {
     csrf: String,
     captcha_id: String,
     captcha_image: String,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
     questions: &'static [&'static str],
     regiones: Vec<&'static Region>,
@@ -350,7 +312,7 @@ struct JuridicaRegisterPage {
 async fn render_juridica(
     app: &AppState,
     jar: CookieJar,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
 ) -> Response {
     let (jar, chrome) = match chrome(app, jar, &errors).await {
@@ -373,14 +335,14 @@ async fn render_juridica(
 }
 
 async fn juridica_register_page(State(app): State<AppState>, jar: CookieJar) -> Response {
-    render_juridica(&app, jar, FormValues::default(), FieldErrors::new()).await
+    render_juridica(&app, jar, LifecycleForm::default(), FieldErrors::new()).await
 }
 
 async fn juridica_register(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
@@ -391,7 +353,7 @@ async fn juridica_register(
         rut: form.rut.clone(),
         razon_social: form.razon_social.clone(),
         giro: form.giro.clone(),
-        contact: form.contact(),
+        contact: contact(&form),
         rep_rut: form.rep_rut.clone(),
         rep_nombres: form.rep_nombres.clone(),
         rep_apellidos: form.rep_apellidos.clone(),
@@ -507,7 +469,7 @@ async fn generate(
     Path(segment): Path<String>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     let Some(persona) = Persona::from_path(&segment) else {
         return not_found();
@@ -640,7 +602,7 @@ async fn change(
     Path(segment): Path<String>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     let Some(persona) = Persona::from_path(&segment) else {
         return not_found();
@@ -719,7 +681,7 @@ async fn forced_change(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
         return errors::form_expired();
@@ -815,7 +777,7 @@ struct UpdatePage {
     ticket: String,
     rut: String,
     name: String,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
     questions: &'static [&'static str],
     regiones: Vec<&'static Region>,
@@ -828,7 +790,7 @@ fn render_update(
     jar: CookieJar,
     account: &cus_core::Account,
     ticket: String,
-    form: FormValues,
+    form: LifecycleForm,
     errors: FieldErrors,
 ) -> Response {
     let (jar, csrf) = csrf::token(app, jar);
@@ -854,10 +816,10 @@ fn render_update(
 }
 
 /// The account's current data as the form shows it.
-fn current_values(account: &cus_core::Account) -> FormValues {
+fn current_values(account: &cus_core::Account) -> LifecycleForm {
     let address = account.address.as_ref();
     let comuna = address.and_then(|a| Catalogue::chile().comuna(a.codigo_comuna));
-    FormValues {
+    LifecycleForm {
         pregunta: account
             .secret_question
             .map(|q| q.to_string())
@@ -893,7 +855,7 @@ fn current_values(account: &cus_core::Account) -> FormValues {
         } else {
             String::new()
         },
-        ..FormValues::default()
+        ..LifecycleForm::default()
     }
 }
 
@@ -901,7 +863,7 @@ async fn update_login(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     match guard(&app, &jar, &form, &meta).await {
         Err(response) => return response,
@@ -940,7 +902,7 @@ async fn update(
     State(app): State<AppState>,
     jar: CookieJar,
     meta: RequestMeta,
-    Form(form): Form<FormValues>,
+    WebForm(form): WebForm<LifecycleForm>,
 ) -> Response {
     if !csrf::verify(&app, &jar, Some(&form.csrf)) {
         return errors::form_expired();
@@ -948,7 +910,7 @@ async fn update(
     match natural::update(
         &app,
         &form.ticket,
-        &form.contact(),
+        &contact(&form),
         &form.cus_nueva,
         &form.cus_repetida,
         &meta,

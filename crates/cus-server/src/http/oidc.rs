@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
+use cus_core::forms::{ClientCredentialsForm, TokenActionForm, TokenForm, UserinfoForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,7 +20,7 @@ use crate::app::AppState;
 use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
 use crate::oidc::client_auth::{self, Presented};
 use crate::oidc::session;
-use crate::oidc::tokens::{self, TokenForm};
+use crate::oidc::tokens;
 use crate::secrets::token_hash;
 
 pub fn router() -> Router<AppState> {
@@ -207,12 +208,6 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-#[derive(Default, Deserialize)]
-struct ClientCredentialsForm {
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
 async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
@@ -278,11 +273,6 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             oauth_json(&error, false)
         }
     }
-}
-
-#[derive(Default, Deserialize)]
-struct UserinfoForm {
-    access_token: Option<String>,
 }
 
 fn bearer_error(description: &str) -> Response {
@@ -358,14 +348,6 @@ async fn userinfo(
     let released =
         cus_core::claims::release(&account, scopes.iter().copied(), requested.iter().copied());
     no_store(Json(Value::Object(released)).into_response())
-}
-
-#[derive(Default, Deserialize)]
-struct TokenActionForm {
-    token: Option<String>,
-    token_type_hint: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
 }
 
 /// RFC 7009: revokes a refresh token's family or an access token, if it is the caller's.

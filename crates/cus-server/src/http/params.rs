@@ -1,32 +1,33 @@
-//! Decoding of query strings and form bodies for protocol endpoints. OAuth parameters must
-//! not repeat (RFC 6749 §3.1); a repeated one is rejected rather than guessed at.
+//! Request bodies as handlers take them, decoded by `cus_core::forms` (the one decoder the
+//! fuzz targets drive too).
 
-use std::collections::BTreeMap;
-
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-/// Why parameters could not be decoded.
-#[derive(Debug)]
-pub struct BadParams(pub String);
+pub use cus_core::forms::protocol as decode;
 
-/// Decodes `a=1&b=2` into `T` (a struct of `Option<String>` fields).
-pub fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, BadParams> {
-    let mut map = BTreeMap::new();
-    for (k, v) in url::form_urlencoded::parse(raw) {
-        // Empty values count as absent (OpenID Core §3.1.2.1 treats them so).
-        if v.is_empty() {
-            continue;
-        }
-        if map
-            .insert(
-                k.clone().into_owned(),
-                serde_json::Value::String(v.into_owned()),
+use super::errors;
+
+/// A web form from one of our pages. A body that is not such a form gets a Spanish page,
+/// not a framework message.
+pub struct WebForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WebForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        cus_core::forms::web(&body).map(WebForm).map_err(|_| {
+            errors::page(
+                StatusCode::BAD_REQUEST,
+                "Solicitud no válida",
+                "El formulario recibido no es válido. Vuelva a la página anterior e inténtelo nuevamente.",
             )
-            .is_some()
-        {
-            return Err(BadParams(format!("parameter {k} is repeated")));
-        }
+        })
     }
-    serde_json::from_value(serde_json::Value::Object(map.into_iter().collect()))
-        .map_err(|e| BadParams(format!("malformed parameters: {e}")))
 }

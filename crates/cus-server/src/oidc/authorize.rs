@@ -5,44 +5,19 @@
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
+use cus_core::authorize;
+pub use cus_core::authorize::{AuthorizeError, AuthorizeParams};
 use cus_core::oauth::{ErrorCode, OAuthError};
-use cus_core::{AccountId, Client, ClientId, ClientKind, pkce};
+use cus_core::{AccountId, Client, ClientId};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use url::Url;
 
 use super::session::Session;
-use super::split_scopes;
 use crate::app::AppState;
 use crate::secrets::{random_token, token_hash};
 
 /// How long a person has to log in and consent.
 const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// The raw query or form of `/authorize`. Everything optional: validation says what is
-/// missing.
-#[derive(Debug, Default, Deserialize)]
-pub struct AuthorizeParams {
-    pub response_type: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
-    pub prompt: Option<String>,
-    pub max_age: Option<String>,
-    pub login_hint: Option<String>,
-    pub id_token_hint: Option<String>,
-    pub ui_locales: Option<String>,
-    pub claims: Option<String>,
-    pub acr_values: Option<String>,
-    pub response_mode: Option<String>,
-    pub request: Option<String>,
-    pub request_uri: Option<String>,
-    pub registration: Option<String>,
-}
 
 /// A validated authorization request, kept in the cache while the person logs in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,20 +46,6 @@ pub struct PendingAuthorization {
     pub logged_in: bool,
 }
 
-/// What went wrong, and whether it may be sent back to the relying party.
-#[derive(Debug)]
-pub enum AuthorizeError {
-    /// No trustworthy redirect URI: shown to the person, never redirected (RFC 6749
-    /// §4.1.2.1, first paragraph).
-    NoRedirect(String),
-    /// Sent back to the verified redirect URI.
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-        error: OAuthError,
-    },
-}
-
 /// The next step of a validated request.
 pub enum Next {
     Login,
@@ -110,21 +71,13 @@ pub struct CodeGrant {
     pub issued_at: i64,
 }
 
-fn invalid(code: ErrorCode, text: &str) -> OAuthError {
-    OAuthError::new(code, text)
-}
-
 /// Validates the request against the registered client.
 pub async fn validate(
     app: &AppState,
     p: AuthorizeParams,
 ) -> Result<PendingAuthorization, AuthorizeError> {
     let no_redirect = |text: &str| AuthorizeError::NoRedirect(text.to_owned());
-    let client_id = p
-        .client_id
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))?;
+    let client_id = authorize::client_id(&p)?;
     let client: Client = app
         .store
         .client(&ClientId(client_id.to_owned()))
@@ -134,190 +87,29 @@ pub async fn validate(
         })?
         .filter(|c| c.enabled)
         .ok_or_else(|| no_redirect("La aplicación que lo envió no está registrada en CUS."))?;
-    let redirect_uri = p
-        .redirect_uri
-        .clone()
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| no_redirect("Falta el parámetro redirect_uri."))?;
-    // Exact string comparison (RFC 9700 §4.1.3): no normalisation, no prefixes.
-    if !client.redirect_uris.iter().any(|r| r == &redirect_uri) {
-        return Err(no_redirect(
-            "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
-        ));
-    }
-    let redirect = |error: OAuthError| AuthorizeError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: p.state.clone(),
-        error,
-    };
-    if p.request.is_some() {
-        return Err(redirect(invalid(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        )));
-    }
-    if p.request_uri.is_some() {
-        return Err(redirect(invalid(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        )));
-    }
-    if p.registration.is_some() {
-        return Err(redirect(invalid(
-            ErrorCode::RegistrationNotSupported,
-            "registration parameter is not supported",
-        )));
-    }
-    match p.response_type.as_deref() {
-        Some("code") => {}
-        None | Some("") => {
-            return Err(redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "response_type is required",
-            )));
-        }
-        Some(_) => {
-            return Err(redirect(invalid(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            )));
-        }
-    }
-    if let Some(mode) = p.response_mode.as_deref().filter(|m| *m != "query") {
-        return Err(redirect(invalid(
-            ErrorCode::InvalidRequest,
-            &format!("response_mode {mode} is not supported"),
-        )));
-    }
-    let requested = split_scopes(p.scope.as_deref().unwrap_or(""));
-    if !requested.iter().any(|s| s == "openid") {
-        return Err(redirect(invalid(
-            ErrorCode::InvalidScope,
-            "scope must include openid",
-        )));
-    }
-    // Scopes the client may not have, or that CUS does not know, are left out (RFC 6749 §3.3).
-    let scopes: Vec<String> = requested
-        .into_iter()
-        .filter(|s| {
-            cus_core::claims::SCOPES.contains(&s.as_str())
-                && (s == "openid" || client.scopes.is_empty() || client.scopes.contains(s))
-        })
-        .collect();
-    match p.code_challenge_method.as_deref() {
-        None | Some("S256") => {}
-        Some("plain") => {
-            return Err(redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method plain is not allowed; use S256",
-            )));
-        }
-        Some(_) => {
-            return Err(redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "unsupported code_challenge_method; use S256",
-            )));
-        }
-    }
-    let code_challenge = p.code_challenge.clone().filter(|c| !c.is_empty());
-    if let Some(challenge) = &code_challenge {
-        if p.code_challenge_method.is_none() {
-            // RFC 7636 §4.3 would default to plain, which we refuse.
-            return Err(redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method=S256 is required",
-            )));
-        }
-        if !pkce::is_valid_challenge(challenge) {
-            return Err(redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "code_challenge is not a valid S256 challenge",
-            )));
-        }
-    } else if client.kind == ClientKind::Public {
-        return Err(redirect(invalid(
-            ErrorCode::InvalidRequest,
-            "PKCE (code_challenge with S256) is required for public clients",
-        )));
-    }
-    let prompt = split_scopes(p.prompt.as_deref().unwrap_or(""));
-    if prompt
-        .iter()
-        .any(|v| !matches!(v.as_str(), "none" | "login" | "consent" | "select_account"))
-    {
-        return Err(redirect(invalid(
-            ErrorCode::InvalidRequest,
-            "unknown prompt value",
-        )));
-    }
-    if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
-        return Err(redirect(invalid(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined",
-        )));
-    }
-    let max_age = match p.max_age.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .ok()
-                .filter(|m| *m >= 0)
-                .ok_or_else(|| {
-                    redirect(invalid(
-                        ErrorCode::InvalidRequest,
-                        "max_age must be a non-negative integer",
-                    ))
-                })?,
-        ),
-    };
-    let (id_token_claims, userinfo_claims) = match p.claims.as_deref() {
-        None | Some("") => (Vec::new(), Vec::new()),
-        Some(text) => parse_claims_parameter(text).ok_or_else(|| {
-            redirect(invalid(
-                ErrorCode::InvalidRequest,
-                "claims is not a valid JSON claims request",
-            ))
-        })?,
-    };
-    let hinted_sub = p.id_token_hint.as_deref().and_then(|hint| {
-        app.keys.verify(hint).ok().and_then(|(claims, _)| {
-            (claims["iss"] == app.issuer.as_str())
-                .then(|| claims["sub"].as_str().map(str::to_owned))
-                .flatten()
-        })
+    let request = authorize::check(p, &client)?;
+    let hinted_sub = request.id_token_hint.as_deref().and_then(|hint| {
+        let (claims, _) = app.keys.verify(hint).ok()?;
+        authorize::hinted_subject(&claims, &app.issuer)
     });
     Ok(PendingAuthorization {
         client_id: client.client_id,
         client_name: client.name,
         first_party: client.first_party,
-        redirect_uri,
-        scopes,
-        state: p.state,
-        nonce: p.nonce,
-        code_challenge,
-        prompt,
-        max_age,
-        login_hint: p.login_hint,
+        redirect_uri: request.redirect_uri,
+        scopes: request.scopes,
+        state: request.state,
+        nonce: request.nonce,
+        code_challenge: request.code_challenge,
+        prompt: request.prompt,
+        max_age: request.max_age,
+        login_hint: request.login_hint,
         hinted_sub,
-        id_token_claims,
-        userinfo_claims,
+        id_token_claims: request.id_token_claims,
+        userinfo_claims: request.userinfo_claims,
         created_at: app.clock.now().unix_timestamp(),
         logged_in: false,
     })
-}
-
-/// OpenID Core §5.5: `{"id_token": {"acr": null, …}, "userinfo": {"email": {"essential": true}}}`.
-fn parse_claims_parameter(text: &str) -> Option<(Vec<String>, Vec<String>)> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let object = value.as_object()?;
-    let names = |member: &str| -> Option<Vec<String>> {
-        match object.get(member) {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(Value::Object(map)) => Some(map.keys().cloned().collect()),
-            Some(_) => None,
-        }
-    };
-    Some((names("id_token")?, names("userinfo")?))
 }
 
 /// Stores a pending request; returns its id (the `rid` of the login and consent pages).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::forms::TokenForm;
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{Account, AccountId, Client, ClientId, GrantType, pkce};
 use cus_store::RefreshToken;
@@ -19,19 +20,6 @@ use super::{ACR_PASSWORD, split_scopes};
 use crate::app::AppState;
 use crate::keys::half_hash;
 use crate::secrets::{random_token, token_hash};
-
-/// The form of `POST /token`.
-#[derive(Debug, Default, Deserialize)]
-pub struct TokenForm {
-    pub grant_type: Option<String>,
-    pub code: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub code_verifier: Option<String>,
-    pub refresh_token: Option<String>,
-    pub scope: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-}
 
 /// RFC 6749 §5.1 (+ OpenID Core §3.1.3.3 `id_token`).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ on_both_backends!(
     token_limit_per_client_answers_json_429,
     captcha_after_three_failures_and_lock_after_ten,
     every_html_page_carries_the_security_headers,
+    malformed_bodies_get_a_clear_400_on_every_post,
 );
 
 async fn login_attempt(
@@ -352,4 +353,54 @@ async fn raised_hash_parameters_rehash_at_the_next_login() {
         200,
         "the same CUS still works"
     );
+}
+
+/// A body no page of ours sends (a field twice) gets the Spanish "Solicitud no válida"
+/// page on every web form and RFC 6749 JSON on every protocol endpoint: never a framework
+/// message, never a 5xx. The fuzz targets (`fuzz/`) drive the same decoders with anything.
+async fn malformed_bodies_get_a_clear_400_on_every_post(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let web_forms = [
+        "/Account",
+        "/consent",
+        "/end_session/confirm",
+        "/autorizaciones/retirar",
+        "/natural/registro",
+        "/juridica/registro",
+        "/natural/generar",
+        "/juridica/generar",
+        "/natural/cambiar",
+        "/juridica/cambiar",
+        "/natural/actualizar",
+        "/natural/actualizar/datos",
+        "/natural/nueva-clave",
+    ];
+    let form = |path: &str, body: &'static str| {
+        app.browser()
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    for path in web_forms {
+        let response = form(path, "csrf=x&csrf=y&rut=1-9")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        let html = response.text().await.expect("html");
+        assert!(html.contains("Solicitud no válida"), "{path}: {html}");
+    }
+    for path in ["/token", "/revoke", "/introspect", "/userinfo"] {
+        let response = form(
+            path,
+            "token=a&token=b&grant_type=x&grant_type=y&access_token=1&access_token=2",
+        )
+        .send()
+        .await
+        .expect("post");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("json");
+        assert!(status == 400 || status == 401, "{path}: {status} {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
 }

@@ -1,0 +1,268 @@
+//! The authorization endpoint's request rules (OpenID Core §3.1.2, RFC 6749 §4.1,
+//! RFC 7636, RFC 9700): everything that can be decided from the request and its registered
+//! client alone. Looking the client up, sessions and codes are the server's.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::oauth::{ErrorCode, OAuthError, split_scopes};
+use crate::{Client, ClientKind, pkce};
+
+/// The raw query or form of `/authorize`. Everything optional: validation says what is
+/// missing.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub id_token_hint: Option<String>,
+    pub ui_locales: Option<String>,
+    pub claims: Option<String>,
+    pub acr_values: Option<String>,
+    pub response_mode: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+    pub registration: Option<String>,
+}
+
+/// A request that passed every rule, with what the later steps need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub redirect_uri: String,
+    /// The requested scopes CUS knows and the client may have, `openid` first among them.
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// Unverified: the server checks its signature before trusting its `sub`.
+    pub id_token_hint: Option<String>,
+    /// Claims asked by name (`claims` parameter): for the id_token, for userinfo.
+    pub id_token_claims: Vec<String>,
+    pub userinfo_claims: Vec<String>,
+}
+
+/// What went wrong, and whether it may be sent back to the relying party.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// No trustworthy redirect URI: shown to the person, never redirected (RFC 6749
+    /// §4.1.2.1, first paragraph).
+    NoRedirect(String),
+    /// Sent back to the verified redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+fn invalid(code: ErrorCode, text: &str) -> OAuthError {
+    OAuthError::new(code, text)
+}
+
+fn no_redirect(text: &str) -> AuthorizeError {
+    AuthorizeError::NoRedirect(text.to_owned())
+}
+
+/// The `client_id` the request names: the first thing looked at, since the client decides
+/// where errors may be sent.
+pub fn client_id(p: &AuthorizeParams) -> Result<&str, AuthorizeError> {
+    p.client_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))
+}
+
+/// Checks a request against its (enabled) client. Errors before the redirect URI is known
+/// to be registered are shown to the person; later ones go back to the relying party.
+pub fn check(p: AuthorizeParams, client: &Client) -> Result<AuthorizationRequest, AuthorizeError> {
+    let redirect_uri = p
+        .redirect_uri
+        .clone()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| no_redirect("Falta el parámetro redirect_uri."))?;
+    // Exact string comparison (RFC 9700 §4.1.3): no normalisation, no prefixes.
+    if !client.redirect_uris.iter().any(|r| r == &redirect_uri) {
+        return Err(no_redirect(
+            "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
+        ));
+    }
+    let redirect = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: p.state.clone(),
+        error,
+    };
+    if p.request.is_some() {
+        return Err(redirect(invalid(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        )));
+    }
+    if p.request_uri.is_some() {
+        return Err(redirect(invalid(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        )));
+    }
+    if p.registration.is_some() {
+        return Err(redirect(invalid(
+            ErrorCode::RegistrationNotSupported,
+            "registration parameter is not supported",
+        )));
+    }
+    match p.response_type.as_deref() {
+        Some("code") => {}
+        None | Some("") => {
+            return Err(redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "response_type is required",
+            )));
+        }
+        Some(_) => {
+            return Err(redirect(invalid(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            )));
+        }
+    }
+    if let Some(mode) = p.response_mode.as_deref().filter(|m| *m != "query") {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            &format!("response_mode {mode} is not supported"),
+        )));
+    }
+    let requested = split_scopes(p.scope.as_deref().unwrap_or(""));
+    if !requested.iter().any(|s| s == "openid") {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidScope,
+            "scope must include openid",
+        )));
+    }
+    // Scopes the client may not have, or that CUS does not know, are left out (RFC 6749 §3.3).
+    let scopes: Vec<String> = requested
+        .into_iter()
+        .filter(|s| {
+            crate::claims::SCOPES.contains(&s.as_str())
+                && (s == "openid" || client.scopes.is_empty() || client.scopes.contains(s))
+        })
+        .collect();
+    match p.code_challenge_method.as_deref() {
+        None | Some("S256") => {}
+        Some("plain") => {
+            return Err(redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method plain is not allowed; use S256",
+            )));
+        }
+        Some(_) => {
+            return Err(redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "unsupported code_challenge_method; use S256",
+            )));
+        }
+    }
+    let code_challenge = p.code_challenge.clone().filter(|c| !c.is_empty());
+    if let Some(challenge) = &code_challenge {
+        if p.code_challenge_method.is_none() {
+            // RFC 7636 §4.3 would default to plain, which we refuse.
+            return Err(redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method=S256 is required",
+            )));
+        }
+        if !pkce::is_valid_challenge(challenge) {
+            return Err(redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "code_challenge is not a valid S256 challenge",
+            )));
+        }
+    } else if client.kind == ClientKind::Public {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            "PKCE (code_challenge with S256) is required for public clients",
+        )));
+    }
+    let prompt = split_scopes(p.prompt.as_deref().unwrap_or(""));
+    if prompt
+        .iter()
+        .any(|v| !matches!(v.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            "unknown prompt value",
+        )));
+    }
+    if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined",
+        )));
+    }
+    let max_age = match p.max_age.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| {
+                    redirect(invalid(
+                        ErrorCode::InvalidRequest,
+                        "max_age must be a non-negative integer",
+                    ))
+                })?,
+        ),
+    };
+    let (id_token_claims, userinfo_claims) = match p.claims.as_deref() {
+        None | Some("") => (Vec::new(), Vec::new()),
+        Some(text) => parse_claims_parameter(text).ok_or_else(|| {
+            redirect(invalid(
+                ErrorCode::InvalidRequest,
+                "claims is not a valid JSON claims request",
+            ))
+        })?,
+    };
+    Ok(AuthorizationRequest {
+        redirect_uri,
+        scopes,
+        state: p.state,
+        nonce: p.nonce,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: p.login_hint,
+        id_token_hint: p.id_token_hint,
+        id_token_claims,
+        userinfo_claims,
+    })
+}
+
+/// The `sub` of a verified `id_token_hint`, if we issued it.
+pub fn hinted_subject(claims: &Value, issuer: &str) -> Option<String> {
+    (claims["iss"] == issuer)
+        .then(|| claims["sub"].as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// OpenID Core §5.5: `{"id_token": {"acr": null, …}, "userinfo": {"email": {"essential": true}}}`.
+fn parse_claims_parameter(text: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object()?;
+    let names = |member: &str| -> Option<Vec<String>> {
+        match object.get(member) {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(Value::Object(map)) => Some(map.keys().cloned().collect()),
+            Some(_) => None,
+        }
+    };
+    Some((names("id_token")?, names("userinfo")?))
+}
