@@ -35,6 +35,7 @@ fn client(id: &str, kind: ClientKind, scopes: &[&str]) -> Client {
         logo_uri: None,
         client_uri: None,
         registration_token_hash: None,
+        jwks: None,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
     }

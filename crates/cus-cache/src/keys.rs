@@ -23,6 +23,8 @@ pub enum Namespace {
     RevokedJti,
     /// Reset tickets and other one-time challenges.
     Ticket,
+    /// `jti`s of client assertions already used (until they expire).
+    AssertionJti,
 }
 
 impl Namespace {
@@ -37,6 +39,7 @@ impl Namespace {
             Self::RefreshGrace => "rgrace",
             Self::RevokedJti => "rjti",
             Self::Ticket => "tkt",
+            Self::AssertionJti => "ajti",
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum ClientKind {
 pub enum TokenAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// OpenID Core §9: a JWT signed with a key in the client's `jwks`.
+    PrivateKeyJwt,
     None,
 }
 
@@ -37,6 +39,7 @@ impl TokenAuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
@@ -97,6 +100,8 @@ pub struct Client {
     pub client_uri: Option<String>,
     /// Hash of the RFC 7592 registration access token, for dynamically registered clients.
     pub registration_token_hash: Option<String>,
+    /// `private_key_jwt` clients: their public keys, a JWK Set as JSON text.
+    pub jwks: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

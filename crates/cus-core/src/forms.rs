@@ -127,6 +127,8 @@ pub struct TokenForm {
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 /// Client credentials in a protocol body (`client_secret_post`).
@@ -134,6 +136,8 @@ pub struct TokenForm {
 pub struct ClientCredentialsForm {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 /// `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
@@ -143,6 +147,8 @@ pub struct TokenActionForm {
     pub token_type_hint: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 /// `POST /userinfo` with the token in the body (RFC 6750 §2.2).

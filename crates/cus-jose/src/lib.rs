@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use time::OffsetDateTime;
 
+pub mod assertion;
+
 pub use josekit::JoseError;
 
 /// The algorithms CUS signs with: RS256 (OpenID's default for ID tokens), ES256 (access

@@ -5,6 +5,7 @@
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::client::validate_redirect_uri;
 use cus_core::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
+use cus_jose::assertion::ClientKeys;
 use cus_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -32,8 +33,13 @@ pub struct ClientMetadata {
     pub response_types: Option<Vec<String>>,
     /// Space-separated scopes the client may ask for.
     pub scope: Option<String>,
-    /// `client_secret_basic` (default), `client_secret_post`, or `none` (a public client).
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` (with
+    /// `jwks`; no secret is issued), or `none` (a public client).
     pub token_endpoint_auth_method: Option<String>,
+    /// For `private_key_jwt`: the client's public signing keys, a JWK Set
+    /// (`{"keys": [...]}`; RS256, PS256, ES256 or EdDSA).
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
     /// `RS256` (default), `ES256` or `EdDSA`.
     pub id_token_signed_response_alg: Option<String>,
     pub backchannel_logout_uri: Option<String>,
@@ -57,6 +63,10 @@ pub struct ClientView {
     pub response_types: Vec<String>,
     pub scope: String,
     pub token_endpoint_auth_method: String,
+    /// The public keys of a `private_key_jwt` client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
     pub id_token_signed_response_alg: String,
     pub backchannel_logout_uri: Option<String>,
     pub contacts: Vec<String>,
@@ -88,6 +98,7 @@ impl From<&Client> for ClientView {
             response_types: vec!["code".into()],
             scope: c.scopes.join(" "),
             token_endpoint_auth_method: c.token_endpoint_auth_method.as_str().to_owned(),
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             contacts: c.contacts.clone(),
@@ -160,6 +171,12 @@ fn optional_uri(uri: &Option<String>, what: &str) -> Result<(), ClientError> {
     }
 }
 
+/// Whether the client authenticates with a secret we issue.
+fn uses_secret(client: &Client) -> bool {
+    client.kind == ClientKind::Confidential
+        && client.token_endpoint_auth_method != TokenAuthMethod::PrivateKeyJwt
+}
+
 /// Applies `meta` over `client` and checks the result as a whole.
 fn apply(client: &mut Client, meta: ClientMetadata) -> Result<(), ClientError> {
     if let Some(name) = meta.client_name {
@@ -191,6 +208,7 @@ fn apply(client: &mut Client, meta: ClientMetadata) -> Result<(), ClientError> {
         client.token_endpoint_auth_method = match method.as_str() {
             "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
             "client_secret_post" => TokenAuthMethod::ClientSecretPost,
+            "private_key_jwt" => TokenAuthMethod::PrivateKeyJwt,
             "none" => TokenAuthMethod::None,
             other => {
                 return Err(metadata_error(format!(
@@ -203,6 +221,9 @@ fn apply(client: &mut Client, meta: ClientMetadata) -> Result<(), ClientError> {
         } else {
             ClientKind::Confidential
         };
+    }
+    if let Some(jwks) = meta.jwks {
+        client.jwks = Some(jwks.to_string());
     }
     if let Some(alg) = meta.id_token_signed_response_alg {
         client.id_token_signed_response_alg = alg;
@@ -262,6 +283,16 @@ fn validate(c: &Client) -> Result<(), ClientError> {
         .any(|e| cus_core::contact::parse_email(e).is_err())
     {
         return Err(metadata_error("contacts must be e-mail addresses"));
+    }
+    match (&c.jwks, c.token_endpoint_auth_method) {
+        (Some(jwks), _) => {
+            let value = serde_json::from_str(jwks).map_err(|e| metadata_error(e.to_string()))?;
+            ClientKeys::from_jwks(&value).map_err(metadata_error)?;
+        }
+        (None, TokenAuthMethod::PrivateKeyJwt) => {
+            return Err(metadata_error("private_key_jwt needs jwks"));
+        }
+        (None, _) => {}
     }
     optional_uri(&c.backchannel_logout_uri, "backchannel_logout_uri")?;
     optional_uri(&c.logo_uri, "logo_uri")?;
@@ -337,6 +368,7 @@ pub async fn create(
         logo_uri: None,
         client_uri: None,
         registration_token_hash: None,
+        jwks: None,
         created_at: now,
         updated_at: now,
     };
@@ -352,7 +384,7 @@ pub async fn create(
         ));
     }
     apply(&mut client, meta)?;
-    let secret = (client.kind == ClientKind::Confidential).then(random_token);
+    let secret = uses_secret(&client).then(random_token);
     client.secret_hash = secret.as_deref().map(hash_client_secret);
     let registration_access_token = dynamic.then(random_token);
     client.registration_token_hash = registration_access_token.as_deref().map(token_hash);
@@ -423,8 +455,10 @@ pub async fn rotate_secret(
     now: OffsetDateTime,
 ) -> Result<(Client, String), ClientError> {
     let mut client = load(store, id).await?;
-    if client.kind == ClientKind::Public {
-        return Err(metadata_error("a public client has no secret"));
+    if !uses_secret(&client) {
+        return Err(metadata_error(
+            "this client has no secret (public, or private_key_jwt)",
+        ));
     }
     let secret = random_token();
     client.previous_secret_hash = client.secret_hash.take().filter(|_| overlap.is_positive());

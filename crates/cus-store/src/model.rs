@@ -183,6 +183,7 @@ pub(crate) struct ClientRow {
     pub logo_uri: Option<String>,
     pub client_uri: Option<String>,
     pub registration_token_hash: Option<String>,
+    pub jwks: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -237,6 +238,7 @@ impl ClientRow {
             logo_uri: self.logo_uri,
             client_uri: self.client_uri,
             registration_token_hash: self.registration_token_hash,
+            jwks: self.jwks,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

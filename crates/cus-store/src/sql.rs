@@ -21,7 +21,7 @@ macro_rules! client_columns {
     post_logout_redirect_uris, grant_types, scopes, token_endpoint_auth_method, \
     id_token_signed_response_alg, first_party, enabled, created_at, updated_at, \
     previous_secret_hash, previous_secret_expires, backchannel_logout_uri, contacts, logo_uri, \
-    client_uri, registration_token_hash"
+    client_uri, registration_token_hash, jwks"
     };
 }
 pub(crate) use client_columns;
@@ -276,7 +276,7 @@ macro_rules! impl_store {
             async fn create_client(&self, c: &Client, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 ::sqlx::query(concat!("INSERT INTO clients (", client_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
-                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"))
+                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"))
                 .bind(&c.client_id.0)
                 .bind(&c.name)
                 .bind(enum_text(&c.kind))
@@ -298,6 +298,7 @@ macro_rules! impl_store {
                 .bind(&c.logo_uri)
                 .bind(&c.client_uri)
                 .bind(&c.registration_token_hash)
+                .bind(&c.jwks)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("client"))?;
@@ -314,8 +315,8 @@ macro_rules! impl_store {
                      token_endpoint_auth_method = $8, id_token_signed_response_alg = $9, \
                      first_party = $10, enabled = $11, updated_at = $12, previous_secret_hash = $13, \
                      previous_secret_expires = $14, backchannel_logout_uri = $15, contacts = $16, \
-                     logo_uri = $17, client_uri = $18, registration_token_hash = $19 \
-                     WHERE client_id = $20",
+                     logo_uri = $17, client_uri = $18, registration_token_hash = $19, jwks = $20 \
+                     WHERE client_id = $21",
                 )
                 .bind(&c.name)
                 .bind(enum_text(&c.kind))
@@ -336,6 +337,7 @@ macro_rules! impl_store {
                 .bind(&c.logo_uri)
                 .bind(&c.client_uri)
                 .bind(&c.registration_token_hash)
+                .bind(&c.jwks)
                 .bind(&c.client_id.0)
                 .execute(&mut *tx)
                 .await?;

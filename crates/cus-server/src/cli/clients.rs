@@ -1,6 +1,7 @@
 //! `cus client …` and `cus registration-token …`: client management for operators. Text
 //! tables by default, `--json` for scripts; a secret is printed once, when it is made.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -32,9 +33,12 @@ pub struct MetadataArgs {
     /// RS256 (default), ES256 or EdDSA.
     #[arg(long)]
     id_token_alg: Option<String>,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default), client_secret_post, or private_key_jwt (with --jwks).
     #[arg(long)]
     auth_method: Option<String>,
+    /// A JSON file with the client's public keys (a JWK Set), for private_key_jwt.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
     /// One of SENCE's own portals: consent is not asked (`--first-party` or `--first-party false`).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
@@ -50,9 +54,18 @@ pub struct MetadataArgs {
 }
 
 impl MetadataArgs {
-    fn into_metadata(self, public: bool) -> ClientMetadata {
+    fn into_metadata(self, public: bool) -> anyhow::Result<ClientMetadata> {
         let some = |v: Vec<String>| (!v.is_empty()).then_some(v);
-        ClientMetadata {
+        let jwks = match &self.jwks {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| Ok(serde_json::from_str(&text)?))
+                    .with_context(|| format!("--jwks {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(ClientMetadata {
             client_name: self.name,
             redirect_uris: some(self.redirect_uris),
             post_logout_redirect_uris: some(self.post_logout_redirect_uris),
@@ -70,7 +83,8 @@ impl MetadataArgs {
             logo_uri: self.logo_uri,
             client_uri: self.client_uri,
             first_party: self.first_party,
-        }
+            jwks,
+        })
     }
 }
 
@@ -201,7 +215,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
             let created = clients::create(
                 store,
                 client_id,
-                metadata.into_metadata(public),
+                metadata.into_metadata(public)?,
                 false,
                 ACTOR,
                 now,
@@ -255,10 +269,15 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
             metadata,
             json,
         } => {
-            let client =
-                clients::update(store, &client_id, metadata.into_metadata(false), ACTOR, now)
-                    .await
-                    .map_err(fail)?;
+            let client = clients::update(
+                store,
+                &client_id,
+                metadata.into_metadata(false)?,
+                ACTOR,
+                now,
+            )
+            .await
+            .map_err(fail)?;
             print_client(&ClientView::from(&client), json);
         }
         ClientCommand::RotateSecret {

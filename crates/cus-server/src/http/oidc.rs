@@ -55,9 +55,10 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": cus_jose::assertion::ALGORITHMS,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "id_token_signing_alg_values_supported": crate::keys::ALGORITHMS,
         "userinfo_signing_alg_values_supported": [],
         "subject_types_supported": ["public"],
@@ -222,6 +223,8 @@ async fn authenticate(
             authorization,
             client_id: form.client_id.as_deref(),
             client_secret: form.client_secret.as_deref(),
+            client_assertion_type: form.client_assertion_type.as_deref(),
+            client_assertion: form.client_assertion.as_deref(),
         },
     )
     .await
@@ -261,6 +264,8 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let credentials = ClientCredentialsForm {
         client_id: form.client_id.clone(),
         client_secret: form.client_secret.clone(),
+        client_assertion_type: form.client_assertion_type.clone(),
+        client_assertion: form.client_assertion.clone(),
     };
     let client = match authenticate(&app, &headers, &credentials).await {
         Ok(c) => c,
@@ -400,6 +405,8 @@ async fn token_action(
     let credentials = ClientCredentialsForm {
         client_id: form.client_id.clone(),
         client_secret: form.client_secret.clone(),
+        client_assertion_type: form.client_assertion_type.clone(),
+        client_assertion: form.client_assertion.clone(),
     };
     let client = authenticate(app, headers, &credentials).await?;
     if form.token.is_none() {

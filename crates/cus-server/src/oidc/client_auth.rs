@@ -1,11 +1,14 @@
 //! Client authentication at the token, revocation and introspection endpoints
-//! (RFC 6749 §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public
-//! clients (which must then prove possession with PKCE).
+//! (RFC 6749 §2.3.1): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
+//! (OpenID Core §9, RFC 7523), or `none` for public clients (which must then prove
+//! possession with PKCE).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cus_cache::{Key, Namespace};
 use cus_core::oauth::{ErrorCode, OAuthError};
-use cus_core::{Client, ClientId, ClientKind};
+use cus_core::{Client, ClientId, ClientKind, TokenAuthMethod};
+use cus_jose::assertion::{ClientKeys, JWT_BEARER, claimed_client};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -31,6 +34,8 @@ pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub client_secret: Option<&'a str>,
+    pub client_assertion_type: Option<&'a str>,
+    pub client_assertion: Option<&'a str>,
 }
 
 /// A failed authentication, and whether the client tried HTTP Basic (then the 401 carries
@@ -67,6 +72,9 @@ fn form_urldecode(text: &str) -> Option<String> {
 }
 
 pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Client, AuthFailure> {
+    if presented.client_assertion_type.is_some() || presented.client_assertion.is_some() {
+        return authenticate_assertion(app, &presented).await;
+    }
     let basic_header = presented
         .authorization
         .filter(|h| h.to_ascii_lowercase().starts_with("basic "));
@@ -130,6 +138,89 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
             Err(failure(basic, "client authentication failed"))
         }
     }
+}
+
+/// How long a client assertion may live: a few minutes, as RFC 7523 §3 advises.
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
+/// `private_key_jwt`: the client signed a short-lived JWT with a key it registered. Each
+/// assertion is accepted once (its `jti` is kept until it expires).
+async fn authenticate_assertion(
+    app: &AppState,
+    presented: &Presented<'_>,
+) -> Result<Client, AuthFailure> {
+    let refuse = |why: &str| {
+        tracing::info!(reason = why, "client assertion refused");
+        failure(false, "client authentication failed")
+    };
+    if presented.authorization.is_some() || presented.client_secret.is_some() {
+        return Err(AuthFailure {
+            error: OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "use one client authentication method",
+            ),
+            basic: false,
+        });
+    }
+    if presented.client_assertion_type != Some(JWT_BEARER) {
+        return Err(failure(false, "client_assertion_type must be jwt-bearer"));
+    }
+    let assertion = presented
+        .client_assertion
+        .ok_or_else(|| failure(false, "client_assertion is required"))?;
+    let claimed = claimed_client(assertion).ok_or_else(|| refuse("no sub"))?;
+    if presented.client_id.is_some_and(|id| id != claimed) {
+        return Err(refuse("client_id differs from the assertion's sub"));
+    }
+    let client = app
+        .store
+        .client(&ClientId(claimed.clone()))
+        .await
+        .map_err(|_| AuthFailure {
+            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+            basic: false,
+        })?
+        .filter(|c| c.enabled && c.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt)
+        .ok_or_else(|| refuse("unknown client, disabled, or not private_key_jwt"))?;
+    let jwks = client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(|| refuse("no jwks"))?;
+    let keys = ClientKeys::from_jwks(&jwks).map_err(|_| refuse("unusable jwks"))?;
+    let issuer = app.issuer.trim_end_matches('/');
+    let endpoints = [
+        issuer.to_owned(),
+        format!("{issuer}/"),
+        format!("{issuer}/token"),
+        format!("{issuer}/revoke"),
+        format!("{issuer}/introspect"),
+    ];
+    let audiences: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+    let now = app.clock.now().unix_timestamp();
+    let verified = keys
+        .verify(assertion, &claimed, &audiences, now, MAX_ASSERTION_LIFETIME)
+        .map_err(|e| refuse(&e.to_string()))?;
+    let ttl = std::time::Duration::from_secs(u64::try_from(verified.exp - now).unwrap_or(1));
+    let first_use = app
+        .cache
+        .put_new(
+            &Key::new(
+                Namespace::AssertionJti,
+                format!("{claimed}:{}", verified.jti),
+            ),
+            b"1",
+            ttl,
+        )
+        .await
+        .map_err(|_| AuthFailure {
+            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+            basic: false,
+        })?;
+    if !first_use {
+        return Err(refuse("assertion replayed (jti already used)"));
+    }
+    Ok(client)
 }
 
 #[cfg(test)]

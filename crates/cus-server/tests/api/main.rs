@@ -10,4 +10,5 @@ mod lifecycle;
 mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
+mod private_key_jwt;
 mod security;

@@ -123,6 +123,7 @@ fn client(id: &str) -> Client {
         previous_secret_hash: None,
         previous_secret_expires: None,
         backchannel_logout_uri: None,
+        jwks: None,
         contacts: vec![],
         logo_uri: None,
         client_uri: None,
@@ -426,6 +427,7 @@ async fn clients_are_updated_and_deleted_with_audit(store: Arc<dyn Store>) {
     changed.client_uri = Some("https://portal.sence.cl".into());
     changed.backchannel_logout_uri = Some("https://portal.sence.cl/bcl".into());
     changed.registration_token_hash = Some("rat-hash".into());
+    changed.jwks = Some(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#.into());
     changed.enabled = false;
     changed.updated_at = now() + Duration::seconds(1);
     store
