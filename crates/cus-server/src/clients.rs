@@ -290,7 +290,9 @@ fn validate(c: &Client) -> Result<(), ClientError> {
             ClientKeys::from_jwks(&value).map_err(metadata_error)?;
         }
         (None, TokenAuthMethod::PrivateKeyJwt) => {
-            return Err(metadata_error("private_key_jwt needs jwks"));
+            return Err(metadata_error(
+                "private_key_jwt needs jwks (the keys themselves; jwks_uri is not supported)",
+            ));
         }
         (None, _) => {}
     }
