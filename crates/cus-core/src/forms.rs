@@ -125,13 +125,12 @@ pub struct TokenForm {
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub client_assertion_type: Option<String>,
-    pub client_assertion: Option<String>,
+    /// The client's credentials, when sent in the body.
+    #[serde(flatten)]
+    pub credentials: ClientCredentialsForm,
 }
 
-/// Client credentials in a protocol body (`client_secret_post`).
+/// Client credentials in a protocol body (`client_secret_post`, `private_key_jwt`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ClientCredentialsForm {
     pub client_id: Option<String>,
@@ -145,10 +144,9 @@ pub struct ClientCredentialsForm {
 pub struct TokenActionForm {
     pub token: Option<String>,
     pub token_type_hint: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub client_assertion_type: Option<String>,
-    pub client_assertion: Option<String>,
+    /// The client's credentials, when sent in the body.
+    #[serde(flatten)]
+    pub credentials: ClientCredentialsForm,
 }
 
 /// `POST /userinfo` with the token in the body (RFC 6750 §2.2).

@@ -261,13 +261,7 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         Ok(f) => f,
         Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
     };
-    let credentials = ClientCredentialsForm {
-        client_id: form.client_id.clone(),
-        client_secret: form.client_secret.clone(),
-        client_assertion_type: form.client_assertion_type.clone(),
-        client_assertion: form.client_assertion.clone(),
-    };
-    let client = match authenticate(&app, &headers, &credentials).await {
+    let client = match authenticate(&app, &headers, &form.credentials).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -402,13 +396,7 @@ async fn token_action(
 ) -> Result<(cus_core::Client, TokenActionForm), Response> {
     let form: TokenActionForm = params::decode(body)
         .map_err(|e| oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false))?;
-    let credentials = ClientCredentialsForm {
-        client_id: form.client_id.clone(),
-        client_secret: form.client_secret.clone(),
-        client_assertion_type: form.client_assertion_type.clone(),
-        client_assertion: form.client_assertion.clone(),
-    };
-    let client = authenticate(app, headers, &credentials).await?;
+    let client = authenticate(app, headers, &form.credentials).await?;
     if form.token.is_none() {
         return Err(oauth_json(
             &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),

@@ -52,6 +52,14 @@ fn failure(basic: bool, text: &str) -> AuthFailure {
     }
 }
 
+/// The store or cache failed: the client may try again.
+fn unavailable(basic: bool) -> AuthFailure {
+    AuthFailure {
+        error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+        basic,
+    }
+}
+
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
 fn parse_basic(header: &str) -> Option<(String, String)> {
     let encoded = header
@@ -108,10 +116,7 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
         .store
         .client(&ClientId(client_id))
         .await
-        .map_err(|_| AuthFailure {
-            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
-            basic,
-        })?
+        .map_err(|_| unavailable(basic))?
         .filter(|c| c.enabled);
     match (client, secret) {
         (Some(client), Some(secret)) if client.kind == ClientKind::Confidential => {
@@ -176,10 +181,7 @@ async fn authenticate_assertion(
         .store
         .client(&ClientId(claimed.clone()))
         .await
-        .map_err(|_| AuthFailure {
-            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
-            basic: false,
-        })?
+        .map_err(|_| unavailable(false))?
         .filter(|c| c.enabled && c.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt)
         .ok_or_else(|| refuse("unknown client, disabled, or not private_key_jwt"))?;
     let jwks = client
@@ -213,10 +215,7 @@ async fn authenticate_assertion(
             ttl,
         )
         .await
-        .map_err(|_| AuthFailure {
-            error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
-            basic: false,
-        })?;
+        .map_err(|_| unavailable(false))?;
     if !first_use {
         return Err(refuse("assertion replayed (jti already used)"));
     }
