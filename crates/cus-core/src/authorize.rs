@@ -37,7 +37,7 @@ pub struct AuthorizeParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
     pub redirect_uri: String,
-    /// The requested scopes CUS knows and the client may have, `openid` first among them.
+    /// The requested scopes CUS knows and the client may have, in the order asked.
     pub scopes: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
