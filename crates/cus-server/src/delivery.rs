@@ -175,8 +175,10 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
 
 /// Background task of `cus serve`.
 pub async fn run(app: AppState, delivery: Delivery) {
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(app.config.outbox.poll_seconds.max(1)));
+    // The first round waits one period, like every later one: a plain `interval` would
+    // fire at once and race whoever starts the node (the tests run rounds themselves).
+    let period = Duration::from_secs(app.config.outbox.poll_seconds.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
