@@ -3,7 +3,6 @@
 use super::params::WebForm;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,14 +17,15 @@ use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
 use super::oidc::{RidQuery, current_session, expired_request};
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::{FieldErrors, captcha, credentials, lockout};
 use crate::limits;
 use crate::oidc::authorize;
 use crate::oidc::session;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/Account", get(login_page).post(login))
         .route("/consent", get(consent_page).post(consent))
         .route("/end_session", get(end_session).post(end_session))

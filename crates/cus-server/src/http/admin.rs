@@ -4,7 +4,6 @@
 //! from these handlers and served at `/admin/api/v1/openapi.json`.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -15,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::clients::{self, ADMIN_SCOPE, ClientError, ClientMetadata, ClientView};
 use crate::oidc::tokens;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/admin/api/v1/openapi.json", get(openapi_json))
         .route(
             "/admin/api/v1/clients",

@@ -3,7 +3,6 @@
 use super::params::WebForm;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,10 +15,11 @@ use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
 use super::oidc::current_session;
+use super::routes::Routes;
 use crate::app::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/autorizaciones", get(list_consents))
         .route("/autorizaciones/retirar", post(withdraw_consent))
 }

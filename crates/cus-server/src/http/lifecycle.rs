@@ -8,7 +8,6 @@ use askama_web::WebTemplate;
 use cus_core::forms::LifecycleForm;
 
 use super::params::WebForm;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,13 +21,14 @@ use serde::Deserialize;
 use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::juridica::{self, JuridicaInput};
 use crate::lifecycle::natural::{self, ContactInput, RegistrationInput, Sent};
 use crate::lifecycle::{FieldErrors, FlowError, captcha};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/", get(home))
         .route("/informacion", get(info))
         .route("/no-tengo-correo", get(no_email))

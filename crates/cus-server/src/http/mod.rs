@@ -11,6 +11,7 @@ pub mod meta;
 mod oidc;
 mod params;
 mod registration;
+mod routes;
 mod territory;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use routes::Routes;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,21 +33,29 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
                    form-action 'self' http: https:; base-uri 'none'";
 
+/// Every path CUS serves, as registered (with `{placeholders}`).
+pub fn paths() -> Vec<&'static str> {
+    routes().paths().to_vec()
+}
+
+fn routes() -> Routes {
+    Routes::new()
+        .merge(health::routes())
+        .merge(territory::routes())
+        .merge(oidc::routes())
+        .merge(account::routes())
+        .merge(consents::routes())
+        .merge(admin::routes())
+        .merge(registration::routes())
+        .merge(lifecycle::routes())
+        .route("/static/cus.css", axum::routing::get(stylesheet))
+        .route("/static/cus.js", axum::routing::get(script))
+}
+
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let https = state.issuer.starts_with("https://");
-    let mut router = Router::new()
-        .merge(health::router())
-        .merge(territory::router())
-        .merge(oidc::router())
-        .merge(account::router())
-        .merge(consents::router())
-        .merge(admin::router())
-        .merge(registration::router())
-        .merge(lifecycle::router())
-        .route("/static/cus.css", axum::routing::get(stylesheet))
-        .route("/static/cus.js", axum::routing::get(script))
-        .with_state(state);
+    let mut router = routes().into_router().with_state(state);
     if https {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,

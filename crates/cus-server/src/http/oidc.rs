@@ -2,7 +2,6 @@
 //! introspection. Handlers decode, call `crate::oidc`, and render.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::errors::{self, oauth_json};
 use super::params;
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
 use crate::oidc::client_auth::{self, Presented};
@@ -23,8 +23,8 @@ use crate::oidc::session;
 use crate::oidc::tokens;
 use crate::secrets::token_hash;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize).post(authorize))

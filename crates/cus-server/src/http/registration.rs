@@ -3,7 +3,6 @@
 //! with the registration access token issued then.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,12 +11,13 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::clients::{self, ClientError, ClientMetadata, ClientView};
 use crate::secrets::token_hash;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/register", post(register_client))
         .route(
             "/register/{client_id}",

@@ -1,7 +1,6 @@
 //! The región → comuna catalogue as JSON, for the forms' comuna filter.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,10 +8,10 @@ use axum::routing::get;
 use cus_core::Catalogue;
 use serde_json::json;
 
-use crate::app::AppState;
+use super::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/regiones", get(list_regiones))
         .route("/api/regiones/{codigo}/comunas", get(list_comunas))
 }

@@ -14,7 +14,7 @@ on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,
     token_limit_per_client_answers_json_429,
     captcha_after_three_failures_and_lock_after_ten,
-    every_html_page_carries_the_security_headers,
+    every_route_carries_the_security_headers,
     malformed_bodies_get_a_clear_400_on_every_post,
 );
 
@@ -197,85 +197,104 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
     assert_eq!(status, 200, "unlocked");
 }
 
-/// Every GET page: the headers that keep it from being framed, sniffed or leaked, and
-/// `no-store` on those with a form.
-async fn every_html_page_carries_the_security_headers(backend: Backend) {
+/// Walks every route the router serves, signed out and signed in: every answer is kept
+/// from being sniffed or leaked, every HTML page from being framed or running inline code,
+/// and every page with a form from being cached. The consent page is reached by a flow.
+async fn every_route_carries_the_security_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    app.account().await;
     let client = app.client(false, false).await;
-    let pages = [
-        "/",
-        "/informacion",
-        "/no-tengo-correo",
-        "/Account",
-        "/natural/registro",
-        "/natural/generar",
-        "/natural/cambiar",
-        "/natural/actualizar",
-        "/juridica/registro",
-        "/juridica/generar",
-        "/juridica/cambiar",
-        "/end_session",
-        "/verificar-correo?token=x",
-        "/authorize?client_id=nope",
-    ];
-    let with_forms = [
-        "/Account",
-        "/natural/registro",
-        "/natural/generar",
-        "/natural/cambiar",
-        "/natural/actualizar",
-        "/juridica/registro",
-        "/juridica/generar",
-        "/juridica/cambiar",
-        "/end_session",
-    ];
-    for path in pages {
-        let response = app.browser().get(app.url(path)).send().await.expect("page");
-        let headers = response.headers();
-        let csp = headers
-            .get("content-security-policy")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+    let other = app.client(false, false).await;
+    let signed_in = app.browser();
+    let authorize = |client_id: &str| {
+        app.url(&format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri={REDIRECT}\
+             &scope=openid&state=s"
+        ))
+    };
+    app.browse_to_callback(&signed_in, &authorize(&client.id), RUT, CUS)
+        .await;
+
+    let paths = cus_server::http::paths();
+    assert!(paths.contains(&"/Account") && paths.contains(&"/{persona}/generar"));
+    let mut seen = Seen::default();
+    for browser in [app.browser(), signed_in.clone()] {
+        for path in &paths {
+            for concrete in concrete_paths(path, &client.id) {
+                let response = browser.get(app.url(&concrete)).send().await.expect("GET");
+                seen.check(&concrete, response).await;
+            }
+        }
+    }
+    // The consent page shows only inside a flow: a second portal asks, once signed in.
+    let mut next = authorize(&other.id);
+    loop {
+        let response = signed_in.get(&next).send().await.expect("GET");
+        if !response.status().is_redirection() {
+            let html = seen.check("/consent", response).await;
+            assert!(html.contains("action=\"/consent\""), "{html}");
+            break;
+        }
+        next = app.url(&crate::helpers::location(&response));
+    }
+    // Not a vacuous walk: the pages of the guide and their forms were all there.
+    assert!(seen.html >= 30, "{} HTML answers", seen.html);
+    assert!(seen.forms >= 20, "{} pages with a form", seen.forms);
+}
+
+/// Every `{placeholder}` of a route filled with the values a browser would send.
+fn concrete_paths(path: &str, client_id: &str) -> Vec<String> {
+    if path.contains("{persona}") {
+        return ["natural", "juridica"]
+            .iter()
+            .map(|persona| path.replace("{persona}", persona))
+            .collect();
+    }
+    vec![
+        path.replace("{codigo}", "13")
+            .replace("{client_id}", client_id),
+    ]
+}
+
+#[derive(Default)]
+struct Seen {
+    html: usize,
+    forms: usize,
+}
+
+impl Seen {
+    /// Checks one answer's headers; returns its body.
+    async fn check(&mut self, path: &str, response: reqwest::Response) -> String {
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        let csp = header("content-security-policy");
         assert!(
             csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
             "{path}: {csp}"
         );
         assert!(!csp.contains("unsafe-inline"), "{path}");
-        assert_eq!(
-            headers
-                .get("x-content-type-options")
-                .and_then(|v| v.to_str().ok()),
-            Some("nosniff"),
-            "{path}"
-        );
-        assert_eq!(
-            headers.get("referrer-policy").and_then(|v| v.to_str().ok()),
-            Some("no-referrer"),
-            "{path}"
-        );
-        if with_forms.contains(&path) {
-            assert_eq!(
-                headers.get("cache-control").and_then(|v| v.to_str().ok()),
-                Some("no-store"),
-                "{path}"
+        let body = response.text().await.expect("body");
+        if header("content-type").starts_with("text/html") {
+            self.html += 1;
+            assert!(
+                !body.contains("<script>") && !body.contains("style="),
+                "{path}: no inline script or style"
             );
+            if body.contains("<form") {
+                self.forms += 1;
+                assert_eq!(header("cache-control"), "no-store", "{path}");
+            }
         }
-        let html = response.text().await.expect("html");
-        assert!(
-            !html.contains("<script>") && !html.contains("style="),
-            "{path}: no inline script or style"
-        );
+        body
     }
-    // The consent page too.
-    let url = format!(
-        "/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&state=s",
-        client.id
-    );
-    let browser = app.browser();
-    app.account().await;
-    let _ = app
-        .browse_to_callback(&browser, &app.url(&url), RUT, CUS)
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
