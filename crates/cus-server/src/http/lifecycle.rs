@@ -203,13 +203,26 @@ async fn register_page(State(app): State<AppState>, jar: CookieJar) -> Response 
     render_register(&app, jar, LifecycleForm::default(), FieldErrors::new()).await
 }
 
-/// Checks the CSRF token and the captcha of a lifecycle form. `Err` is the response to give.
+/// Checks the CSRF token, the rate limits and the captcha of a lifecycle form. `Err` is the
+/// response to give; `Ok(Some)` the messages to show beside the fields.
 async fn guard(
     app: &AppState,
     jar: &CookieJar,
     form: &LifecycleForm,
     meta: &RequestMeta,
 ) -> Result<Option<FieldErrors>, Response> {
+    admit(app, jar, form, meta).await?;
+    check_captcha(app, form).await
+}
+
+/// The CSRF token, then one request counted against the limits per IP and (when the form
+/// names one) per RUT.
+async fn admit(
+    app: &AppState,
+    jar: &CookieJar,
+    form: &LifecycleForm,
+    meta: &RequestMeta,
+) -> Result<(), Response> {
     if !csrf::verify(app, jar, Some(&form.csrf)) {
         return Err(errors::form_expired());
     }
@@ -230,6 +243,14 @@ async fn guard(
     {
         return Err(response);
     }
+    Ok(())
+}
+
+/// The captcha of a form; "Refrescar" asks for a new image and submits nothing.
+async fn check_captcha(
+    app: &AppState,
+    form: &LifecycleForm,
+) -> Result<Option<FieldErrors>, Response> {
     if form.action == "refrescar" {
         // "Refrescar": the same form with a new image, nothing submitted.
         let _ = app
@@ -474,14 +495,8 @@ async fn generate(
     let Some(persona) = Persona::from_path(&segment) else {
         return not_found();
     };
-    if !csrf::verify(&app, &jar, Some(&form.csrf)) {
-        return errors::form_expired();
-    }
-    // Step 1 shows a RUT's question: limited per IP like every form.
-    let ip = meta.ip.as_deref().unwrap_or("");
-    if let Some(response) =
-        super::account::limited(&app, "form-ip", ip, app.config.limits.form_per_ip).await
-    {
+    // Both steps (the question, then the answer) count once against the limits.
+    if let Err(response) = admit(&app, &jar, &form, &meta).await {
         return response;
     }
     let rut = match Rut::parse(&form.rut) {
@@ -519,7 +534,7 @@ async fn generate(
         )
         .await;
     }
-    match guard(&app, &jar, &form, &meta).await {
+    match check_captcha(&app, &form).await {
         Err(response) => return response,
         Ok(Some(errors)) => {
             return render_generate(&app, persona, jar, rut.to_string(), Some(question), errors)

@@ -41,16 +41,20 @@ fn invalid_token(description: &str) -> Response {
     response
 }
 
+fn temporarily_unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": "temporarily_unavailable" })),
+    )
+        .into_response()
+}
+
 /// RFC 7591 §3.2.2.
 fn registration_error(e: ClientError) -> Response {
     let status = match &e {
         ClientError::Store(inner) => {
             tracing::error!(error = %inner, "registration store failure");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "temporarily_unavailable" })),
-            )
-                .into_response();
+            return temporarily_unavailable();
         }
         ClientError::NotFound => return invalid_token("unknown client"),
         _ => StatusCode::BAD_REQUEST,
@@ -105,7 +109,10 @@ async fn register_client(
     {
         Ok(crate::limits::Verdict::Allowed) => {}
         Ok(crate::limits::Verdict::Limited(wait)) => return super::errors::too_many_json(wait),
-        Err(e) => return registration_error(ClientError::InvalidMetadata(format!("{e}"))),
+        Err(e) => {
+            tracing::error!(error = %e, "registration rate limit check failed");
+            return temporarily_unavailable();
+        }
     }
     let Some(token) = bearer(&headers) else {
         return invalid_token("an initial access token is required");
@@ -117,7 +124,10 @@ async fn register_client(
     {
         Ok(true) => {}
         Ok(false) => return invalid_token("the initial access token is invalid or expired"),
-        Err(e) => return registration_error(ClientError::Store(e)),
+        Err(e) => {
+            tracing::error!(error = %e, "registration rate limit check failed");
+            return temporarily_unavailable();
+        }
     }
     let meta = match metadata(&body) {
         Ok(m) => m,

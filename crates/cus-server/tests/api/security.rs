@@ -8,11 +8,16 @@ use serde_json::Value;
 use crate::helpers::{
     Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, test_config,
 };
-use crate::lifecycle::{login, outbox};
+use crate::lifecycle::{login, open_form, outbox, post};
+
+/// A valid RUT without an account.
+const OTHER_RUT: &str = "11.111.111-1";
 
 on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,
-    token_limit_per_client_answers_json_429,
+    form_limit_per_rut_spans_login_and_lifecycle_then_resets,
+    token_limit_per_client_spans_three_endpoints_then_resets,
+    register_limit_per_ip_answers_json_429_then_resets,
     captcha_after_three_failures_and_lock_after_ten,
     every_route_carries_the_security_headers,
     malformed_bodies_get_a_clear_400_on_every_post,
@@ -54,31 +59,112 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     assert_eq!(status, 200, "a new window");
 }
 
-async fn token_limit_per_client_answers_json_429(backend: Backend) {
+/// One RUT's budget is shared by the login and the lifecycle forms, whatever the IP;
+/// another RUT is not held back by it.
+async fn form_limit_per_rut_spans_login_and_lifecycle_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.token_per_client = cus_server::config::Limit { max: 2, window: 60 };
+    config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 2 };
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let browser = app.browser();
+    let validate = |rut: &'static str| {
+        let browser = browser.clone();
+        let app = &app;
+        async move {
+            let form = open_form(app, &browser, "/natural/generar").await;
+            let fields = [
+                ("csrf", form.csrf),
+                ("rut", rut.to_owned()),
+                ("action", "validar".to_owned()),
+            ];
+            post(app, &browser, "/natural/generar", &fields).await.0
+        }
+    };
+    assert_eq!(login_attempt(&app, &browser, RUT, CUS).await.0, 200);
+    assert_eq!(login_attempt(&app, &browser, RUT, CUS).await.0, 200);
+    // Counted, and answered: this account was made without a secret question.
+    assert_eq!(validate(RUT).await, 422);
+    assert_eq!(validate(RUT).await, 429, "the fourth request for the RUT");
+    let (status, headers, page) = login_attempt(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 429);
+    assert!(headers.get("retry-after").is_some());
+    assert!(page.contains("Demasiadas solicitudes"));
+    assert_eq!(
+        login_attempt(&app, &browser, OTHER_RUT, CUS).await.0,
+        401,
+        "another RUT is answered as usual"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        login_attempt(&app, &browser, RUT, CUS).await.0,
+        200,
+        "a new window"
+    );
+}
+
+/// `/token`, `/introspect` and `/revoke` draw on one budget per client.
+async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 2 };
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
-    let call = || async {
-        app.http
-            .post(app.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
+    let other = app.client(false, true).await;
+    let call = |client: &crate::helpers::TestClient, path: &'static str| {
+        let request = app
+            .http
+            .post(app.url(path))
+            .basic_auth(&client.id, client.secret.as_deref());
+        let request = if path == "/token" {
+            request.form(&[
                 ("grant_type", "authorization_code"),
                 ("code", "nope"),
                 ("redirect_uri", REDIRECT),
             ])
+        } else {
+            request.form(&[("token", "nope")])
+        };
+        async move { request.send().await.expect("sent") }
+    };
+    assert_eq!(call(&client, "/token").await.status(), 400);
+    assert_eq!(call(&client, "/introspect").await.status(), 200);
+    assert_eq!(call(&client, "/revoke").await.status(), 200);
+    for path in ["/token", "/introspect", "/revoke"] {
+        let limited = call(&client, path).await;
+        assert_eq!(limited.status(), 429, "{path}");
+        assert!(limited.headers().get("retry-after").is_some());
+        let body: Value = limited.json().await.expect("json");
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    assert_eq!(
+        call(&other, "/introspect").await.status(),
+        200,
+        "another client is answered as usual"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(call(&client, "/revoke").await.status(), 200, "a new window");
+}
+
+async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.register_per_ip = cus_server::config::Limit { max: 2, window: 2 };
+    let app = TestApp::spawn_with(config).await;
+    let register = || async {
+        app.http
+            .post(app.url("/register"))
+            .json(&serde_json::json!({ "redirect_uris": [REDIRECT] }))
             .send()
             .await
-            .expect("token")
+            .expect("sent")
     };
-    assert_eq!(call().await.status(), 400);
-    assert_eq!(call().await.status(), 400);
-    let limited = call().await;
+    assert_eq!(register().await.status(), 401, "no initial access token");
+    assert_eq!(register().await.status(), 401);
+    let limited = register().await;
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_some());
     let body: Value = limited.json().await.expect("json");
     assert_eq!(body["error"], "temporarily_unavailable");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(register().await.status(), 401, "a new window");
 }
 
 async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
