@@ -25,6 +25,10 @@ pub enum Namespace {
     Ticket,
     /// `jti`s of client assertions already used (until they expire).
     AssertionJti,
+    /// The clients a session (by `sid`) signed in to, for back-channel logout.
+    SessionClients,
+    /// The `sid`s of an account's sessions, to log them all out when its CUS changes.
+    AccountSessions,
 }
 
 impl Namespace {
@@ -40,6 +44,8 @@ impl Namespace {
             Self::RevokedJti => "rjti",
             Self::Ticket => "tkt",
             Self::AssertionJti => "ajti",
+            Self::SessionClients => "sesrp",
+            Self::AccountSessions => "acses",
         }
     }
 }

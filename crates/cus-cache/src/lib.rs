@@ -45,6 +45,11 @@ pub trait Cache: Send + Sync {
     async fn incr(&self, key: &Key, window: Duration) -> Result<(u64, Duration)>;
     /// The current value of a counter made by [`Cache::incr`]; 0 when absent or expired.
     async fn count(&self, key: &Key) -> Result<u64>;
+    /// Adds `member` to the set at `key`; the whole set then lives `ttl` from now.
+    async fn add_member(&self, key: &Key, member: &str, ttl: Duration) -> Result<()>;
+    /// Removes the set at `key` and returns its members, in one step: of many concurrent
+    /// takers, one gets each member.
+    async fn take_members(&self, key: &Key) -> Result<Vec<String>>;
     /// Round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
     /// `memory` or `redis`.

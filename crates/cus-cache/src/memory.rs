@@ -168,6 +168,42 @@ impl Cache for MemoryCache {
         }))
     }
 
+    async fn add_member(&self, key: &Key, member: &str, ttl: Duration) -> Result<()> {
+        let key = self.full(key);
+        self.with(|inner, now| {
+            let mut members = if live(inner, &key, now) {
+                inner
+                    .map
+                    .get(&key)
+                    .map_or_else(Vec::new, |e| members_of(&e.value))
+            } else {
+                Vec::new()
+            };
+            if !members.iter().any(|m| m == member) {
+                members.push(member.to_owned());
+            }
+            inner.map.insert(
+                key,
+                Entry {
+                    value: serde_json::to_vec(&members).unwrap_or_default(),
+                    expires: now + ttl,
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            inner
+                .map
+                .remove(&key)
+                .filter(|e| e.expires > now)
+                .map_or_else(Vec::new, |e| members_of(&e.value))
+        }))
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -175,4 +211,9 @@ impl Cache for MemoryCache {
     fn backend(&self) -> &'static str {
         "memory"
     }
+}
+
+/// A set is kept as a JSON array of its members, in the order they were added.
+fn members_of(value: &[u8]) -> Vec<String> {
+    serde_json::from_slice(value).unwrap_or_default()
 }

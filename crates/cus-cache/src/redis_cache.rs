@@ -135,6 +135,36 @@ where
         Ok(value.unwrap_or(0))
     }
 
+    async fn add_member(&self, key: &Key, member: &str, ttl: Duration) -> Result<()> {
+        let full = self.full(key);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SADD")
+            .arg(&full)
+            .arg(member)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&full)
+            .arg(millis(ttl))
+            .ignore();
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+    }
+
+    async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
+        let full = self.full(key);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SMEMBERS")
+            .arg(&full)
+            .cmd("DEL")
+            .arg(&full)
+            .ignore();
+        let mut conn = self.conn.clone();
+        let (members,): (Vec<String>,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(members)
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run::<String>(&redis::cmd("PING")).await.map(|_| ())
     }

@@ -1,5 +1,6 @@
-//! Messages to people (e-mail, SMS), written to the durable outbox in the same transaction
-//! as the change that caused them, and delivered afterwards.
+//! Messages to people (e-mail, SMS) and logout notices to relying parties, written to the
+//! durable outbox (with the change that caused them, where there is one) and delivered
+//! afterwards.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,6 +11,10 @@ use uuid::Uuid;
 pub enum Channel {
     Email,
     Sms,
+    /// An OpenID back-channel logout notice: the recipient is the client id, the subject
+    /// the session's `sid`, the body the account's `sub`. The logout token is signed when
+    /// it is sent, so a retry never carries an expired one.
+    Logout,
 }
 
 impl Channel {
@@ -17,6 +22,7 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::Logout => "logout",
         }
     }
 
@@ -24,6 +30,7 @@ impl Channel {
         match text {
             "email" => Some(Self::Email),
             "sms" => Some(Self::Sms),
+            "logout" => Some(Self::Logout),
             _ => None,
         }
     }
@@ -37,4 +44,18 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub created_at: OffsetDateTime,
+}
+
+impl Notification {
+    /// A back-channel logout notice for `client_id` about session `sid` of `sub`.
+    pub fn logout(client_id: &str, sid: &str, sub: &str, now: OffsetDateTime) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            channel: Channel::Logout,
+            recipient: client_id.to_owned(),
+            subject: sid.to_owned(),
+            body: sub.to_owned(),
+            created_at: now,
+        }
+    }
 }

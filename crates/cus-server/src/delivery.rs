@@ -1,5 +1,5 @@
-//! The outbox worker: delivers pending e-mails and SMS written by the flows. A message is
-//! marked sent only after its transport accepted it; failures are retried with backoff;
+//! The outbox worker: delivers pending e-mails and SMS written by the flows, and logout
+//! notices to relying parties. A message is marked sent only after its transport accepted it; failures are retried with backoff;
 //! pending messages survive restarts (they live in the store), and a lease keeps two nodes
 //! from sending the same one.
 
@@ -33,6 +33,9 @@ pub struct Delivery {
     mailer: Mailer,
     sms: SmsSender,
     from: Mailbox,
+    /// For back-channel logout: a relying party answers at once, and is not followed
+    /// elsewhere.
+    relying_parties: reqwest::Client,
 }
 
 impl Delivery {
@@ -62,14 +65,51 @@ impl Delivery {
             .from
             .parse()
             .context("outbox.from is not a mailbox")?;
-        Ok(Self { mailer, sms, from })
+        let relying_parties = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            mailer,
+            sms,
+            from,
+            relying_parties,
+        })
     }
 
-    async fn deliver(&self, n: &Notification) -> anyhow::Result<()> {
+    async fn deliver(&self, app: &AppState, n: &Notification) -> anyhow::Result<()> {
         match n.channel {
             Channel::Email => self.send_mail(n).await,
             Channel::Sms => self.send_sms(n).await,
+            Channel::Logout => self.send_logout(app, n).await,
         }
+    }
+
+    /// Back-Channel Logout 1.0 §2.5: POST `logout_token`; the portal answers 200 (or 204).
+    /// A portal deleted, or without a logout URI any more, is owed nothing.
+    async fn send_logout(&self, app: &AppState, n: &Notification) -> anyhow::Result<()> {
+        let client = app
+            .store
+            .client(&cus_core::ClientId(n.recipient.clone()))
+            .await?;
+        let Some((client, uri)) = client.and_then(|c| {
+            let uri = c.backchannel_logout_uri.clone()?;
+            Some((c, uri))
+        }) else {
+            tracing::info!(notification.id = %n.id, "logout notice dropped: the client has no back-channel logout URI");
+            return Ok(());
+        };
+        let token = crate::oidc::backchannel::logout_token(app, &client, &n.subject, &n.body)?;
+        let status = self
+            .relying_parties
+            .post(&uri)
+            .header(reqwest::header::CACHE_CONTROL, "no-store")
+            .form(&[("logout_token", token)])
+            .send()
+            .await?
+            .status();
+        anyhow::ensure!(status.is_success(), "the relying party answered {status}");
+        Ok(())
     }
 
     async fn send_mail(&self, n: &Notification) -> anyhow::Result<()> {
@@ -155,7 +195,7 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
     let mut sent = 0;
     for stored in due {
         let n = &stored.notification;
-        match delivery.deliver(n).await {
+        match delivery.deliver(app, n).await {
             Ok(()) => {
                 app.store.mark_sent(n.id, app.clock.now()).await?;
                 sent += 1;

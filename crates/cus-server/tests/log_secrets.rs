@@ -44,6 +44,31 @@ fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// A portal's back-channel logout endpoint that keeps the tokens it receives.
+async fn logout_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/logout",
+        axum::routing::post(
+            move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+                let store = store.clone();
+                async move {
+                    if let Some(token) = form.get("logout_token") {
+                        store.lock().expect("lock").push(token.clone());
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let uri = format!("http://{}/logout", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (uri, received)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs_at_trace_level() {
     let captured = Captured::default();
@@ -121,11 +146,13 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .expect("register");
     assert_eq!(registered.status(), 200);
 
-    // A client, and the whole OpenID flow.
+    // A client with a back-channel logout endpoint, and the whole OpenID flow.
+    let (logout_uri, logout_tokens) = logout_endpoint().await;
     let meta = cus_server::clients::ClientMetadata {
         client_name: Some("Portal".into()),
         redirect_uris: Some(vec!["http://127.0.0.1:9/cb".into()]),
         first_party: Some(true),
+        backchannel_logout_uri: Some(logout_uri),
         ..Default::default()
     };
     let created = cus_server::clients::create(
@@ -275,8 +302,23 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await;
     secrets.push("intento equivocado secreto".into());
     secrets.push("wrong-secret-value".into());
+    // Logout: the portal's logout token is a secret too.
+    let hint = tokens["id_token"].as_str().expect("id_token");
+    let _ = browser
+        .get(format!("{base}/end_session?id_token_hint={hint}"))
+        .send()
+        .await
+        .expect("logout");
     // Let the outbox worker deliver (its logs count too).
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for _ in 0..50 {
+        if !logout_tokens.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered = logout_tokens.lock().expect("lock").clone();
+    assert_eq!(delivered.len(), 1, "the logout notice was delivered");
+    secrets.extend(delivered);
 
     let logs =
         String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();

@@ -98,6 +98,8 @@ pub trait Audit: Send + Sync {
 /// The durable notification outbox.
 #[async_trait]
 pub trait Outbox: Send + Sync {
+    /// Queues notifications that go with no other change, all or none.
+    async fn queue_notifications(&self, notifications: &[Notification]) -> Result<()>;
     /// Every undelivered notification (for inspection and tests).
     async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
     /// Leases up to `limit` due notifications to the caller for `lease`.

@@ -491,6 +491,15 @@ macro_rules! impl_store {
 
         #[async_trait]
         impl $crate::Outbox for $store {
+            async fn queue_notifications(&self, notifications: &[Notification]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for n in notifications {
+                    insert_notification(&mut *tx, n).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>> {
                 ::sqlx::query_as::<_, OutboxRow>(
                     "SELECT id, channel, recipient, subject, body, created_at, attempts \

@@ -26,6 +26,8 @@ contract!(
     put_new_does_not_overwrite,
     counters_count_within_their_window_and_reset,
     json_helpers_round_trip,
+    sets_collect_members_once_and_are_taken_whole,
+    sets_expire_from_their_last_addition,
 );
 
 fn prefix() -> String {
@@ -165,4 +167,51 @@ async fn json_helpers_round_trip(cache: Arc<dyn Cache>) {
     assert!(taken.is_some());
     let again: Option<Vec<String>> = cache.take_json(&key).await.expect("take");
     assert_eq!(again, None);
+}
+
+async fn sets_collect_members_once_and_are_taken_whole(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::SessionClients, "sid-1");
+    assert!(cache.take_members(&key).await.expect("take").is_empty());
+    // Concurrent additions from many nodes: none is lost, none counted twice.
+    let adders: Vec<_> = (0..20)
+        .map(|i| {
+            let cache = cache.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                cache
+                    .add_member(&key, &format!("client-{}", i % 10), Duration::from_secs(60))
+                    .await
+            })
+        })
+        .collect();
+    for adder in adders {
+        adder.await.expect("ran").expect("add");
+    }
+    let mut members = cache.take_members(&key).await.expect("take");
+    members.sort();
+    let mut expected: Vec<String> = (0..10).map(|i| format!("client-{i}")).collect();
+    expected.sort();
+    assert_eq!(members, expected);
+    assert!(
+        cache.take_members(&key).await.expect("take").is_empty(),
+        "taken whole"
+    );
+}
+
+async fn sets_expire_from_their_last_addition(cache: Arc<dyn Cache>) {
+    let key = Key::new(Namespace::AccountSessions, "account-1");
+    let ttl = Duration::from_millis(300);
+    cache.add_member(&key, "a", ttl).await.expect("add");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cache.add_member(&key, "b", ttl).await.expect("add");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut members = cache.take_members(&key).await.expect("take");
+    members.sort();
+    assert_eq!(members, ["a", "b"], "the second addition extended the set");
+    cache.add_member(&key, "c", ttl).await.expect("add");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(
+        cache.take_members(&key).await.expect("take").is_empty(),
+        "expired"
+    );
 }

@@ -42,6 +42,7 @@ pub struct MetadataArgs {
     /// One of SENCE's own portals: consent is not asked (`--first-party` or `--first-party false`).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
+    /// Told (OpenID back-channel logout) when a session that signed in to the portal ends.
     #[arg(long)]
     backchannel_logout_uri: Option<String>,
     /// Contact e-mail (repeatable).

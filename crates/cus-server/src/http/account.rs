@@ -111,7 +111,7 @@ pub(super) async fn start_session(
         .get(session::cookie_name(app))
         .map(|c| c.value().to_owned())
     {
-        session::destroy(app, &old).await?;
+        session::end(app, &old).await?;
     }
     let (cookie, _) = session::create(app, account.id, account.cus_must_change).await?;
     Ok(jar.add(session_cookie(app, cookie)))
@@ -568,7 +568,9 @@ async fn finish_logout(
             event.user_agent = meta.user_agent;
             let _ = app.store.append_audit(&event).await;
         }
-        let _ = session::destroy(app, &cookie).await;
+        if let Err(e) = session::end(app, &cookie).await {
+            tracing::error!(error = %format!("{e:#}"), "ending the session failed");
+        }
     }
     let jar = jar.remove(Cookie::build(session::cookie_name(app)).path("/").build());
     match redirect {

@@ -70,7 +70,8 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     ([(header::CACHE_CONTROL, "public, max-age=3600")], Json(doc)).into_response()
 }

@@ -59,8 +59,9 @@ pub async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Opti
     account.tokens_valid_after = now;
     let mut event = AuditEvent::new(AuditKind::CusChanged, now, Some(account.rut.compact()));
     event.detail = Some("generated CUS used for the first time".into());
+    let logouts = crate::oidc::backchannel::all_sessions_ended(app, account.id).await?;
     app.store
-        .update_account(&account, &credentials, &[], &event, Some(now))
+        .update_account(&account, &credentials, &logouts, &event, Some(now))
         .await?;
     Ok(Some(Verified {
         account,

@@ -515,10 +515,15 @@ async fn set_cus(
     account.cus_must_change = false;
     account.updated_at = now;
     account.tokens_valid_after = now;
-    let notice = messages::cus_changed(&account.email, &account.display_name(), now);
+    let mut notices = vec![messages::cus_changed(
+        &account.email,
+        &account.display_name(),
+        now,
+    )];
+    notices.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     let event = audit(AuditKind::CusChanged, now, &account.rut, meta);
     app.store
-        .update_account(&account, &credentials, &[notice], &event, Some(now))
+        .update_account(&account, &credentials, &notices, &event, Some(now))
         .await?;
     // Lockouts and answer limits end with a CUS the owner chose.
     let _ = app.cache.delete(&answer_lock(&account.rut)).await;
@@ -686,6 +691,7 @@ pub async fn update(
         account.tokens_valid_after = now;
         revoke = Some(now);
         notifications.push(messages::cus_changed(&account.email, &name, now));
+        notifications.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     }
     let mut event = audit(AuditKind::DataUpdated, now, &account.rut, meta);
     if revoke.is_some() {

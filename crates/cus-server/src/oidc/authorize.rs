@@ -270,6 +270,7 @@ pub async fn issue_code(
             Duration::from_secs(app.config.oidc.code_ttl),
         )
         .await?;
+    super::backchannel::joined(app, session.account_id, &session.sid, &pending.client_id).await?;
     Ok(with_params(
         &pending.redirect_uri,
         &[

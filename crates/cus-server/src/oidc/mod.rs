@@ -2,6 +2,7 @@
 //! sessions, codes, tokens. Handlers in `http::oidc` call into these modules.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod session;
 pub mod tokens;

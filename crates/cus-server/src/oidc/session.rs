@@ -89,7 +89,10 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     Ok(Some(session))
 }
 
-pub async fn destroy(app: &AppState, cookie: &str) -> anyhow::Result<()> {
-    app.cache.delete(&key(cookie)).await?;
+/// Ends the session a cookie names, and tells the portals it signed in to.
+pub async fn end(app: &AppState, cookie: &str) -> anyhow::Result<()> {
+    if let Some(session) = app.cache.take_json::<Session>(&key(cookie)).await? {
+        super::backchannel::session_ended(app, session.account_id, &session.sid).await?;
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the production router over real TCP, against real backends.
 
 mod admin_api;
+mod backchannel;
 mod cli;
 mod delivery;
 mod foundation;

@@ -41,6 +41,7 @@ contract!(
     signing_keys_rotate_and_prune,
     audit_is_filtered_by_subject_and_time,
     outbox_delivers_pending_once,
+    notices_queue_on_their_own_all_or_none,
     consent_is_granted_and_withdrawn,
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
@@ -630,6 +631,37 @@ async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
             .expect("claim")
             .is_empty()
     );
+}
+
+async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
+    let first = Notification::logout("portal-a", "sid-1", "sub-1", now());
+    let second = Notification::logout("portal-b", "sid-1", "sub-1", now());
+    // A repeated id fails the batch: the first notice is not left behind alone.
+    let err = store
+        .queue_notifications(&[first.clone(), first.clone()])
+        .await;
+    assert!(err.is_err());
+    assert!(
+        store
+            .pending_notifications(10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    store
+        .queue_notifications(&[first.clone(), second.clone()])
+        .await
+        .expect("queued");
+    let mut pending: Vec<Notification> = store
+        .pending_notifications(10)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|p| p.notification)
+        .collect();
+    pending.sort_by(|a, b| a.recipient.cmp(&b.recipient));
+    assert_eq!(pending, [first, second]);
+    assert_eq!(pending[0].channel, Channel::Logout);
 }
 
 async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {

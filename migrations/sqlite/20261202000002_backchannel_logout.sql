@@ -1,0 +1,25 @@
+-- Back-channel logout: the outbox also carries logout notices to relying parties
+-- (channel 'logout': recipient = client id, subject = sid, body = sub). SQLite cannot
+-- alter a CHECK constraint, so the table is rebuilt with its rows (in the migration's
+-- transaction: all or nothing).
+CREATE TABLE outbox_new (
+    id              BLOB PRIMARY KEY,
+    channel         TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'logout')),
+    recipient       TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at TEXT,
+    locked_until    TEXT
+);
+INSERT INTO outbox_new (id, channel, recipient, subject, body, created_at, sent_at, attempts,
+                        last_error, next_attempt_at, locked_until)
+    SELECT id, channel, recipient, subject, body, created_at, sent_at, attempts,
+           last_error, next_attempt_at, locked_until
+    FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox (created_at) WHERE sent_at IS NULL;
