@@ -66,6 +66,26 @@ pub struct Server {
     pub issuer: String,
     pub shutdown_grace_seconds: u64,
     pub request_timeout_seconds: u64,
+    /// Load balancers and proxies whose `X-Forwarded-For` is believed (addresses or CIDR
+    /// ranges). Empty: the peer address is the client's.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A list of networks, each an address (`10.0.0.7`) or a CIDR range (`10.0.0.0/16`).
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "\"{text}\" is neither an IP address nor a CIDR range"
+                    ))
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -227,6 +247,7 @@ impl Config {
                 "issuer": self.server.issuer,
                 "shutdown_grace_seconds": self.server.shutdown_grace_seconds,
                 "request_timeout_seconds": self.server.request_timeout_seconds,
+                "trusted_proxies": self.server.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
             "log": { "format": match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, "level": self.log.level },
             "database": { "url": url(&self.database.url), "max_connections": self.database.max_connections },

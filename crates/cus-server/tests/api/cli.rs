@@ -62,6 +62,11 @@ fn bad_configuration_fails_with_one_line_and_no_panic() {
         ),
         ("CUS_CACHE__URL", "memcached://x", "cache.url must be"),
         (
+            "CUS_SERVER__TRUSTED_PROXIES",
+            "[\"10.0.0.0/33\"]",
+            "\"10.0.0.0/33\" is neither an IP address nor a CIDR range",
+        ),
+        (
             "CUS_SERVER__LISTEN",
             "not-an-address",
             "invalid configuration",

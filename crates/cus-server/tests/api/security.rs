@@ -16,6 +16,8 @@ const OTHER_RUT: &str = "11.111.111-1";
 on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,
     form_limit_per_rut_spans_login_and_lifecycle_then_resets,
+    clients_behind_a_trusted_proxy_are_told_apart,
+    forwarded_for_is_ignored_from_other_peers,
     token_limit_per_client_spans_three_endpoints_then_resets,
     register_limit_per_ip_answers_json_429_then_resets,
     captcha_after_three_failures_and_lock_after_ten,
@@ -99,6 +101,93 @@ async fn form_limit_per_rut_spans_login_and_lifecycle_then_resets(backend: Backe
         login_attempt(&app, &browser, RUT, CUS).await.0,
         200,
         "a new window"
+    );
+}
+
+/// A login whose request says it was forwarded for `client`.
+async fn login_forwarded_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> u16 {
+    let page = browser.get(app.url("/Account")).send().await.expect("page");
+    let csrf = input_value(&page.text().await.expect("html"), "csrf").expect("csrf");
+    browser
+        .post(app.url("/Account"))
+        // What a client forged itself, then what the balancer appended.
+        .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("rid", ""),
+            ("rut", RUT),
+            ("cus", CUS),
+        ])
+        .send()
+        .await
+        .expect("login")
+        .status()
+        .as_u16()
+}
+
+/// Behind a trusted load balancer each person has their own per-IP budget, and the audit
+/// trail names their address, not the balancer's nor one they forged.
+async fn clients_behind_a_trusted_proxy_are_told_apart(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
+    config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let browser = app.browser();
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.1").await,
+        200
+    );
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.1").await,
+        200
+    );
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.1").await,
+        429
+    );
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.2").await,
+        200,
+        "another person behind the same balancer"
+    );
+    let ips: Vec<Option<String>> = app
+        .state
+        .store
+        .audit_events(&cus_store::AuditFilter {
+            subject: Some("12345678-5".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.kind == "login_succeeded")
+        .map(|e| e.ip)
+        .collect();
+    assert_eq!(ips.len(), 3);
+    assert!(ips.contains(&Some("198.51.100.1".into())));
+    assert!(ips.contains(&Some("198.51.100.2".into())));
+}
+
+/// Without trusted proxies (the default) the header is the client's own word: ignored.
+async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let browser = app.browser();
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.1").await,
+        200
+    );
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.2").await,
+        200
+    );
+    assert_eq!(
+        login_forwarded_for(&app, &browser, "198.51.100.3").await,
+        429,
+        "one peer, one budget"
     );
 }
 
