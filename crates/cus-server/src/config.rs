@@ -50,6 +50,7 @@ pub struct Limits {
     pub form_per_rut: Limit,
     pub token_per_client: Limit,
     pub register_per_ip: Limit,
+    pub client_auth_failures_per_ip: Limit,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +286,7 @@ impl Config {
             "limits": {
                 "form_per_ip": { "max": self.limits.form_per_ip.max, "window": self.limits.form_per_ip.window },
                 "form_per_rut": { "max": self.limits.form_per_rut.max, "window": self.limits.form_per_rut.window },
+                "client_auth_failures_per_ip": { "max": self.limits.client_auth_failures_per_ip.max, "window": self.limits.client_auth_failures_per_ip.window },
                 "token_per_client": { "max": self.limits.token_per_client.max, "window": self.limits.token_per_client.window },
                 "register_per_ip": { "max": self.limits.register_per_ip.max, "window": self.limits.register_per_ip.window },
             },

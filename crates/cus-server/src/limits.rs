@@ -35,6 +35,39 @@ pub async fn check(
     }
 }
 
+/// Whether `subject` already spent its budget of failures under `name`. Reading does not
+/// count: [`failed`] does, after the failure.
+pub async fn exhausted(
+    app: &AppState,
+    name: &str,
+    subject: &str,
+    limit: Limit,
+) -> anyhow::Result<Verdict> {
+    let count = app.cache.count(&failures_key(name, subject)).await?;
+    Ok(if count >= limit.max {
+        tracing::warn!(limit = name, "failure limit reached");
+        // The counter's window is not read back; its whole length is the safe answer.
+        Verdict::Limited(Duration::from_secs(limit.window.max(1)))
+    } else {
+        Verdict::Allowed
+    })
+}
+
+/// Counts one failure of `subject` under `name`.
+pub async fn failed(app: &AppState, name: &str, subject: &str, limit: Limit) -> anyhow::Result<()> {
+    app.cache
+        .incr(
+            &failures_key(name, subject),
+            Duration::from_secs(limit.window.max(1)),
+        )
+        .await?;
+    Ok(())
+}
+
+fn failures_key(name: &str, subject: &str) -> Key {
+    Key::new(Namespace::Counter, format!("fail:{name}:{subject}"))
+}
+
 /// Seconds for a `Retry-After` header, rounded up.
 pub fn retry_after_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)

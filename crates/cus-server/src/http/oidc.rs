@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::{self, oauth_json};
+use super::meta::RequestMeta;
 use super::params;
 use super::routes::Routes;
 use crate::app::AppState;
@@ -213,12 +214,27 @@ fn no_store(mut response: Response) -> Response {
 async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
+    meta: &RequestMeta,
     form: &ClientCredentialsForm,
 ) -> Result<cus_core::Client, Response> {
+    // An address that failed too often is not heard, whoever it claims to be.
+    let ip = meta.ip.as_deref().unwrap_or("");
+    let failures = app.config.limits.client_auth_failures_per_ip;
+    match crate::limits::exhausted(app, "client-auth-ip", ip, failures).await {
+        Ok(crate::limits::Verdict::Allowed) => {}
+        Ok(crate::limits::Verdict::Limited(wait)) => return Err(errors::too_many_json(wait)),
+        Err(e) => {
+            tracing::error!(error = %e, "rate limit check failed");
+            return Err(oauth_json(
+                &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+                false,
+            ));
+        }
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let client = client_auth::authenticate(
+    let client = match client_auth::authenticate(
         app,
         Presented {
             authorization,
@@ -229,13 +245,21 @@ async fn authenticate(
         },
     )
     .await
-    .map_err(|f| {
-        tracing::info!(
-            error = f.error.code.as_str(),
-            "client authentication failed"
-        );
-        oauth_json(&f.error, f.basic)
-    })?;
+    {
+        Ok(client) => client,
+        Err(f) => {
+            tracing::info!(
+                error = f.error.code.as_str(),
+                "client authentication failed"
+            );
+            if f.error.code == ErrorCode::InvalidClient
+                && let Err(e) = crate::limits::failed(app, "client-auth-ip", ip, failures).await
+            {
+                tracing::error!(error = %e, "counting a failure failed");
+            }
+            return Err(oauth_json(&f.error, f.basic));
+        }
+    };
     // Per-client limit, shared by /token, /introspect and /revoke.
     match crate::limits::check(
         app,
@@ -257,12 +281,17 @@ async fn authenticate(
     }
 }
 
-async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: TokenForm = match params::decode(&body) {
         Ok(f) => f,
         Err(e) => return oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false),
     };
-    let client = match authenticate(&app, &headers, &form.credentials).await {
+    let client = match authenticate(&app, &headers, &meta, &form.credentials).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -352,8 +381,13 @@ async fn userinfo(
 
 /// RFC 7009: revokes a refresh token's family or an access token, if it is the caller's.
 /// Unknown or foreign tokens get the same 200 (§2.2).
-async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, form) = match token_action(&app, &headers, &body).await {
+async fn revoke(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, form) = match token_action(&app, &headers, &meta, &body).await {
         Ok(action) => action,
         Err(response) => return response,
     };
@@ -393,11 +427,12 @@ async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
 async fn token_action(
     app: &AppState,
     headers: &HeaderMap,
+    meta: &RequestMeta,
     body: &Bytes,
 ) -> Result<(cus_core::Client, TokenActionForm), Response> {
     let form: TokenActionForm = params::decode(body)
         .map_err(|e| oauth_json(&OAuthError::new(ErrorCode::InvalidRequest, e.0), false))?;
-    let client = authenticate(app, headers, &form.credentials).await?;
+    let client = authenticate(app, headers, meta, &form.credentials).await?;
     if form.token.is_none() {
         return Err(oauth_json(
             &OAuthError::new(ErrorCode::InvalidRequest, "token is required"),
@@ -407,8 +442,13 @@ async fn token_action(
     Ok((client, form))
 }
 
-async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, form) = match token_action(&app, &headers, &body).await {
+async fn introspect(
+    State(app): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, form) = match token_action(&app, &headers, &meta, &body).await {
         Ok(action) => action,
         Err(response) => return response,
     };

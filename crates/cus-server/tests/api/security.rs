@@ -20,6 +20,7 @@ on_both_backends!(
     forwarded_for_is_ignored_from_other_peers,
     token_limit_per_client_spans_three_endpoints_then_resets,
     register_limit_per_ip_answers_json_429_then_resets,
+    failed_client_authentications_close_an_address_then_reset,
     captcha_after_three_failures_and_lock_after_ten,
     every_route_carries_the_security_headers,
     malformed_bodies_get_a_clear_400_on_every_post,
@@ -231,6 +232,45 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(call(&client, "/revoke").await.status(), 200, "a new window");
+}
+
+/// Guessing a client secret: after the configured failures the address gets 429, even with
+/// the right secret, until the window ends; another address is not affected.
+async fn failed_client_authentications_close_an_address_then_reset(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.limits.client_auth_failures_per_ip = cus_server::config::Limit { max: 3, window: 2 };
+    config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
+    let app = TestApp::spawn_with(config).await;
+    let client = app.client(false, true).await;
+    let secret = client.secret.clone().expect("secret");
+    let call = |from: &'static str, secret: &str| {
+        let request = app
+            .http
+            .post(app.url("/introspect"))
+            .header("x-forwarded-for", from)
+            .basic_auth(&client.id, Some(secret))
+            .form(&[("token", "nope")]);
+        async move { request.send().await.expect("sent") }
+    };
+    for _ in 0..3 {
+        assert_eq!(call("198.51.100.1", "adivinanza").await.status(), 401);
+    }
+    let closed = call("198.51.100.1", &secret).await;
+    assert_eq!(closed.status(), 429, "even the right secret");
+    assert!(closed.headers().get("retry-after").is_some());
+    let body: Value = closed.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(
+        call("198.51.100.2", &secret).await.status(),
+        200,
+        "another address"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        call("198.51.100.1", &secret).await.status(),
+        200,
+        "a new window"
+    );
 }
 
 async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
