@@ -43,6 +43,9 @@ pub struct Notification {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// The body is sealed (JWE, a key derived from the KEK) because it carries a secret;
+    /// it is opened only to be delivered.
+    pub sealed: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -50,11 +53,12 @@ impl Notification {
     /// A back-channel logout notice for `client_id` about session `sid` of `sub`.
     pub fn logout(client_id: &str, sid: &str, sub: &str, now: OffsetDateTime) -> Self {
         Self {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             channel: Channel::Logout,
             recipient: client_id.to_owned(),
             subject: sid.to_owned(),
             body: sub.to_owned(),
+            sealed: false,
             created_at: now,
         }
     }

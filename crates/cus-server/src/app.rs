@@ -22,6 +22,8 @@ pub struct App {
     pub hasher: Hasher,
     /// Signs CSRF tokens (derived from the KEK).
     pub csrf_key: [u8; 32],
+    /// Seals secret-bearing message bodies in the outbox (derived from the KEK).
+    pub message_key: crate::secrets::MessageKey,
 }
 
 /// Cheap to clone: handed to every handler by axum.

@@ -78,6 +78,17 @@ impl Delivery {
     }
 
     async fn deliver(&self, app: &AppState, n: &Notification) -> anyhow::Result<()> {
+        let opened;
+        let n = if n.sealed {
+            opened = Notification {
+                body: app.message_key.open(&n.body)?,
+                sealed: false,
+                ..n.clone()
+            };
+            &opened
+        } else {
+            n
+        };
         match n.channel {
             Channel::Email => self.send_mail(n).await,
             Channel::Sms => self.send_sms(n).await,

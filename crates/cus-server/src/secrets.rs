@@ -70,18 +70,45 @@ impl Kek {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> anyhow::Result<String> {
-        let encrypter = Dir.encrypter_from_bytes(self.0)?;
-        let mut header = JweHeader::new();
-        header.set_content_encryption("A256GCM");
-        Ok(jwe::serialize_compact(plaintext, &header, &encrypter)?)
+        seal_with(self.0, plaintext)
     }
 
     pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
-        let decrypter = Dir.decrypter_from_bytes(self.0)?;
-        let (plaintext, _) = jwe::deserialize_compact(sealed, &decrypter)
-            .context("cannot unseal a signing key: wrong keys.kek?")?;
-        Ok(plaintext)
+        open_with(self.0, sealed).context("cannot unseal a signing key: wrong keys.kek?")
     }
+}
+
+/// Seals the bodies of messages that carry a secret (a generated CUS) while they wait in
+/// the outbox, so the database never holds them in clear. A key derived from the KEK.
+pub struct MessageKey([u8; 32]);
+
+impl MessageKey {
+    pub fn derive(kek: &Kek) -> Self {
+        Self(kek.derive("outbox"))
+    }
+
+    pub fn seal(&self, text: &str) -> anyhow::Result<String> {
+        seal_with(self.0, text.as_bytes())
+    }
+
+    pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        let bytes = open_with(self.0, sealed).context("cannot open a sealed message")?;
+        Ok(String::from_utf8(bytes)?)
+    }
+}
+
+/// JWE compact, `dir` + `A256GCM`.
+fn seal_with(key: [u8; 32], plaintext: &[u8]) -> anyhow::Result<String> {
+    let encrypter = Dir.encrypter_from_bytes(key)?;
+    let mut header = JweHeader::new();
+    header.set_content_encryption("A256GCM");
+    Ok(jwe::serialize_compact(plaintext, &header, &encrypter)?)
+}
+
+fn open_with(key: [u8; 32], sealed: &str) -> anyhow::Result<Vec<u8>> {
+    let decrypter = Dir.decrypter_from_bytes(key)?;
+    let (plaintext, _) = jwe::deserialize_compact(sealed, &decrypter)?;
+    Ok(plaintext)
 }
 
 #[cfg(unix)]
@@ -114,6 +141,16 @@ mod tests {
         assert!(!sealed.contains("private"));
         assert_eq!(kek.open(&sealed).expect("open"), b"private jwk");
         assert!(Kek([8; 32]).open(&sealed).is_err());
+    }
+
+    #[test]
+    fn message_key_is_not_the_kek() {
+        let kek = Kek([7; 32]);
+        let key = MessageKey::derive(&kek);
+        let sealed = key.seal("Su nueva CUS es: ABCD").expect("seal");
+        assert!(!sealed.contains("CUS"));
+        assert_eq!(key.open(&sealed).expect("open"), "Su nueva CUS es: ABCD");
+        assert!(kek.open(&sealed).is_err(), "a separate key");
     }
 
     #[test]

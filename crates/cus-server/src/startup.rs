@@ -50,6 +50,7 @@ impl Application {
             })?;
         let kek = crate::secrets::Kek::from_config(&config.keys)?;
         let csrf_key = kek.derive("csrf");
+        let message_key = crate::secrets::MessageKey::derive(&kek);
         let keys = crate::keys::Keyring::load(store.clone(), kek, clock.now())
             .await
             .context("cannot load the signing keys")?;
@@ -68,6 +69,7 @@ impl Application {
             keys,
             hasher,
             csrf_key,
+            message_key,
         };
         Ok(Self {
             listener,

@@ -109,6 +109,7 @@ pub trait Outbox: Send + Sync {
         now: OffsetDateTime,
         lease: time::Duration,
     ) -> Result<Vec<StoredNotification>>;
+    /// Records the delivery and drops the body.
     async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
     /// Records a failed attempt; the notification is due again at `retry_at`.
     async fn mark_failed(&self, id: Uuid, error: &str, retry_at: OffsetDateTime) -> Result<()>;

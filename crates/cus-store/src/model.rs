@@ -302,6 +302,7 @@ pub(crate) struct OutboxRow {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    pub sealed: bool,
     pub created_at: OffsetDateTime,
     pub attempts: i32,
 }
@@ -316,6 +317,7 @@ impl OutboxRow {
                 recipient: self.recipient,
                 subject: self.subject,
                 body: self.body,
+                sealed: self.sealed,
                 created_at: self.created_at,
             },
             attempts: self.attempts,

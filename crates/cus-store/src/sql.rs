@@ -91,14 +91,15 @@ macro_rules! impl_store {
             E: ::sqlx::Executor<'c, Database = $db>,
         {
             ::sqlx::query(
-                "INSERT INTO outbox (id, channel, recipient, subject, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO outbox (id, channel, recipient, subject, body, sealed, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(n.id)
             .bind(n.channel.as_str())
             .bind(&n.recipient)
             .bind(&n.subject)
             .bind(&n.body)
+            .bind(n.sealed)
             .bind(n.created_at)
             .execute(executor)
             .await?;
@@ -502,7 +503,7 @@ macro_rules! impl_store {
 
             async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>> {
                 ::sqlx::query_as::<_, OutboxRow>(
-                    "SELECT id, channel, recipient, subject, body, created_at, attempts \
+                    "SELECT id, channel, recipient, subject, body, sealed, created_at, attempts \
                      FROM outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT $1",
                 )
                 .bind(i64::from(limit))
@@ -527,7 +528,7 @@ macro_rules! impl_store {
                        AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
                        AND (locked_until IS NULL OR locked_until <= $2) \
                        ORDER BY created_at LIMIT $3) \
-                     RETURNING id, channel, recipient, subject, body, created_at, attempts",
+                     RETURNING id, channel, recipient, subject, body, sealed, created_at, attempts",
                 )
                 .bind(now + lease)
                 .bind(now)
@@ -540,7 +541,9 @@ macro_rules! impl_store {
             }
 
             async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
-                ::sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL WHERE id = $2")
+                // The body goes: once delivered it is the recipient's, and the store keeps
+                // no copy of a message (nor of a secret in it) longer than delivery needs.
+                ::sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL, body = '' WHERE id = $2")
                     .bind(at)
                     .bind(id)
                     .execute(&self.pool)

@@ -1,10 +1,13 @@
 //! The e-mails and SMS CUS sends, in Spanish. Plain text; delivery adds an HTML
-//! alternative. A CUS the person chose is never sent.
+//! alternative. A CUS the person chose is never sent; a generated one waits in the outbox
+//! sealed.
 
 use cus_core::notification::{Channel, Notification};
 use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
+
+use crate::secrets::MessageKey;
 
 const SIGNATURE: &str = "\n\n--\nClave Única SENCE (CUS)\nServicio Nacional de Capacitación y Empleo\n\
 Huérfanos 1273 Piso 11, Santiago. Teléfono (56-2) 2870 61 00.\n\
@@ -17,6 +20,7 @@ fn email(to: &str, subject: &str, body: String, now: OffsetDateTime) -> Notifica
         recipient: to.to_owned(),
         subject: subject.to_owned(),
         body: format!("{body}{SIGNATURE}"),
+        sealed: false,
         created_at: now,
     }
 }
@@ -28,6 +32,7 @@ fn sms(to: &str, body: String, now: OffsetDateTime) -> Notification {
         recipient: to.to_owned(),
         subject: String::new(),
         body,
+        sealed: false,
         created_at: now,
     }
 }
@@ -63,8 +68,22 @@ pub fn registered_sms(to: &str, now: OffsetDateTime) -> Notification {
     )
 }
 
-pub fn generated(to: &str, name: &str, cus: &str, now: OffsetDateTime) -> Notification {
-    email(
+/// Seals a message that carries a secret: the outbox keeps it only sealed.
+fn sealed(mut n: Notification, key: &MessageKey) -> anyhow::Result<Notification> {
+    n.body = key.seal(&n.body)?;
+    n.sealed = true;
+    Ok(n)
+}
+
+/// The e-mail with a generated CUS (sealed).
+pub fn generated(
+    to: &str,
+    name: &str,
+    cus: &str,
+    now: OffsetDateTime,
+    key: &MessageKey,
+) -> anyhow::Result<Notification> {
+    let n = email(
         to,
         "Su nueva Clave Única SENCE",
         format!(
@@ -74,17 +93,25 @@ pub fn generated(to: &str, name: &str, cus: &str, now: OffsetDateTime) -> Notifi
             when(now)
         ),
         now,
-    )
+    );
+    sealed(n, key)
 }
 
-pub fn generated_sms(to: &str, cus: &str, now: OffsetDateTime) -> Notification {
-    sms(
+/// The SMS with a generated CUS (sealed).
+pub fn generated_sms(
+    to: &str,
+    cus: &str,
+    now: OffsetDateTime,
+    key: &MessageKey,
+) -> anyhow::Result<Notification> {
+    let n = sms(
         to,
         format!(
             "SENCE: su nueva Clave Unica SENCE es {cus} . Si no la pidio, llame al 222870 6100."
         ),
         now,
-    )
+    );
+    sealed(n, key)
 }
 
 pub fn cus_changed(to: &str, name: &str, now: OffsetDateTime) -> Notification {

@@ -465,9 +465,15 @@ pub async fn generate(
         &account.display_name(),
         &cus,
         now,
-    )];
+        &app.message_key,
+    )?];
     if let Some(celular) = &account.celular {
-        notifications.push(messages::generated_sms(celular, &cus, now));
+        notifications.push(messages::generated_sms(
+            celular,
+            &cus,
+            now,
+            &app.message_key,
+        )?);
     }
     let event = audit(AuditKind::CusGenerated, now, rut, meta);
     app.store

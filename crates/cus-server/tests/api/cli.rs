@@ -2,9 +2,13 @@
 
 use std::process::Command;
 
+/// The binary, in a working directory of its own: the embedded defaults (`data/cus.db`,
+/// the development KEK) never leak from one run or test into another.
 fn cus() -> Command {
+    let dir = std::env::temp_dir().join(format!("cus-cwd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("working directory");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cus"));
-    cmd.current_dir(std::env::temp_dir());
+    cmd.current_dir(dir);
     cmd.env_remove("RUST_LOG");
     cmd
 }

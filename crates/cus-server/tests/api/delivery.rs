@@ -87,6 +87,7 @@ async fn sms_gateway(status: StatusCode) -> (u16, Arc<Mutex<Vec<serde_json::Valu
 async fn smtp_and_webhook_deliver_and_failures_are_retried() {
     let (smtp_port, mails) = smtp_sink().await;
     let (ok_port, sms) = sms_gateway(StatusCode::OK).await;
+    let gateway = sms.clone();
     let mut config = test_config(Backend::Embedded).await;
     config.outbox.smtp_url = format!("smtp://127.0.0.1:{smtp_port}").into();
     config.outbox.sms_webhook_url = format!("http://127.0.0.1:{ok_port}/sms").into();
@@ -114,6 +115,34 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
             .await
             .expect("read")
             .is_empty()
+    );
+
+    // A sealed message (a generated CUS) is opened only to be sent.
+    let now = app.state.clock.now();
+    let secret_sms = cus_server::lifecycle::messages::generated_sms(
+        "+56912345678",
+        "CUSGENERADA2345",
+        now,
+        &app.state.message_key,
+    )
+    .expect("sealed");
+    assert!(!secret_sms.body.contains("CUSGENERADA2345"));
+    app.state
+        .store
+        .queue_notifications(&[secret_sms])
+        .await
+        .expect("queued");
+    assert_eq!(
+        cus_server::delivery::deliver_due(&app.state, &delivery)
+            .await
+            .expect("round"),
+        1
+    );
+    let sent = gateway.lock().expect("lock").last().cloned().expect("sms");
+    assert!(
+        sent["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("CUSGENERADA2345"))
     );
 
     // A gateway that fails: the SMS stays pending, with its attempt counted.

@@ -151,6 +151,8 @@ pub async fn login(
         .expect("login")
 }
 
+/// The undelivered messages as their recipients will read them: sealed bodies opened
+/// (`sealed` still tells which were kept sealed).
 pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
     app.state
         .store
@@ -158,7 +160,13 @@ pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> 
         .await
         .expect("outbox")
         .into_iter()
-        .map(|n| n.notification)
+        .map(|stored| {
+            let mut n = stored.notification;
+            if n.sealed {
+                n.body = app.state.message_key.open(&n.body).expect("opens");
+            }
+            n
+        })
         .collect()
 }
 
@@ -423,6 +431,15 @@ async fn generated_cus(app: &TestApp) -> String {
         .to_owned();
     assert!(sms.body.contains(&cus));
     assert!(cus.len() >= 12);
+    // At rest, both wait sealed: the database never holds the CUS in clear.
+    assert!(mail.sealed && sms.sealed);
+    let stored = app
+        .state
+        .store
+        .pending_notifications(100)
+        .await
+        .expect("read");
+    assert!(stored.iter().all(|s| !s.notification.body.contains(&cus)));
     cus
 }
 

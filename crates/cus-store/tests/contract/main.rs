@@ -103,6 +103,7 @@ fn notification(to: &str) -> Notification {
         recipient: to.into(),
         subject: "Bienvenido".into(),
         body: "Su cuenta fue creada.".into(),
+        sealed: false,
         created_at: now(),
     }
 }
@@ -635,7 +636,11 @@ async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
 
 async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
     let first = Notification::logout("portal-a", "sid-1", "sub-1", now());
-    let second = Notification::logout("portal-b", "sid-1", "sub-1", now());
+    let second = Notification {
+        sealed: true,
+        body: "eyJhbGciOiJkaXIi.sealed".into(),
+        ..notification("+56912345678")
+    };
     // A repeated id fails the batch: the first notice is not left behind alone.
     let err = store
         .queue_notifications(&[first.clone(), first.clone()])
@@ -659,9 +664,12 @@ async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
         .into_iter()
         .map(|p| p.notification)
         .collect();
-    pending.sort_by(|a, b| a.recipient.cmp(&b.recipient));
-    assert_eq!(pending, [first, second]);
-    assert_eq!(pending[0].channel, Channel::Logout);
+    pending.sort_by_key(|n| n.channel != Channel::Logout);
+    assert_eq!(
+        pending,
+        [first, second],
+        "channel and sealed body round-trip"
+    );
 }
 
 async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {

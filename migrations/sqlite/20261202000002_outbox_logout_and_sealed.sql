@@ -1,13 +1,15 @@
--- Back-channel logout: the outbox also carries logout notices to relying parties
--- (channel 'logout': recipient = client id, subject = sid, body = sub). SQLite cannot
+-- The outbox also carries back-channel logout notices to relying parties (channel
+-- 'logout': recipient = client id, subject = sid, body = sub), and keeps the bodies that
+-- carry a secret (a generated CUS) sealed with a key derived from the KEK. SQLite cannot
 -- alter a CHECK constraint, so the table is rebuilt with its rows (in the migration's
--- transaction: all or nothing).
+-- transaction: all or nothing). Bodies of delivered messages are not kept (see mark_sent).
 CREATE TABLE outbox_new (
     id              BLOB PRIMARY KEY,
     channel         TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'logout')),
     recipient       TEXT NOT NULL,
     subject         TEXT NOT NULL,
     body            TEXT NOT NULL,
+    sealed          BOOLEAN NOT NULL DEFAULT FALSE,
     created_at      TEXT NOT NULL,
     sent_at         TEXT,
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -17,8 +19,9 @@ CREATE TABLE outbox_new (
 );
 INSERT INTO outbox_new (id, channel, recipient, subject, body, created_at, sent_at, attempts,
                         last_error, next_attempt_at, locked_until)
-    SELECT id, channel, recipient, subject, body, created_at, sent_at, attempts,
-           last_error, next_attempt_at, locked_until
+    SELECT id, channel, recipient, subject,
+           CASE WHEN sent_at IS NULL THEN body ELSE '' END,
+           created_at, sent_at, attempts, last_error, next_attempt_at, locked_until
     FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
