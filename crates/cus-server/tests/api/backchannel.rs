@@ -53,27 +53,14 @@ async fn portal_endpoints() -> (String, Received) {
 
 /// A first-party portal (no consent asked), with a back-channel URI when `endpoint` is set.
 async fn portal(app: &TestApp, endpoint: Option<String>) -> TestClient {
-    let metadata = cus_server::clients::ClientMetadata {
+    app.client_from(cus_server::clients::ClientMetadata {
         client_name: Some("Portal".into()),
         redirect_uris: Some(vec![REDIRECT.into()]),
         first_party: Some(true),
         backchannel_logout_uri: endpoint,
         ..Default::default()
-    };
-    let created = cus_server::clients::create(
-        app.state.store.as_ref(),
-        None,
-        metadata,
-        false,
-        "test",
-        app.state.clock.now(),
-    )
+    })
     .await
-    .expect("client created");
-    TestClient {
-        id: created.client.client_id.0,
-        secret: created.secret,
-    }
 }
 
 /// Signs `browser` in to `client` (logging in if needed) and returns the ID token's claims
@@ -90,21 +77,7 @@ async fn sign_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) 
         .expect("code")
         .1
         .into_owned();
-    let tokens: Value = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let tokens = app.redeem(client, &code).await;
     let id_token = tokens["id_token"].as_str().expect("id_token").to_owned();
     (payload(&id_token), id_token)
 }
@@ -148,11 +121,7 @@ async fn verified_logout_token(app: &TestApp, token: &str, client_id: &str) -> V
 }
 
 async fn deliver(app: &TestApp) -> usize {
-    let delivery =
-        cus_server::delivery::Delivery::from_config(&app.config.outbox).expect("delivery");
-    cus_server::delivery::deliver_due(&app.state, &delivery)
-        .await
-        .expect("round")
+    app.deliver_with(&app.config.outbox).await
 }
 
 fn logout_notices(notices: &[cus_core::notification::Notification]) -> Vec<String> {
@@ -206,12 +175,7 @@ async fn logout_tells_every_portal_of_the_session(backend: Backend) {
         assert_eq!(claims["sub"], id_a["sub"]);
     }
     // The failed notice waits for its retry, its attempt counted.
-    let pending = app
-        .state
-        .store
-        .pending_notifications(10)
-        .await
-        .expect("read");
+    let pending = app.pending().await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].notification.recipient, broken.id);
     assert_eq!(pending[0].attempts, 1);

@@ -95,11 +95,7 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
     app.account().await;
     queue_messages(&app).await;
 
-    let delivery = cus_server::delivery::Delivery::from_config(&config.outbox).expect("delivery");
-    let sent = cus_server::delivery::deliver_due(&app.state, &delivery)
-        .await
-        .expect("round");
-    assert_eq!(sent, 2);
+    assert_eq!(app.deliver_with(&config.outbox).await, 2);
     let mails = mails.lock().expect("lock").clone();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("To: maria@example.cl"));
@@ -108,14 +104,7 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
     let sms = sms.lock().expect("lock").clone();
     assert_eq!(sms.len(), 1);
     assert_eq!(sms[0]["to"], "+56912345678");
-    assert!(
-        app.state
-            .store
-            .pending_notifications(10)
-            .await
-            .expect("read")
-            .is_empty()
-    );
+    assert!(app.pending().await.is_empty());
 
     // A sealed message (a generated CUS) is opened only to be sent.
     let now = app.state.clock.now();
@@ -132,12 +121,7 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
         .queue_notifications(&[secret_sms])
         .await
         .expect("queued");
-    assert_eq!(
-        cus_server::delivery::deliver_due(&app.state, &delivery)
-            .await
-            .expect("round"),
-        1
-    );
+    assert_eq!(app.deliver_with(&config.outbox).await, 1);
     let sent = gateway.lock().expect("lock").last().cloned().expect("sms");
     assert!(
         sent["body"]
@@ -150,29 +134,12 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
     let mut failing = config.outbox.clone();
     failing.sms_webhook_url = format!("http://127.0.0.1:{bad_port}/sms").into();
     queue_messages(&app).await;
-    let delivery = cus_server::delivery::Delivery::from_config(&failing).expect("delivery");
-    assert_eq!(
-        cus_server::delivery::deliver_due(&app.state, &delivery)
-            .await
-            .expect("round"),
-        1,
-        "the e-mail went"
-    );
-    let pending = app
-        .state
-        .store
-        .pending_notifications(10)
-        .await
-        .expect("read");
+    assert_eq!(app.deliver_with(&failing).await, 1, "the e-mail went");
+    let pending = app.pending().await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].attempts, 1);
     // Not due again until its backoff passed.
-    assert_eq!(
-        cus_server::delivery::deliver_due(&app.state, &delivery)
-            .await
-            .expect("round"),
-        0
-    );
+    assert_eq!(app.deliver_with(&failing).await, 0);
 }
 
 /// Queues an e-mail and an SMS for the test account, as a data update would.

@@ -141,7 +141,7 @@ impl TestApp {
         first_party: bool,
         alg: &str,
     ) -> TestClient {
-        let metadata = cus_server::clients::ClientMetadata {
+        self.client_from(cus_server::clients::ClientMetadata {
             client_name: Some("Portal de pruebas".into()),
             redirect_uris: Some(vec![REDIRECT.into()]),
             post_logout_redirect_uris: Some(vec!["http://127.0.0.1:9/bye".into()]),
@@ -149,7 +149,12 @@ impl TestApp {
             id_token_signed_response_alg: Some(alg.into()),
             first_party: Some(first_party),
             ..Default::default()
-        };
+        })
+        .await
+    }
+
+    /// Registers a client described by `metadata`.
+    pub async fn client_from(&self, metadata: cus_server::clients::ClientMetadata) -> TestClient {
         let created = cus_server::clients::create(
             self.state.store.as_ref(),
             None,
@@ -165,6 +170,41 @@ impl TestApp {
             id: client.client_id.0,
             secret,
         }
+    }
+
+    /// Redeems `code` at `/token` as `client` (secret in Basic); the token response.
+    pub async fn redeem(&self, client: &TestClient, code: &str) -> serde_json::Value {
+        self.http
+            .post(self.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// One round of the outbox worker with `outbox`'s transports; how many were sent.
+    pub async fn deliver_with(&self, outbox: &cus_server::config::Outbox) -> usize {
+        let delivery = cus_server::delivery::Delivery::from_config(outbox).expect("delivery");
+        cus_server::delivery::deliver_due(&self.state, &delivery)
+            .await
+            .expect("round")
+    }
+
+    /// Every undelivered message, as stored.
+    pub async fn pending(&self) -> Vec<cus_store::StoredNotification> {
+        self.state
+            .store
+            .pending_notifications(100)
+            .await
+            .expect("outbox")
     }
 
     /// Creates the persona natural `RUT` with `CUS`.

@@ -154,11 +154,8 @@ pub async fn login(
 /// The undelivered messages as their recipients will read them: sealed bodies opened
 /// (`sealed` still tells which were kept sealed).
 pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
-    app.state
-        .store
-        .pending_notifications(100)
+    app.pending()
         .await
-        .expect("outbox")
         .into_iter()
         .map(|stored| {
             let mut n = stored.notification;
@@ -433,12 +430,7 @@ async fn generated_cus(app: &TestApp) -> String {
     assert!(cus.len() >= 12);
     // At rest, both wait sealed: the database never holds the CUS in clear.
     assert!(mail.sealed && sms.sealed);
-    let stored = app
-        .state
-        .store
-        .pending_notifications(100)
-        .await
-        .expect("read");
+    let stored = app.pending().await;
     assert!(stored.iter().all(|s| !s.notification.body.contains(&cus)));
     cus
 }

@@ -196,21 +196,7 @@ async fn id_token(
         .expect("code")
         .1
         .into_owned();
-    let tokens: serde_json::Value = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let tokens = app.redeem(client, &code).await;
     tokens["id_token"].as_str().expect("id_token").to_owned()
 }
 

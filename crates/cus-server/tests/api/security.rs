@@ -126,14 +126,20 @@ async fn login_forwarded_for(app: &TestApp, browser: &reqwest::Client, client: &
         .as_u16()
 }
 
+/// A server with an account that takes two form posts per IP, behind `proxies`.
+async fn two_logins_per_ip(backend: Backend, proxies: &[&str]) -> TestApp {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
+    config.server.trusted_proxies = proxies.iter().map(|p| p.parse().expect("net")).collect();
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    app
+}
+
 /// Behind a trusted load balancer each person has their own per-IP budget, and the audit
 /// trail names their address, not the balancer's nor one they forged.
 async fn clients_behind_a_trusted_proxy_are_told_apart(backend: Backend) {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
-    config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
-    let app = TestApp::spawn_with(config).await;
-    app.account().await;
+    let app = two_logins_per_ip(backend, &["127.0.0.0/8"]).await;
     let browser = app.browser();
     assert_eq!(
         login_forwarded_for(&app, &browser, "198.51.100.1").await,
@@ -172,10 +178,7 @@ async fn clients_behind_a_trusted_proxy_are_told_apart(backend: Backend) {
 
 /// Without trusted proxies (the default) the header is the client's own word: ignored.
 async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
-    let app = TestApp::spawn_with(config).await;
-    app.account().await;
+    let app = two_logins_per_ip(backend, &[]).await;
     let browser = app.browser();
     assert_eq!(
         login_forwarded_for(&app, &browser, "198.51.100.1").await,
