@@ -63,22 +63,9 @@ async fn portal(app: &TestApp, endpoint: Option<String>) -> TestClient {
     .await
 }
 
-/// Signs `browser` in to `client` (logging in if needed) and returns the ID token's claims
-/// and the token itself.
+/// Signs `browser` in to `client`; the ID token's claims, and the token.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> (Value, String) {
-    let start = app.url(&format!(
-        "/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&state=s",
-        client.id
-    ));
-    let callback = app.browse_to_callback(browser, &start, RUT, CUS).await;
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens = app.redeem(client, &code).await;
-    let id_token = tokens["id_token"].as_str().expect("id_token").to_owned();
+    let id_token = crate::login_pages::id_token(app, browser, client).await;
     (payload(&id_token), id_token)
 }
 

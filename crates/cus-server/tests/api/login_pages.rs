@@ -182,7 +182,8 @@ async fn consent_is_remembered_and_can_be_withdrawn(backend: Backend) {
     );
 }
 
-async fn id_token(
+/// Signs `browser` in to `client` (logging in if needed); the ID token it receives.
+pub async fn id_token(
     app: &TestApp,
     browser: &reqwest::Client,
     client: &crate::helpers::TestClient,
