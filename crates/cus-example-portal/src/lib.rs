@@ -1,20 +1,28 @@
-//! The example portal: sign in with CUS, show the claims, sign out. Sessions live in memory
-//! (it is an example); everything protocol-related is done by the `openidconnect` crate.
+//! The example portal: sign in with CUS, show the claims, sign out — and be signed out when
+//! the CUS session ends elsewhere (back-channel logout). Sessions live in memory (it is an
+//! example); the protocol is the `openidconnect` crate's, except the logout token, which
+//! that crate does not know: its checks (§2.6 of Back-Channel Logout 1.0) are here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use anyhow::{Context, ensure};
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse,
+    EndpointSet, IssuerUrl, JsonWebKey, JsonWebKeySetUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -47,15 +55,20 @@ struct Pending {
 /// A signed-in person.
 struct SignedIn {
     id_token: String,
+    /// The CUS session this login came from (`sid`), which a logout token names.
+    sid: Option<String>,
     claims: Value,
 }
 
 struct Portal {
     config: PortalConfig,
     client: Client,
+    jwks_uri: JsonWebKeySetUrl,
     http: reqwest::Client,
     pending: Mutex<HashMap<String, Pending>>,
     sessions: Mutex<HashMap<String, SignedIn>>,
+    /// `jti`s of logout tokens already used: each is accepted once.
+    used_logout_tokens: Mutex<HashSet<String>>,
 }
 
 type Shared = Arc<Portal>;
@@ -68,6 +81,7 @@ pub async fn router(config: PortalConfig) -> anyhow::Result<Router> {
         .build()?;
     let metadata =
         CoreProviderMetadata::discover_async(IssuerUrl::new(config.issuer.clone())?, &http).await?;
+    let jwks_uri = metadata.jwks_uri().clone();
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(config.client_id.clone()),
@@ -77,15 +91,18 @@ pub async fn router(config: PortalConfig) -> anyhow::Result<Router> {
     let portal = Arc::new(Portal {
         config,
         client,
+        jwks_uri,
         http,
         pending: Mutex::default(),
         sessions: Mutex::default(),
+        used_logout_tokens: Mutex::default(),
     });
     Ok(Router::new()
         .route("/", get(home))
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/logout", get(logout))
+        .route("/backchannel-logout", post(backchannel_logout))
         .with_state(portal))
 }
 
@@ -227,6 +244,9 @@ async fn finish_login(portal: &Portal, q: CallbackQuery) -> anyhow::Result<Strin
             session.clone(),
             SignedIn {
                 id_token: id_token.to_string(),
+                sid: payload(&id_token.to_string())
+                    .ok()
+                    .and_then(|p| p["sid"].as_str().map(str::to_owned)),
                 claims,
             },
         );
@@ -258,4 +278,104 @@ async fn logout(State(portal): State<Shared>, headers: HeaderMap) -> Response {
         Redirect::to(url.as_str()),
     )
         .into_response()
+}
+
+/// The `events` member that makes a JWT a logout token.
+const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Back-Channel Logout 1.0: CUS POSTs `logout_token` when a CUS session this portal signed
+/// in through ends; the portal ends its own sessions from it and answers 200.
+async fn backchannel_logout(
+    State(portal): State<Shared>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    let Some(token) = form.get("logout_token") else {
+        return (
+            StatusCode::BAD_REQUEST,
+            no_store,
+            "logout_token is required",
+        )
+            .into_response();
+    };
+    match verified_logout(&portal, token).await {
+        Ok(claims) => {
+            let sid = claims["sid"].as_str();
+            let mut sessions = portal.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            // A `sid` ends that session; a bare `sub` would end all of the person's.
+            sessions.retain(|_, s| match sid {
+                Some(sid) => s.sid.as_deref() != Some(sid),
+                None => s.claims["sub"] != claims["sub"],
+            });
+            (StatusCode::OK, no_store).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, no_store, format!("{e:#}")).into_response(),
+    }
+}
+
+/// §2.6: believed only if CUS signed it (its JWKS, fetched now: logouts are rare and keys
+/// rotate), for this portal, recently, with the logout event, without a nonce, once.
+async fn verified_logout(portal: &Portal, token: &str) -> anyhow::Result<Value> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, body, signature] = parts[..] else {
+        anyhow::bail!("not a compact JWS");
+    };
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header)?)?;
+    ensure!(header["typ"] == "logout+jwt", "typ is not logout+jwt");
+    ensure!(header["alg"] != "none", "unsigned");
+    let alg: CoreJwsSigningAlgorithm =
+        serde_json::from_value(header["alg"].clone()).context("unknown alg")?;
+    let kid = header["kid"].as_str();
+    let jwks = CoreJsonWebKeySet::fetch_async(&portal.jwks_uri, &portal.http).await?;
+    let message = format!("{}.{}", parts[0], body);
+    let signature = URL_SAFE_NO_PAD.decode(signature)?;
+    let signed = jwks
+        .keys()
+        .iter()
+        .filter(|k| kid.is_none() || k.key_id().map(|id| id.as_str()) == kid)
+        .any(|k| {
+            k.verify_signature(&alg, message.as_bytes(), &signature)
+                .is_ok()
+        });
+    ensure!(signed, "the signature is not CUS's");
+    let claims = payload(token)?;
+    ensure!(claims["iss"] == portal.config.issuer.as_str(), "wrong iss");
+    let for_us = match &claims["aud"] {
+        Value::String(aud) => aud == &portal.config.client_id,
+        Value::Array(auds) => auds.iter().any(|a| a == portal.config.client_id.as_str()),
+        _ => false,
+    };
+    ensure!(for_us, "not for this portal");
+    ensure!(
+        claims["events"]
+            .get(LOGOUT_EVENT)
+            .is_some_and(Value::is_object),
+        "not a logout token"
+    );
+    ensure!(claims.get("nonce").is_none(), "a logout token has no nonce");
+    ensure!(
+        claims["sid"].is_string() || claims["sub"].is_string(),
+        "names no session"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let iat = claims["iat"].as_u64().context("no iat")?;
+    ensure!(iat.abs_diff(now) <= 300, "too old, or from the future");
+    let jti = claims["jti"].as_str().context("no jti")?;
+    ensure!(
+        portal
+            .used_logout_tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(jti.to_owned()),
+        "already used"
+    );
+    Ok(claims)
+}
+
+/// A JWT's claims, unverified (the caller has verified them, or only reads its own token).
+fn payload(jwt: &str) -> anyhow::Result<Value> {
+    let part = jwt.split('.').nth(1).context("not a JWT")?;
+    Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part)?)?)
 }

@@ -22,8 +22,14 @@ fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn portal_signs_in_through_cus_and_shows_the_claims() {
+/// CUS (embedded) and the example portal, registered with it, both listening.
+struct World {
+    state: cus_server::app::AppState,
+    issuer: String,
+    portal_base: String,
+}
+
+async fn world() -> World {
     // CUS, embedded.
     let dir = std::env::temp_dir().join(format!("cus-portal-{}", rand_suffix()));
     let mut config = Config::load(None).expect("config");
@@ -33,6 +39,8 @@ async fn portal_signs_in_through_cus_and_shows_the_claims() {
     config.outbox.dir = dir.join("outbox");
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
+    // The outbox worker (it delivers logout notices) runs every second.
+    config.outbox.poll_seconds = 1;
     let cus = Application::build_with_clock(config, Arc::new(SystemClock))
         .await
         .expect("CUS starts");
@@ -49,6 +57,7 @@ async fn portal_signs_in_through_cus_and_shows_the_claims() {
         client_name: Some("Portal de ejemplo".into()),
         redirect_uris: Some(vec![format!("{portal_base}/callback")]),
         post_logout_redirect_uris: Some(vec![format!("{portal_base}/")]),
+        backchannel_logout_uri: Some(format!("{portal_base}/backchannel-logout")),
         first_party: Some(true),
         ..Default::default()
     };
@@ -91,6 +100,16 @@ async fn portal_signs_in_through_cus_and_shows_the_claims() {
     .expect("portal discovers CUS");
     tokio::spawn(async move { axum::serve(listener, portal).await });
 
+    World {
+        state,
+        issuer,
+        portal_base,
+    }
+}
+
+/// A browser signed in to the portal through CUS, the claims on its page checked.
+async fn signed_in_browser(w: &World) -> reqwest::Client {
+    let (issuer, portal_base) = (&w.issuer, &w.portal_base);
     // A browser.
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -162,6 +181,14 @@ async fn portal_signs_in_through_cus_and_shows_the_claims() {
     );
     assert!(signed_in.contains("Del Río"));
     assert!(signed_in.contains("Cerrar sesión"));
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_signs_in_through_cus_and_shows_the_claims() {
+    let w = world().await;
+    let (issuer, portal_base) = (&w.issuer, &w.portal_base);
+    let browser = signed_in_browser(&w).await;
 
     // Logout goes through CUS's end_session back to the portal.
     let to_end = location(
@@ -175,6 +202,53 @@ async fn portal_signs_in_through_cus_and_shows_the_claims() {
     assert_eq!(
         location(&browser.get(&to_end).send().await.expect("end_session")),
         format!("{portal_base}/")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_at_cus_signs_the_portal_out_by_back_channel() {
+    let w = world().await;
+    let browser = signed_in_browser(&w).await;
+    // Logged out at CUS itself (as another portal would send the person): confirmed there.
+    let page = browser
+        .get(format!("{}/end_session", w.issuer))
+        .send()
+        .await
+        .expect("end_session")
+        .text()
+        .await
+        .expect("html");
+    let confirmed = browser
+        .post(format!("{}/end_session/confirm", w.issuer))
+        .form(&[("csrf", value_of(&page, "csrf"))])
+        .send()
+        .await
+        .expect("confirm");
+    assert!(confirmed.status().is_success());
+    // The outbox worker tells the portal within a few seconds; its session then ends.
+    let mut home = String::new();
+    for _ in 0..50 {
+        home = browser
+            .get(format!("{}/", w.portal_base))
+            .send()
+            .await
+            .expect("home")
+            .text()
+            .await
+            .expect("html");
+        if home.contains("Ingresar con Clave Única SENCE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(home.contains("Ingresar con Clave Única SENCE"), "{home}");
+    assert!(
+        w.state
+            .store
+            .pending_notifications(10)
+            .await
+            .expect("read")
+            .is_empty()
     );
 }
 
