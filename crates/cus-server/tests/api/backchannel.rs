@@ -19,6 +19,7 @@ use crate::lifecycle::{open_form, outbox, post};
 on_both_backends!(
     logout_tells_every_portal_of_the_session,
     a_new_cus_tells_the_portals_of_every_session,
+    a_new_login_in_the_browser_ends_its_old_session,
 );
 
 /// Logout tokens received, by portal name.
@@ -216,4 +217,29 @@ async fn a_new_cus_tells_the_portals_of_every_session(backend: Backend) {
         assert_eq!(claims["sid"], session["sid"]);
         assert_eq!(claims["sub"], session["sub"]);
     }
+}
+
+async fn a_new_login_in_the_browser_ends_its_old_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (endpoints, received) = portal_endpoints().await;
+    app.account().await;
+    let a = portal(&app, Some(format!("{endpoints}/a"))).await;
+    let browser = app.browser();
+    let (first, _) = sign_in(&app, &browser, &a).await;
+    // Someone signs in again at the same browser (`prompt=login` shows the form).
+    let again = app.url(&format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid\
+         &state=s&prompt=login",
+        a.id
+    ));
+    app.browse_to_callback(&browser, &again, RUT, CUS).await;
+    assert_eq!(logout_notices(&outbox(&app).await), [a.id.clone()]);
+    assert_eq!(deliver(&app).await, 1);
+    let received = received.lock().expect("lock").clone();
+    assert_eq!(received.len(), 1);
+    let claims = verified_logout_token(&app, &received[0].1, &a.id).await;
+    assert_eq!(
+        claims["sid"], first["sid"],
+        "the old session, not the new one"
+    );
 }
