@@ -1,5 +1,8 @@
-//! Secrets hygiene: the full flows run with every log at `trace` level into a buffer, and no
-//! CUS, secret answer, code, token, cookie, CSRF token or client secret appears in it.
+//! Secrets hygiene: the full flows (registration, the OpenID flow with refresh and userinfo,
+//! failures, Genere nueva CUS with its delivery, the forced and the voluntary CUS change,
+//! logout with a back-channel notice) run with every log at `trace` level into a buffer,
+//! and no CUS (chosen or generated), secret answer, code, token, logout token, cookie, CSRF
+//! token or client secret appears in it.
 //! A test binary of its own, because it installs the process-wide log subscriber.
 
 use std::io::Write;
@@ -42,6 +45,27 @@ fn location(response: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("redirect")
         .to_owned()
+}
+
+/// The CUS in the newest SMS that carries one, once the outbox worker has written it.
+async fn sms_with_a_cus(dir: &std::path::Path) -> String {
+    for _ in 0..50 {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let Ok(sms) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if let Some(cus) = sms["body"]
+                .as_str()
+                .and_then(|b| b.split("nueva Clave Unica SENCE es ").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                return cus.to_owned();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no SMS with a generated CUS in {}", dir.display());
 }
 
 /// A portal's back-channel logout endpoint that keeps the tokens it receives.
@@ -302,6 +326,109 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await;
     secrets.push("intento equivocado secreto".into());
     secrets.push("wrong-secret-value".into());
+
+    // Genere nueva CUS: the question, the answer; the generated CUS travels sealed through
+    // the outbox and arrives by SMS (a file here).
+    let person = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("browser");
+    let form_page = |path: &'static str| {
+        let person = person.clone();
+        let base = base.clone();
+        async move {
+            person
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html")
+        }
+    };
+    let validated = person
+        .post(format!("{base}/natural/generar"))
+        .form(&[
+            (
+                "csrf",
+                value_of(&form_page("/natural/generar").await, "csrf"),
+            ),
+            ("rut", "12.345.678-5".into()),
+            ("action", "validar".into()),
+        ])
+        .send()
+        .await
+        .expect("validar")
+        .text()
+        .await
+        .expect("html");
+    let generated = person
+        .post(format!("{base}/natural/generar"))
+        .form(&[
+            ("csrf", value_of(&validated, "csrf")),
+            ("rut", "12.345.678-5".into()),
+            ("respuesta", answer.into()),
+            ("captcha_id", "x".into()),
+            ("captcha", "prueba".into()),
+            ("action", "generar".into()),
+        ])
+        .send()
+        .await
+        .expect("generar");
+    assert_eq!(generated.status(), 200);
+    let generated_cus = sms_with_a_cus(&dir.join("outbox").join("sms")).await;
+    secrets.push(generated_cus.clone());
+    // Its first use asks for a CUS of one's own; then "Cambie su CUS" changes it again.
+    let first_use = person
+        .post(format!("{base}/Account"))
+        .form(&[
+            ("csrf", value_of(&form_page("/Account").await, "csrf")),
+            ("rid", String::new()),
+            ("rut", "12.345.678-5".into()),
+            ("cus", generated_cus),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert!(location(&first_use).starts_with("/natural/nueva-clave"));
+    let own = "mi propia clave secreta";
+    let chosen = person
+        .post(format!("{base}/natural/nueva-clave"))
+        .form(&[
+            (
+                "csrf",
+                value_of(&form_page("/natural/nueva-clave?rid=").await, "csrf"),
+            ),
+            ("rid", String::new()),
+            ("cus_nueva", own.into()),
+            ("cus_repetida", own.into()),
+        ])
+        .send()
+        .await
+        .expect("forced change");
+    assert!(chosen.status().is_redirection());
+    let changed_to = "otra clave secreta distinta";
+    let changed = person
+        .post(format!("{base}/natural/cambiar"))
+        .form(&[
+            (
+                "csrf",
+                value_of(&form_page("/natural/cambiar").await, "csrf"),
+            ),
+            ("captcha_id", "x".into()),
+            ("captcha", "prueba".into()),
+            ("rut", "12.345.678-5".into()),
+            ("cus", own.into()),
+            ("cus_nueva", changed_to.into()),
+            ("cus_repetida", changed_to.into()),
+        ])
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(changed.status(), 200);
+    secrets.extend([own.to_owned(), changed_to.to_owned()]);
     // Logout: the portal's logout token is a secret too.
     let hint = tokens["id_token"].as_str().expect("id_token");
     let _ = browser

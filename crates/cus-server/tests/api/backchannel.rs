@@ -233,7 +233,10 @@ async fn a_new_login_in_the_browser_ends_its_old_session(backend: Backend) {
         a.id
     ));
     app.browse_to_callback(&browser, &again, RUT, CUS).await;
-    assert_eq!(logout_notices(&outbox(&app).await), std::slice::from_ref(&a.id));
+    assert_eq!(
+        logout_notices(&outbox(&app).await),
+        std::slice::from_ref(&a.id)
+    );
     assert_eq!(deliver(&app).await, 1);
     let received = received.lock().expect("lock").clone();
     assert_eq!(received.len(), 1);
