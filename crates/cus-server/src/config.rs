@@ -121,6 +121,7 @@ pub struct Outbox {
     pub from: String,
     pub poll_seconds: u64,
     pub sms_webhook_url: SecretString,
+    pub give_up_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +221,9 @@ impl Config {
                 bail!("server.issuer must have no query, fragment or trailing slash");
             }
         }
+        if self.outbox.give_up_hours == 0 {
+            bail!("outbox.give_up_hours must be at least 1");
+        }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             bail!("tls.cert_file and tls.key_file must be set together");
         }
@@ -259,6 +263,7 @@ impl Config {
                 "from": self.outbox.from,
                 "poll_seconds": self.outbox.poll_seconds,
                 "sms_webhook_url": url(&self.outbox.sms_webhook_url),
+                "give_up_hours": self.outbox.give_up_hours,
             },
             "keys": {
                 "kek": secret(&self.keys.kek),

@@ -204,8 +204,22 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
         .claim_notifications(BATCH, app.clock.now(), LEASE)
         .await?;
     let mut sent = 0;
+    let give_up = time::Duration::hours(
+        i64::try_from(app.config.outbox.give_up_hours).unwrap_or(i64::MAX / 3600),
+    );
     for stored in due {
         let n = &stored.notification;
+        if app.clock.now() - n.created_at > give_up {
+            let reason = format!(
+                "abandoned after {} attempts: not delivered within {} hours",
+                stored.attempts, app.config.outbox.give_up_hours
+            );
+            tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), "{reason}");
+            app.store
+                .mark_abandoned(n.id, app.clock.now(), &reason)
+                .await?;
+            continue;
+        }
         match delivery.deliver(app, n).await {
             Ok(()) => {
                 app.store.mark_sent(n.id, app.clock.now()).await?;

@@ -111,6 +111,9 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Vec<StoredNotification>>;
     /// Records the delivery and drops the body.
     async fn mark_sent(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
+    /// Gives up on a notification (too old to be worth sending): never claimed again, its
+    /// body dropped, `reason` kept as its last error.
+    async fn mark_abandoned(&self, id: Uuid, at: OffsetDateTime, reason: &str) -> Result<()>;
     /// Records a failed attempt; the notification is due again at `retry_at`.
     async fn mark_failed(&self, id: Uuid, error: &str, retry_at: OffsetDateTime) -> Result<()>;
 }

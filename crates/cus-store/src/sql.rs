@@ -504,7 +504,8 @@ macro_rules! impl_store {
             async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>> {
                 ::sqlx::query_as::<_, OutboxRow>(
                     "SELECT id, channel, recipient, subject, body, sealed, created_at, attempts \
-                     FROM outbox WHERE sent_at IS NULL ORDER BY created_at LIMIT $1",
+                     FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL \
+                     ORDER BY created_at LIMIT $1",
                 )
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
@@ -524,7 +525,7 @@ macro_rules! impl_store {
                 // nodes never deliver the same message at once.
                 ::sqlx::query_as::<_, OutboxRow>(
                     "UPDATE outbox SET locked_until = $1 WHERE id IN ( \
-                       SELECT id FROM outbox WHERE sent_at IS NULL \
+                       SELECT id FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL \
                        AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
                        AND (locked_until IS NULL OR locked_until <= $2) \
                        ORDER BY created_at LIMIT $3) \
@@ -548,6 +549,19 @@ macro_rules! impl_store {
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
+                Ok(())
+            }
+
+            async fn mark_abandoned(&self, id: Uuid, at: OffsetDateTime, reason: &str) -> Result<()> {
+                ::sqlx::query(
+                    "UPDATE outbox SET abandoned_at = $1, last_error = $2, body = '', \
+                     locked_until = NULL WHERE id = $3",
+                )
+                .bind(at)
+                .bind(reason)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 

@@ -129,6 +129,19 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
             .is_some_and(|b| b.contains("CUSGENERADA2345"))
     );
 
+    // A message that waited longer than outbox.give_up_hours is abandoned, not sent.
+    let late = cus_server::lifecycle::messages::registered_sms("+56912345678", now);
+    app.state
+        .store
+        .queue_notifications(&[late])
+        .await
+        .expect("queued");
+    app.clock.advance(49 * 3600);
+    let before = gateway.lock().expect("lock").len();
+    assert_eq!(app.deliver_with(&config.outbox).await, 0);
+    assert_eq!(gateway.lock().expect("lock").len(), before, "not sent");
+    assert!(app.pending().await.is_empty(), "and not tried again");
+
     // A gateway that fails: the SMS stays pending, with its attempt counted.
     let (bad_port, _) = sms_gateway(StatusCode::INTERNAL_SERVER_ERROR).await;
     let mut failing = config.outbox.clone();

@@ -42,6 +42,7 @@ contract!(
     audit_is_filtered_by_subject_and_time,
     outbox_delivers_pending_once,
     notices_queue_on_their_own_all_or_none,
+    abandoned_notices_are_never_claimed,
     consent_is_granted_and_withdrawn,
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
@@ -632,6 +633,28 @@ async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
             .expect("claim")
             .is_empty()
     );
+}
+
+async fn abandoned_notices_are_never_claimed(store: Arc<dyn Store>) {
+    let gone = notification("+56911111111");
+    let kept = notification("+56922222222");
+    store
+        .queue_notifications(&[gone.clone(), kept.clone()])
+        .await
+        .expect("queued");
+    store
+        .mark_abandoned(gone.id, now(), "abandoned: too old")
+        .await
+        .expect("abandoned");
+    let pending = store.pending_notifications(10).await.expect("read");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].notification.id, kept.id);
+    let claimed = store
+        .claim_notifications(10, now() + Duration::days(30), Duration::seconds(60))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].notification.id, kept.id);
 }
 
 async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
