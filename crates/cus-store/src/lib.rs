@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use model::{AuditFilter, Consent, RefreshToken, SigningKey, StoredNotification};
+pub use model::{
+    AuditFilter, Consent, DeliveryStatus, RefreshToken, SigningKey, StoredNotification,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -100,6 +102,9 @@ pub trait Audit: Send + Sync {
 pub trait Outbox: Send + Sync {
     /// Queues notifications that go with no other change, all or none.
     async fn queue_notifications(&self, notifications: &[Notification]) -> Result<()>;
+    /// The newest `limit` messages (to `recipient`, if given), delivered or not, for
+    /// operators: no bodies.
+    async fn deliveries(&self, recipient: Option<&str>, limit: u32) -> Result<Vec<DeliveryStatus>>;
     /// Every undelivered notification (for inspection and tests).
     async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
     /// Leases up to `limit` due notifications to the caller for `lease`.

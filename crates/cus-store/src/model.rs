@@ -56,6 +56,23 @@ pub struct StoredNotification {
     pub attempts: i32,
 }
 
+/// What operators may see of a message: where it went and how its delivery went, never
+/// its body.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryStatus {
+    pub id: Uuid,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub created_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+    pub abandoned_at: Option<OffsetDateTime>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// Whether the store still holds the body (only while it is undelivered).
+    pub body_kept: bool,
+}
+
 /// Which audit events to read back.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

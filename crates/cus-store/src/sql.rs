@@ -501,6 +501,18 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn deliveries(&self, recipient: Option<&str>, limit: u32) -> Result<Vec<$crate::DeliveryStatus>> {
+                Ok(::sqlx::query_as::<_, $crate::DeliveryStatus>(
+                    "SELECT id, channel, recipient, subject, created_at, sent_at, abandoned_at, \
+                     attempts, last_error, (body <> '') AS body_kept FROM outbox \
+                     WHERE ($1 IS NULL OR recipient = $1) ORDER BY created_at DESC LIMIT $2",
+                )
+                .bind(recipient)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>> {
                 ::sqlx::query_as::<_, OutboxRow>(
                     "SELECT id, channel, recipient, subject, body, sealed, created_at, attempts \

@@ -70,6 +70,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The outbox, newest first: to whom each message went and how its delivery went
+    /// (never its text).
+    Outbox {
+        /// Only the messages to this e-mail address, mobile (+569…) or client id.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage accounts.
     Account {
         #[command(subcommand)]
@@ -158,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             limit,
             json,
         } => audit(&config, rut, client, since, limit, json).await,
+        Command::Outbox { to, limit, json } => outbox(&config, to, limit, json).await,
     }
 }
 
@@ -259,6 +271,50 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         print_out(&format!(
             "generated CUS: {cus}\n(give it to the person; it must be changed at first login)"
         ));
+    }
+    Ok(())
+}
+
+async fn outbox(config: &Config, to: Option<String>, limit: u32, json: bool) -> anyhow::Result<()> {
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let store = startup::open_store(config).await?;
+    for d in store.deliveries(to.as_deref(), limit).await? {
+        let state = match (d.sent_at, d.abandoned_at) {
+            (Some(at), _) => format!("sent {}", rfc3339(at)),
+            (None, Some(at)) => format!("abandoned {}", rfc3339(at)),
+            (None, None) => "pending".to_owned(),
+        };
+        if json {
+            print_out(
+                &serde_json::json!({
+                    "id": d.id,
+                    "channel": d.channel,
+                    "recipient": d.recipient,
+                    "subject": d.subject,
+                    "created_at": rfc3339(d.created_at),
+                    "state": state,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                })
+                .to_string(),
+            );
+        } else {
+            print_out(&format!(
+                "{}  {:<6} {:<30} {:<36} attempts={} {}{}",
+                rfc3339(d.created_at),
+                d.channel,
+                d.recipient,
+                state,
+                d.attempts,
+                d.subject,
+                d.last_error
+                    .map(|e| format!("  (last error: {e})"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     Ok(())
 }

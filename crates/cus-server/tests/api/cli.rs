@@ -504,3 +504,65 @@ fn audit_prints_the_trail_of_a_rut() {
             && String::from_utf8_lossy(&bad.stderr).contains("--since must be a date")
     );
 }
+
+/// `cus outbox` tells an operator where each message went and how its delivery went —
+/// never its text, not even of a generated CUS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_shows_delivery_states_never_texts() {
+    use secrecy::ExposeSecret;
+
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Embedded).await;
+    let now = app.state.clock.now();
+    let messages = [
+        cus_server::lifecycle::messages::data_updated("maria@example.cl", "María", now),
+        cus_server::lifecycle::messages::generated_sms(
+            "+56912345678",
+            "CUSSECRETA2345",
+            now,
+            &app.state.message_key,
+        )
+        .expect("sealed"),
+    ];
+    app.state
+        .store
+        .queue_notifications(&messages)
+        .await
+        .expect("queued");
+    let database = app.config.database.url.expose_secret().to_owned();
+    let outbox = |args: &[&str]| {
+        let out = cus()
+            .arg("outbox")
+            .args(args)
+            .env("CUS_DATABASE__URL", &database)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+
+    let mine = outbox(&["--to", "maria@example.cl"]);
+    assert_eq!(mine.lines().count(), 1, "{mine}");
+    assert!(mine.contains("email") && mine.contains("pending") && mine.contains("Sus datos"));
+    assert_eq!(app.deliver_with(&app.config.outbox).await, 2);
+    let all = outbox(&[]);
+    assert_eq!(
+        all.lines().filter(|l| l.contains(" sent ")).count(),
+        2,
+        "{all}"
+    );
+    let json = outbox(&["--json"]);
+    for text in [&mine, &all, &json] {
+        assert!(!text.contains("CUSSECRETA2345") && !text.contains("Hola"));
+    }
+    let first: serde_json::Value =
+        serde_json::from_str(json.lines().next().expect("a line")).expect("json");
+    assert!(
+        first["state"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sent "))
+    );
+}

@@ -43,6 +43,7 @@ contract!(
     outbox_delivers_pending_once,
     notices_queue_on_their_own_all_or_none,
     abandoned_notices_are_never_claimed,
+    deliveries_show_each_state_and_keep_no_delivered_body,
     consent_is_granted_and_withdrawn,
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
@@ -655,6 +656,53 @@ async fn abandoned_notices_are_never_claimed(store: Arc<dyn Store>) {
         .expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].notification.id, kept.id);
+}
+
+async fn deliveries_show_each_state_and_keep_no_delivered_body(store: Arc<dyn Store>) {
+    let sent = notification("ana@example.cl");
+    let failing = notification("+56933333333");
+    let abandoned = notification("+56944444444");
+    let waiting = notification("ana@example.cl");
+    store
+        .queue_notifications(&[
+            sent.clone(),
+            failing.clone(),
+            abandoned.clone(),
+            waiting.clone(),
+        ])
+        .await
+        .expect("queued");
+    let t = now();
+    store.mark_sent(sent.id, t).await.expect("sent");
+    store
+        .mark_failed(failing.id, "gateway said 500", t + Duration::seconds(10))
+        .await
+        .expect("failed");
+    store
+        .mark_abandoned(abandoned.id, t, "abandoned: too old")
+        .await
+        .expect("abandoned");
+    let all = store.deliveries(None, 10).await.expect("read");
+    assert_eq!(all.len(), 4);
+    let of = |id: Uuid| all.iter().find(|d| d.id == id).expect("listed");
+    assert_eq!(of(sent.id).sent_at, Some(t));
+    assert!(!of(sent.id).body_kept, "a delivered body is not kept");
+    assert_eq!(of(failing.id).attempts, 1);
+    assert_eq!(
+        of(failing.id).last_error.as_deref(),
+        Some("gateway said 500")
+    );
+    assert!(of(failing.id).body_kept);
+    assert_eq!(of(abandoned.id).abandoned_at, Some(t));
+    assert!(!of(abandoned.id).body_kept);
+    assert!(of(waiting.id).sent_at.is_none() && of(waiting.id).body_kept);
+    let anas = store
+        .deliveries(Some("ana@example.cl"), 10)
+        .await
+        .expect("read");
+    assert_eq!(anas.len(), 2);
+    assert!(anas.iter().all(|d| d.recipient == "ana@example.cl"));
+    assert_eq!(store.deliveries(None, 1).await.expect("read").len(), 1);
 }
 
 async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
