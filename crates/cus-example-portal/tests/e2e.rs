@@ -227,7 +227,7 @@ async fn a_logout_at_cus_signs_the_portal_out_by_back_channel() {
     assert!(confirmed.status().is_success());
     // The outbox worker tells the portal within a few seconds; its session then ends.
     let mut home = String::new();
-    for _ in 0..50 {
+    for _ in 0..200 {
         home = browser
             .get(format!("{}/", w.portal_base))
             .send()

@@ -49,7 +49,7 @@ fn location(response: &reqwest::Response) -> String {
 
 /// The CUS in the newest SMS that carries one, once the outbox worker has written it.
 async fn sms_with_a_cus(dir: &std::path::Path) -> String {
-    for _ in 0..50 {
+    for _ in 0..200 {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
             let Ok(sms) = serde_json::from_str::<Value>(&text) else {
@@ -437,7 +437,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await
         .expect("logout");
     // Let the outbox worker deliver (its logs count too).
-    for _ in 0..50 {
+    for _ in 0..200 {
         if !logout_tokens.lock().expect("lock").is_empty() {
             break;
         }

@@ -762,7 +762,7 @@ async fn pending_messages_survive_a_restart(backend: Backend) {
     restarted.server.listen = "127.0.0.1:0".parse().expect("address");
     restarted.outbox.poll_seconds = 1;
     let second = TestApp::spawn_with(restarted).await;
-    for _ in 0..50 {
+    for _ in 0..200 {
         if outbox(&second).await.is_empty() {
             break;
         }

@@ -40,7 +40,7 @@ async fn login_attempt(
 
 async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 3, window: 2 };
+    config.limits.form_per_ip = cus_server::config::Limit { max: 3, window: 4 };
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -55,9 +55,9 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=2).contains(&retry));
+    assert!((1..=4).contains(&retry));
     assert!(page.contains("Demasiadas solicitudes"));
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let (status, _, _) = login_attempt(&app, &browser, RUT, CUS).await;
     assert_eq!(status, 200, "a new window");
 }
@@ -66,7 +66,7 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
 /// another RUT is not held back by it.
 async fn form_limit_per_rut_spans_login_and_lifecycle_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 2 };
+    config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 4 };
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -97,7 +97,7 @@ async fn form_limit_per_rut_spans_login_and_lifecycle_then_resets(backend: Backe
         401,
         "another RUT is answered as usual"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(
         login_attempt(&app, &browser, RUT, CUS).await.0,
         200,
@@ -198,7 +198,7 @@ async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
 /// `/token`, `/introspect` and `/revoke` draw on one budget per client.
 async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 2 };
+    config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 4 };
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
     let other = app.client(false, true).await;
@@ -233,7 +233,7 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
         200,
         "another client is answered as usual"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(call(&client, "/revoke").await.status(), 200, "a new window");
 }
 
@@ -241,7 +241,7 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
 /// the right secret, until the window ends; another address is not affected.
 async fn failed_client_authentications_close_an_address_then_reset(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.client_auth_failures_per_ip = cus_server::config::Limit { max: 3, window: 2 };
+    config.limits.client_auth_failures_per_ip = cus_server::config::Limit { max: 3, window: 4 };
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
@@ -268,7 +268,7 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
         200,
         "another address"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(
         call("198.51.100.1", &secret).await.status(),
         200,
@@ -278,7 +278,7 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
 
 async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.register_per_ip = cus_server::config::Limit { max: 2, window: 2 };
+    config.limits.register_per_ip = cus_server::config::Limit { max: 2, window: 4 };
     let app = TestApp::spawn_with(config).await;
     let register = || async {
         app.http
@@ -295,7 +295,7 @@ async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     assert!(limited.headers().get("retry-after").is_some());
     let body: Value = limited.json().await.expect("json");
     assert_eq!(body["error"], "temporarily_unavailable");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(register().await.status(), 401, "a new window");
 }
 
