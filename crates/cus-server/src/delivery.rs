@@ -1,7 +1,7 @@
 //! The outbox worker: delivers pending e-mails and SMS written by the flows, and logout
-//! notices to relying parties. A message is marked sent only after its transport accepted it; failures are retried with backoff;
-//! pending messages survive restarts (they live in the store), and a lease keeps two nodes
-//! from sending the same one.
+//! notices to relying parties. A message is marked sent only after its transport accepted
+//! it; failures are retried with backoff; pending messages survive restarts (they live in
+//! the store), and a lease keeps two nodes from sending the same one.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

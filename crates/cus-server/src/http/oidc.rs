@@ -220,16 +220,10 @@ async fn authenticate(
     // An address that failed too often is not heard, whoever it claims to be.
     let ip = meta.ip.as_deref().unwrap_or("");
     let failures = app.config.limits.client_auth_failures_per_ip;
-    match crate::limits::exhausted(app, "client-auth-ip", ip, failures).await {
-        Ok(crate::limits::Verdict::Allowed) => {}
-        Ok(crate::limits::Verdict::Limited(wait)) => return Err(errors::too_many_json(wait)),
-        Err(e) => {
-            tracing::error!(error = %e, "rate limit check failed");
-            return Err(oauth_json(
-                &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
-                false,
-            ));
-        }
+    if let Some(response) =
+        over_limit(crate::limits::exhausted(app, "client-auth-ip", ip, failures).await)
+    {
+        return Err(response);
     }
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -261,19 +255,28 @@ async fn authenticate(
         }
     };
     // Per-client limit, shared by /token, /introspect and /revoke.
-    match crate::limits::check(
+    let verdict = crate::limits::check(
         app,
         "token-client",
         &client.client_id.0,
         app.config.limits.token_per_client,
     )
-    .await
-    {
-        Ok(crate::limits::Verdict::Allowed) => Ok(client),
-        Ok(crate::limits::Verdict::Limited(wait)) => Err(errors::too_many_json(wait)),
+    .await;
+    match over_limit(verdict) {
+        Some(response) => Err(response),
+        None => Ok(client),
+    }
+}
+
+/// The answer of a protocol endpoint to a limit's verdict, if it stops the request: 429
+/// over the limit, 503 when the cache cannot tell.
+fn over_limit(verdict: anyhow::Result<crate::limits::Verdict>) -> Option<Response> {
+    match verdict {
+        Ok(crate::limits::Verdict::Allowed) => None,
+        Ok(crate::limits::Verdict::Limited(wait)) => Some(errors::too_many_json(wait)),
         Err(e) => {
             tracing::error!(error = %e, "rate limit check failed");
-            Err(oauth_json(
+            Some(oauth_json(
                 &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
                 false,
             ))

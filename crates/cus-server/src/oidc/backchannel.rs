@@ -34,13 +34,13 @@ pub async fn joined(
     sid: &str,
     client: &ClientId,
 ) -> anyhow::Result<()> {
+    // On every code issued: the two writes go out together, not one after the other.
     let lifetime = Duration::from_secs(app.config.oidc.session_absolute);
-    app.cache
-        .add_member(&session_clients(sid), &client.0, lifetime)
-        .await?;
-    app.cache
-        .add_member(&account_sessions(account), sid, lifetime)
-        .await?;
+    let (clients, sessions) = (session_clients(sid), account_sessions(account));
+    tokio::try_join!(
+        app.cache.add_member(&clients, &client.0, lifetime),
+        app.cache.add_member(&sessions, sid, lifetime),
+    )?;
     Ok(())
 }
 
