@@ -11,3 +11,5 @@ DROP INDEX outbox_pending;
 CREATE INDEX outbox_pending ON outbox (created_at) WHERE sent_at IS NULL AND abandoned_at IS NULL;
 -- Bodies of delivered messages are not kept (see mark_sent); clear those already sent.
 UPDATE outbox SET body = '' WHERE sent_at IS NOT NULL;
+-- `cus outbox --to …` reads one recipient's messages, newest first.
+CREATE INDEX outbox_recipient ON outbox (recipient, created_at);

@@ -28,3 +28,5 @@ INSERT INTO outbox_new (id, channel, recipient, subject, body, created_at, sent_
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_pending ON outbox (created_at) WHERE sent_at IS NULL AND abandoned_at IS NULL;
+-- `cus outbox --to …` reads one recipient's messages, newest first.
+CREATE INDEX outbox_recipient ON outbox (recipient, created_at);

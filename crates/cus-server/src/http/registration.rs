@@ -124,10 +124,7 @@ async fn register_client(
     {
         Ok(true) => {}
         Ok(false) => return invalid_token("the initial access token is invalid or expired"),
-        Err(e) => {
-            tracing::error!(error = %e, "registration rate limit check failed");
-            return temporarily_unavailable();
-        }
+        Err(e) => return registration_error(ClientError::Store(e)),
     }
     let meta = match metadata(&body) {
         Ok(m) => m,
