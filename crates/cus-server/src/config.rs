@@ -35,6 +35,7 @@ pub struct Config {
     pub captcha: Captcha,
     pub limits: Limits,
     pub lockout: Lockout,
+    pub accounts: Accounts,
 }
 
 /// `max` requests per `window` seconds.
@@ -150,6 +151,20 @@ pub struct Oidc {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct Accounts {
+    /// Seconds a generated CUS works if it is never used.
+    pub generated_cus_ttl: u64,
+    /// A new CUS goes by e-mail only to a verified address.
+    pub new_cus_requires_verified_email: bool,
+}
+
+impl Accounts {
+    pub fn generated_cus_ttl(&self) -> time::Duration {
+        time::Duration::seconds(i64::try_from(self.generated_cus_ttl).unwrap_or(i64::MAX))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct Hash {
     pub memory_kib: u32,
     pub iterations: u32,
@@ -220,6 +235,9 @@ impl Config {
             {
                 bail!("server.issuer must have no query, fragment or trailing slash");
             }
+        }
+        if self.accounts.generated_cus_ttl == 0 {
+            bail!("accounts.generated_cus_ttl must be at least 1 second");
         }
         if self.outbox.give_up_hours == 0 {
             bail!("outbox.give_up_hours must be at least 1");
@@ -300,6 +318,10 @@ impl Config {
                 "lock_after": self.lockout.lock_after,
                 "window": self.lockout.window,
                 "ladder": self.lockout.ladder,
+            },
+            "accounts": {
+                "generated_cus_ttl": self.accounts.generated_cus_ttl,
+                "new_cus_requires_verified_email": self.accounts.new_cus_requires_verified_email,
             },
         });
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}"))

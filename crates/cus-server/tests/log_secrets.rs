@@ -356,6 +356,8 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
                 value_of(&form_page("/natural/generar").await, "csrf"),
             ),
             ("rut", "12.345.678-5".into()),
+            ("captcha_id", "x".into()),
+            ("captcha", "prueba".into()),
             ("action", "validar".into()),
         ])
         .send()

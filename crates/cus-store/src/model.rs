@@ -104,6 +104,7 @@ pub(crate) struct AccountRow {
     pub cus_hash: String,
     pub secret_answer_hash: Option<String>,
     pub pending_cus_hash: Option<String>,
+    pub pending_cus_expires: Option<OffsetDateTime>,
     pub email_verify_hash: Option<String>,
     pub email_verify_expires: Option<OffsetDateTime>,
     pub giro: Option<String>,
@@ -172,6 +173,7 @@ impl AccountRow {
             cus_hash: self.cus_hash,
             secret_answer_hash: self.secret_answer_hash,
             pending_cus_hash: self.pending_cus_hash,
+            pending_cus_expires: self.pending_cus_expires,
             email_verify_hash: self.email_verify_hash,
             email_verify_expires: self.email_verify_expires,
         };

@@ -10,7 +10,7 @@ macro_rules! account_columns {
     telefono_trabajo, calle, numero, block, departamento, codigo_comuna, secret_question, \
     cus_hash, secret_answer_hash, cus_must_change, created_at, updated_at, tokens_valid_after, \
             pending_cus_hash, email_verify_hash, email_verify_expires, giro, rep_rut, rep_nombres, \
-            rep_apellidos, rep_email, rep_celular"
+            rep_apellidos, rep_email, rep_celular, pending_cus_expires"
     };
 }
 pub(crate) use account_columns;
@@ -119,7 +119,7 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 ::sqlx::query(concat!("INSERT INTO accounts (", account_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, \
                      $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                     $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"))
+                     $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)"))
                 .bind(a.id.0)
                 .bind(a.rut.compact())
                 .bind(a.tipo.as_str())
@@ -153,6 +153,7 @@ macro_rules! impl_store {
                 .bind(a.representante.as_ref().map(|r| r.apellidos.clone()))
                 .bind(a.representante.as_ref().map(|r| r.email.clone()))
                 .bind(a.representante.as_ref().and_then(|r| r.celular.clone()))
+                .bind(new.credentials.pending_cus_expires)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("account"))?;
@@ -201,7 +202,7 @@ macro_rules! impl_store {
                      updated_at = $19, tokens_valid_after = $20, pending_cus_hash = $21, \
                      email_verify_hash = $22, email_verify_expires = $23, giro = $24, \
                      rep_rut = $25, rep_nombres = $26, rep_apellidos = $27, rep_email = $28, \
-                     rep_celular = $29 WHERE id = $30",
+                     rep_celular = $29, pending_cus_expires = $30 WHERE id = $31",
                 )
                 .bind(&a.nombres)
                 .bind(&a.apellido_paterno)
@@ -232,6 +233,7 @@ macro_rules! impl_store {
                 .bind(a.representante.as_ref().map(|r| r.apellidos.clone()))
                 .bind(a.representante.as_ref().map(|r| r.email.clone()))
                 .bind(a.representante.as_ref().and_then(|r| r.celular.clone()))
+                .bind(c.pending_cus_expires)
                 .bind(a.id.0)
                 .execute(&mut *tx)
                 .await

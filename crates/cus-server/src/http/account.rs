@@ -19,7 +19,8 @@ use super::meta::RequestMeta;
 use super::oidc::{RidQuery, current_session, expired_request};
 use super::routes::Routes;
 use crate::app::AppState;
-use crate::lifecycle::{FieldErrors, captcha, credentials, lockout};
+use crate::lifecycle::credentials::{self, Attempt};
+use crate::lifecycle::{FieldErrors, captcha};
 use crate::limits;
 use crate::oidc::authorize;
 use crate::oidc::session;
@@ -149,149 +150,94 @@ async fn login(
             .flatten()
             .map(|p| p.client_name)
     };
-    let typed_rut = form.rut.clone().unwrap_or_default();
     let (jar, csrf_token) = csrf::token(&app, jar);
     let page = LoginPage {
         csrf: csrf_token,
         rid: rid.clone(),
-        rut: typed_rut.clone(),
+        rut: form.rut.clone().unwrap_or_default(),
         client_name,
         ..LoginPage::default()
     };
-    let rut = match Rut::parse(&typed_rut) {
+    let rut = match Rut::parse(page.rut.as_str()) {
         Ok(r) => r,
         Err(e) => {
-            return render_login(
-                &app,
-                jar,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                LoginPage {
-                    rut_error: Some(e.to_string()),
-                    ..page
-                },
-            )
-            .await;
+            let page = LoginPage {
+                rut_error: Some(e.to_string()),
+                ..page
+            };
+            return render_login(&app, jar, StatusCode::UNPROCESSABLE_ENTITY, page).await;
         }
     };
-    if let Some(response) = limited(
-        &app,
-        "form-rut",
-        &rut.compact(),
-        app.config.limits.form_per_rut,
-    )
-    .await
-    {
-        return response;
-    }
-    let throttle = match lockout::status(&app, &rut).await {
-        Ok(s) => s,
-        Err(e) => return errors::internal(&e),
+    // The per-RUT budget of a login is the lockout ladder inside `attempt`: it counts only
+    // attempts that carry the captcha once it is required, so strangers cannot spend it.
+    let captcha = credentials::Captcha::Typed {
+        id: form.captcha_id.as_deref().unwrap_or(""),
+        answer: form.captcha.as_deref().unwrap_or(""),
     };
-    if throttle.locked {
-        // Nothing is checked while locked; any RUT can be locked, so this says nothing
-        // about whether it exists.
-        return render_login(
-            &app,
-            jar,
+    let cus = form.cus.as_deref().unwrap_or("");
+    let attempt = credentials::attempt(&app, &rut, cus, captcha, "/Account", &meta).await;
+    let (status, page) = match attempt {
+        Ok(Attempt::Verified(verified)) => {
+            return logged_in(&app, jar, &meta, &verified.account, &rid).await;
+        }
+        Err(e) => return errors::internal(&e),
+        Ok(Attempt::Locked) => (
             StatusCode::TOO_MANY_REQUESTS,
             LoginPage {
-                form_error: Some(LOCKED.to_owned()),
+                form_error: Some(crate::lifecycle::natural::LOCKED.to_owned()),
                 ..page
             },
-        )
-        .await;
-    }
-    if throttle.captcha_required {
-        let solved = captcha::solve(
-            &app,
-            form.captcha_id.as_deref().unwrap_or(""),
-            form.captcha.as_deref().unwrap_or(""),
-        )
-        .await;
-        match solved {
-            Ok(true) => {}
-            Ok(false) => {
-                let mut errors = FieldErrors::new();
-                errors.insert(
+        ),
+        Ok(Attempt::CaptchaRequired) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            LoginPage {
+                show_captcha: true,
+                errors: FieldErrors::from([(
                     "captcha",
-                    "Por seguridad, ingrese las letras de la imagen.".into(),
-                );
-                return render_login(
-                    &app,
-                    jar,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    LoginPage {
-                        show_captcha: true,
-                        errors,
-                        ..page
-                    },
-                )
-                .await;
-            }
-            Err(e) => return errors::internal(&e),
-        }
-    }
-    let now = app.clock.now();
-    let mut event = AuditEvent::new(AuditKind::LoginSucceeded, now, Some(rut.compact()));
-    event.ip = meta.ip.clone();
-    event.user_agent = meta.user_agent.clone();
-    let verified = match credentials::verify(&app, &rut, form.cus.as_deref().unwrap_or("")).await {
-        Ok(v) => v,
-        Err(e) => return errors::internal(&e),
-    };
-    let Some(credentials::Verified { account, .. }) = verified else {
-        event.kind = AuditKind::LoginFailed.as_str().to_owned();
-        event.outcome = "failed".into();
-        let _ = app.store.append_audit(&event).await;
-        tracing::info!(ip = ?meta.ip, "login failed");
-        let locked = match lockout::record_failure(&app, &rut).await {
-            Ok(l) => l,
-            Err(e) => return errors::internal(&e),
-        };
-        if let Some(duration) = locked {
-            notify_lock(&app, &rut, duration, &meta).await;
-            return render_login(
-                &app,
-                jar,
-                StatusCode::TOO_MANY_REQUESTS,
-                LoginPage {
-                    form_error: Some(LOCKED.to_owned()),
-                    ..page
-                },
-            )
-            .await;
-        }
-        let show_captcha = lockout::status(&app, &rut)
-            .await
-            .is_ok_and(|s| s.captcha_required);
-        return render_login(
-            &app,
-            jar,
+                    "Por seguridad, ingrese las letras de la imagen.".to_owned(),
+                )]),
+                ..page
+            },
+        ),
+        Ok(Attempt::Wrong { captcha_required }) => (
             StatusCode::UNAUTHORIZED,
             LoginPage {
                 form_error: Some(WRONG_CREDENTIALS.to_owned()),
-                show_captcha,
+                show_captcha: captcha_required,
                 ..page
             },
-        )
-        .await;
+        ),
     };
-    let _ = lockout::record_success(&app, &rut).await;
-    let jar = match start_session(&app, jar, &account).await {
+    render_login(&app, jar, status, page).await
+}
+
+/// A verified login: a new session, the audit event, and where the person goes next.
+async fn logged_in(
+    app: &AppState,
+    jar: CookieJar,
+    meta: &RequestMeta,
+    account: &cus_core::Account,
+    rid: &str,
+) -> Response {
+    let jar = match start_session(app, jar, account).await {
         Ok(jar) => jar,
         Err(e) => return errors::internal(&e),
     };
-    let _ = app.store.append_audit(&event).await;
+    let mut event = AuditEvent::new(
+        AuditKind::LoginSucceeded,
+        app.clock.now(),
+        Some(account.rut.compact()),
+    );
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    crate::audit::record(app, &event).await;
     tracing::info!(account.id = %account.id, "login succeeded");
     if account.cus_must_change {
-        return (
-            jar,
-            Redirect::to(&format!("/natural/nueva-clave?rid={rid}")),
-        )
-            .into_response();
+        let to = format!("/natural/nueva-clave?rid={rid}");
+        return (jar, Redirect::to(&to)).into_response();
     }
     if rid.is_empty() {
-        let (jar, csrf) = csrf::token(&app, jar);
+        let (jar, csrf) = csrf::token(app, jar);
         let page = LoggedInPage {
             csrf,
             name: account.display_name(),
@@ -299,14 +245,11 @@ async fn login(
         };
         return no_store((jar, page).into_response());
     }
-    if let Err(e) = authorize::mark_logged_in(&app, &rid).await {
+    if let Err(e) = authorize::mark_logged_in(app, rid).await {
         return errors::internal(&e);
     }
     (jar, Redirect::to(&format!("/authorize/resume?rid={rid}"))).into_response()
 }
-
-/// The message while a RUT is locked.
-const LOCKED: &str = "Por seguridad, el ingreso con este RUT está bloqueado temporalmente por demasiados intentos fallidos. Intente más tarde, o genere una nueva CUS.";
 
 /// Renders the login page, with a fresh captcha when it is shown.
 async fn render_login(
@@ -339,38 +282,6 @@ pub(super) async fn limited(
         Ok(limits::Verdict::Limited(wait)) => Some(errors::too_many_page(wait)),
         Err(e) => Some(errors::internal(&e)),
     }
-}
-
-/// Tells the owner (if the RUT has an account) that logins are locked, and audits it.
-async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, meta: &RequestMeta) {
-    let now = app.clock.now();
-    let mut event = AuditEvent::new(AuditKind::LoginLocked, now, Some(rut.compact()));
-    event.ip = meta.ip.clone();
-    event.user_agent = meta.user_agent.clone();
-    event.outcome = "locked".into();
-    event.detail = Some(format!("locked for {} s", duration.as_secs()));
-    let result: anyhow::Result<()> = async {
-        match app.store.account_by_rut(rut).await? {
-            Some((account, credentials)) => {
-                let notice = crate::lifecycle::messages::login_locked(
-                    &account.email,
-                    &account.display_name(),
-                    duration.as_secs() / 60,
-                    now,
-                );
-                app.store
-                    .update_account(&account, &credentials, &[notice], &event, None)
-                    .await?;
-            }
-            None => app.store.append_audit(&event).await?,
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "cannot record a login lock");
-    }
-    tracing::warn!("RUT locked after repeated login failures");
 }
 
 #[derive(Template, WebTemplate)]

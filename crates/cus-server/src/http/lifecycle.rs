@@ -146,7 +146,7 @@ struct DonePage {
 }
 
 fn done(title: &str, message: &str, sent: Option<Sent>) -> Response {
-    let (email, celular) = sent.map_or((None, None), |s| (Some(s.email), s.celular));
+    let (email, celular) = sent.map_or((None, None), |s| (s.email, s.celular));
     no_store(
         DonePage {
             title: title.into(),
@@ -203,39 +203,26 @@ async fn register_page(State(app): State<AppState>, jar: CookieJar) -> Response 
     render_register(&app, jar, LifecycleForm::default(), FieldErrors::new()).await
 }
 
-/// Checks the CSRF token, the rate limits and the captcha of a lifecycle form. `Err` is the
-/// response to give; `Ok(Some)` the messages to show beside the fields.
+/// Checks a lifecycle form before its flow runs: the CSRF token, the per-IP limit, the
+/// captcha, and only then the per-RUT limit, so a request without a solved captcha never
+/// spends the budget of the RUT it names (a stranger cannot block someone else's RUT).
+/// `Err` is the response to give; `Ok(Some)` the messages to show beside the fields.
 async fn guard(
     app: &AppState,
     jar: &CookieJar,
     form: &LifecycleForm,
     meta: &RequestMeta,
 ) -> Result<Option<FieldErrors>, Response> {
-    admit(app, jar, form, meta).await?;
-    check_captcha(app, form).await
-}
-
-/// The CSRF token, then one request counted against the limits per IP and (when the form
-/// names one) per RUT.
-async fn admit(
-    app: &AppState,
-    jar: &CookieJar,
-    form: &LifecycleForm,
-    meta: &RequestMeta,
-) -> Result<(), Response> {
     if !csrf::verify(app, jar, Some(&form.csrf)) {
         return Err(errors::form_expired());
     }
     let limits = &app.config.limits;
-    if let Some(response) = super::account::limited(
-        app,
-        "form-ip",
-        meta.ip.as_deref().unwrap_or(""),
-        limits.form_per_ip,
-    )
-    .await
-    {
+    let ip = meta.ip.as_deref().unwrap_or("");
+    if let Some(response) = super::account::limited(app, "form-ip", ip, limits.form_per_ip).await {
         return Err(response);
+    }
+    if let Some(errors) = check_captcha(app, form).await? {
+        return Ok(Some(errors));
     }
     if let Ok(rut) = Rut::parse(&form.rut)
         && let Some(response) =
@@ -243,7 +230,7 @@ async fn admit(
     {
         return Err(response);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The captcha of a form; "Refrescar" asks for a new image and submits nothing.
@@ -495,25 +482,20 @@ async fn generate(
     let Some(persona) = Persona::from_path(&segment) else {
         return not_found();
     };
-    // Both steps (the question, then the answer) count once against the limits.
-    if let Err(response) = admit(&app, &jar, &form, &meta).await {
-        return response;
-    }
+    // Both steps (the question, then the answer) carry a captcha and count once against
+    // the limits. Step 1 answers every valid RUT with a question (a plausible one for a RUT
+    // without a CUS), so neither step tells which RUTs have one.
+    let captcha_errors = match guard(&app, &jar, &form, &meta).await {
+        Err(response) => return response,
+        Ok(errors) => errors,
+    };
     let rut = match Rut::parse(&form.rut) {
         Ok(r) => r,
         Err(e) => {
-            return render_generate(
-                &app,
-                persona,
-                jar,
-                form.rut,
-                None,
-                FieldErrors::from([("rut", e.to_string())]),
-            )
-            .await;
+            let errors = FieldErrors::from([("rut", e.to_string())]);
+            return render_generate(&app, persona, jar, form.rut, None, errors).await;
         }
     };
-    // Step 1, "Validar": show the account's question.
     let question = match natural::secret_question_of(&app, &rut).await {
         Ok(q) => q,
         Err(e) => {
@@ -523,29 +505,20 @@ async fn generate(
             };
         }
     };
-    if form.action == "validar" || form.action == "refrescar" {
-        return render_generate(
-            &app,
-            persona,
-            jar,
-            rut.to_string(),
-            Some(question),
-            FieldErrors::new(),
-        )
-        .await;
+    let first_step = form.action == "validar";
+    if let Some(errors) = captcha_errors {
+        // A wrong captcha at step 1 shows no question yet.
+        let question = (!first_step).then_some(question);
+        return render_generate(&app, persona, jar, rut.to_string(), question, errors).await;
     }
-    match check_captcha(&app, &form).await {
-        Err(response) => return response,
-        Ok(Some(errors)) => {
-            return render_generate(&app, persona, jar, rut.to_string(), Some(question), errors)
-                .await;
-        }
-        Ok(None) => {}
+    if first_step {
+        let errors = FieldErrors::new();
+        return render_generate(&app, persona, jar, rut.to_string(), Some(question), errors).await;
     }
     match natural::generate(&app, &rut, &form.respuesta, &meta).await {
         Ok(sent) => done(
             "Nueva CUS generada",
-            "Le enviamos una nueva Clave Única SENCE. Al ingresar con ella se le pedirá elegir una CUS propia; hasta entonces su CUS anterior sigue funcionando.",
+            "Le enviamos una nueva Clave Única SENCE. Vence en unos días (el mensaje dice cuándo). Al ingresar con ella se le pedirá elegir una CUS propia; si en cambio ingresa con su CUS anterior, la nueva queda sin efecto.",
             Some(sent),
         ),
         Err(e) => match flow_errors(e) {
@@ -897,7 +870,7 @@ async fn update_login(
             .await;
         }
     };
-    match natural::open_update(&app, &rut, &form.cus).await {
+    match natural::open_update(&app, &rut, &form.cus, &meta).await {
         Ok((ticket, account)) => render_update(
             &app,
             jar,

@@ -1,11 +1,19 @@
-//! Checking a RUT + CUS, shared by the login page and every flow that asks for the current
-//! CUS. A generated CUS (pending) is accepted beside the current one and replaces it at its
-//! first use.
+//! Checking a RUT + CUS: the one gate of every form that takes a CUS (the login page,
+//! "Cambie su CUS" and "Actualice sus datos", for both kinds of persona). [`attempt`]
+//! applies the per-RUT lock, the captcha the lock calls for, counts the attempt into the
+//! lockout ladder before checking (so concurrent guesses cannot slip past it), checks the
+//! CUS, and audits the failure. No other code verifies a CUS.
+//!
+//! A generated CUS (pending) is accepted beside the current one until it expires, and
+//! replaces it at its first use; a login with the current CUS cancels it.
 
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::{Account, Credentials, Rut};
 
+use super::lockout::{self, AfterFailure};
+use super::{captcha, messages};
 use crate::app::AppState;
+use crate::http::meta::RequestMeta;
 
 /// An account whose CUS was just verified.
 pub struct Verified {
@@ -13,24 +21,100 @@ pub struct Verified {
     pub credentials: Credentials,
 }
 
-/// Verifies `cus` for `rut`. `None` for an unknown RUT or a wrong CUS, indistinguishably
-/// (an unknown RUT is checked against a dummy hash, taking the same time).
-pub async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
+/// The captcha that came with the CUS.
+pub enum Captcha<'a> {
+    /// The form always carries one and it was already solved (the lifecycle forms).
+    Solved,
+    /// The login page: what the person typed, if the page showed a captcha.
+    Typed { id: &'a str, answer: &'a str },
+}
+
+/// What became of an attempt.
+pub enum Attempt {
+    Verified(Box<Verified>),
+    /// A wrong RUT or CUS; whether the next attempt needs the captcha.
+    Wrong {
+        captcha_required: bool,
+    },
+    /// The captcha is required and was missing or wrong: nothing was checked or counted,
+    /// so a stranger without it cannot spend the owner's attempts.
+    CaptchaRequired,
+    /// Locked by repeated wrong CUS (perhaps by this very attempt): nothing was checked.
+    Locked,
+}
+
+/// Checks `cus` for `rut` at `place` (for the audit trail), under the lockout rules.
+pub async fn attempt(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+    captcha: Captcha<'_>,
+    place: &'static str,
+    meta: &RequestMeta,
+) -> anyhow::Result<Attempt> {
+    if lockout::locked(app, rut).await? {
+        return Ok(Attempt::Locked);
+    }
+    if let Captcha::Typed { id, answer } = captcha
+        && lockout::captcha_required(app, rut).await?
+        && !captcha::solve(app, id, answer).await?
+    {
+        return Ok(Attempt::CaptchaRequired);
+    }
+    let Some(admitted) = lockout::admit(app, rut).await? else {
+        return Ok(Attempt::Locked);
+    };
+    if let Some(verified) = verify(app, rut, cus).await? {
+        lockout::succeeded(app, rut).await?;
+        return Ok(Attempt::Verified(Box::new(verified)));
+    }
+    let mut event = audit(AuditKind::LoginFailed, app, rut, meta);
+    event.outcome = "failed".into();
+    event.detail = Some(format!("wrong RUT or CUS at {place}"));
+    crate::audit::record(app, &event).await;
+    tracing::info!(ip = ?meta.ip, place, "wrong RUT or CUS");
+    match lockout::failed(app, rut, admitted).await? {
+        AfterFailure::Open { captcha_required } => Ok(Attempt::Wrong { captcha_required }),
+        AfterFailure::Locked(duration) => {
+            notify_lock(app, rut, duration, meta).await;
+            Ok(Attempt::Locked)
+        }
+    }
+}
+
+fn audit(kind: AuditKind, app: &AppState, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
+    let mut event = AuditEvent::new(kind, app.clock.now(), Some(rut.compact()));
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event
+}
+
+/// Verifies `cus` for `rut`. `None` for an unknown RUT or a wrong CUS, indistinguishably:
+/// a failure always costs two hashes (the current CUS, then the pending one or the dummy),
+/// whether or not the RUT exists or has a generated CUS waiting.
+async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
     let cus = cus_core::policy::normalize(cus);
+    let now = app.clock.now();
     let found = app.store.account_by_rut(rut).await?;
     let current = found.as_ref().map(|(_, c)| c.cus_hash.as_str());
     if app.hasher.verify(&cus, current).await {
         let (account, mut credentials) =
             found.ok_or_else(|| anyhow::anyhow!("verified without an account"))?;
+        let mut changed = Vec::new();
+        if credentials.pending_cus_hash.is_some() {
+            // The owner still knows their CUS: the generated one is not needed any more.
+            credentials.pending_cus_hash = None;
+            credentials.pending_cus_expires = None;
+            changed.push("generated CUS cancelled by a login with the current CUS");
+        }
         if app.hasher.needs_rehash(&credentials.cus_hash) {
             // The configuration raised the cost: the CUS is known now, rehash it.
             credentials.cus_hash = app.hasher.hash(&cus).await?;
-            let mut event = AuditEvent::new(
-                AuditKind::CusChanged,
-                app.clock.now(),
-                Some(account.rut.compact()),
-            );
-            event.detail = Some("hash parameters upgraded".into());
+            changed.push("hash parameters upgraded");
+        }
+        if !changed.is_empty() {
+            let mut event = AuditEvent::new(AuditKind::CusChanged, now, Some(rut.compact()));
+            event.detail = Some(changed.join("; "));
             app.store
                 .update_account(&account, &credentials, &[], &event, None)
                 .await?;
@@ -40,20 +124,21 @@ pub async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Opti
             credentials,
         }));
     }
+    let pending = found.as_ref().and_then(|(_, c)| {
+        c.pending_cus_hash
+            .as_deref()
+            .filter(|_| c.pending_cus_expires.is_some_and(|e| e > now))
+    });
+    if !app.hasher.verify(&cus, pending).await {
+        return Ok(None);
+    }
     let Some((mut account, mut credentials)) = found else {
         return Ok(None);
     };
-    let Some(pending) = credentials.pending_cus_hash.clone() else {
-        return Ok(None);
-    };
-    if !app.hasher.verify(&cus, Some(&pending)).await {
-        return Ok(None);
-    }
     // First use of a generated CUS: it becomes the CUS, the old one stops working, every
     // earlier session and token ends, and the person must choose their own next.
-    let now = app.clock.now();
-    credentials.cus_hash = pending;
-    credentials.pending_cus_hash = None;
+    credentials.cus_hash = credentials.pending_cus_hash.take().unwrap_or_default();
+    credentials.pending_cus_expires = None;
     account.cus_must_change = true;
     account.updated_at = now;
     account.tokens_valid_after = now;
@@ -67,4 +152,33 @@ pub async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Opti
         account,
         credentials,
     }))
+}
+
+/// Tells the owner (if the RUT has an account) that logins are locked, and audits it.
+async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, meta: &RequestMeta) {
+    let mut event = audit(AuditKind::LoginLocked, app, rut, meta);
+    event.outcome = "locked".into();
+    event.detail = Some(format!("locked for {} s", duration.as_secs()));
+    let result: anyhow::Result<()> = async {
+        match app.store.account_by_rut(rut).await? {
+            Some((account, credentials)) => {
+                let notice = messages::login_locked(
+                    &account.email,
+                    &account.display_name(),
+                    duration.as_secs() / 60,
+                    event.at,
+                );
+                app.store
+                    .update_account(&account, &credentials, &[notice], &event, None)
+                    .await?;
+            }
+            None => app.store.append_audit(&event).await?,
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %format!("{e:#}"), "cannot record a login lock");
+    }
+    tracing::warn!("RUT locked after repeated wrong CUS");
 }

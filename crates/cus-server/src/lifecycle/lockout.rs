@@ -1,7 +1,12 @@
 //! Login throttling per RUT: after a few failures the captcha is required; after more, the
 //! RUT is locked for a growing time and its owner is told by e-mail. It applies to any RUT
-//! typed, registered or not, so it reveals nothing about which RUTs exist. A successful
-//! "Genere nueva CUS" or "Cambie su CUS" clears it.
+//! typed, registered or not, so it reveals nothing about which RUTs exist. While a RUT is
+//! locked no form checks a CUS for it; a right secret answer at "Genere nueva CUS" clears
+//! the lock (the owner proved themselves another way), as does a CUS change made before it.
+//!
+//! Attempts are counted *before* the CUS is checked ([`admit`]): a burst of concurrent
+//! guesses cannot all read "not locked yet" and slip past the limit. Only
+//! [`crate::lifecycle::credentials::attempt`] calls it, for every form that takes a CUS.
 
 use std::time::Duration;
 
@@ -22,30 +27,53 @@ fn lock(rut: &Rut) -> Key {
     Key::new(Namespace::Ticket, format!("lock:{}", rut.compact()))
 }
 
-/// Where a RUT stands.
-pub struct Status {
-    pub locked: bool,
-    pub captcha_required: bool,
+/// Whether the RUT is locked now.
+pub async fn locked(app: &AppState, rut: &Rut) -> anyhow::Result<bool> {
+    Ok(app.cache.get(&lock(rut)).await?.is_some())
 }
 
-pub async fn status(app: &AppState, rut: &Rut) -> anyhow::Result<Status> {
-    let locked = app.cache.get(&lock(rut)).await?.is_some();
+/// Whether the next attempt for the RUT must carry a solved captcha.
+pub async fn captcha_required(app: &AppState, rut: &Rut) -> anyhow::Result<bool> {
     let count = app.cache.count(&failures(rut)).await?;
-    Ok(Status {
-        locked,
-        captcha_required: count >= app.config.lockout.captcha_after,
-    })
+    Ok(count >= app.config.lockout.captcha_after)
 }
 
-/// Records a failed login; returns the lock duration when this failure locked the RUT.
-pub async fn record_failure(app: &AppState, rut: &Rut) -> anyhow::Result<Option<Duration>> {
+/// An attempt that may be checked: its number in the current window.
+pub struct Admitted {
+    number: u64,
+}
+
+/// Counts an attempt for the RUT before its CUS is checked. `None`: the RUT is locked, or
+/// this attempt is beyond the last one the window allows (others are being checked right
+/// now); nothing may be checked.
+pub async fn admit(app: &AppState, rut: &Rut) -> anyhow::Result<Option<Admitted>> {
     let config = &app.config.lockout;
-    let (count, _) = app
+    let (number, _) = app
         .cache
         .incr(&failures(rut), Duration::from_secs(config.window.max(1)))
         .await?;
-    if count < config.lock_after {
+    if number > config.lock_after || locked(app, rut).await? {
         return Ok(None);
+    }
+    Ok(Some(Admitted { number }))
+}
+
+/// What a failed attempt led to.
+pub enum AfterFailure {
+    /// The RUT is now locked for this long.
+    Locked(Duration),
+    /// Not locked; whether the next attempt needs the captcha.
+    Open { captcha_required: bool },
+}
+
+/// The admitted attempt failed (it was counted when admitted): locks the RUT when it was
+/// the last one allowed.
+pub async fn failed(app: &AppState, rut: &Rut, attempt: Admitted) -> anyhow::Result<AfterFailure> {
+    let config = &app.config.lockout;
+    if attempt.number < config.lock_after {
+        return Ok(AfterFailure::Open {
+            captcha_required: attempt.number >= config.captcha_after,
+        });
     }
     // The ladder remembers earlier locks for twice its longest step.
     let longest = config.ladder.iter().copied().max().unwrap_or(900);
@@ -60,11 +88,11 @@ pub async fn record_failure(app: &AppState, rut: &Rut) -> anyhow::Result<Option<
     let duration = Duration::from_secs(seconds);
     app.cache.put(&lock(rut), b"1", duration).await?;
     app.cache.delete(&failures(rut)).await?;
-    Ok(Some(duration))
+    Ok(AfterFailure::Locked(duration))
 }
 
 /// A successful login forgets the failures (not the ladder).
-pub async fn record_success(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
+pub async fn succeeded(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
     Ok(app.cache.delete(&failures(rut)).await?)
 }
 

@@ -80,6 +80,7 @@ pub fn generated(
     to: &str,
     name: &str,
     cus: &str,
+    days: i64,
     now: OffsetDateTime,
     key: &MessageKey,
 ) -> anyhow::Result<Notification> {
@@ -88,8 +89,9 @@ pub fn generated(
         "Su nueva Clave Única SENCE",
         format!(
             "Hola {name}:\n\nEl {} se solicitó una nueva Clave Única SENCE (CUS) para su RUT.\n\n\
-             Su nueva CUS es: {cus}\n\nAl ingresar con ella se le pedirá elegir una CUS propia. Hasta \
-             entonces, su CUS anterior sigue funcionando.",
+             Su nueva CUS es: {cus}\n\nVence en {days} días. Al ingresar con ella se le pedirá \
+             elegir una CUS propia. Si en cambio ingresa con su CUS anterior, la nueva queda sin \
+             efecto. Si usted no la pidió, llame al (56-2) 2870 61 00.",
             when(now)
         ),
         now,

@@ -11,7 +11,7 @@ use cus_core::{Account, AccountId, Address, Catalogue, Credentials, NewAccount, 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::credentials::{self, Verified};
+use super::credentials::{self, Attempt, Captcha, Verified};
 use super::{FieldErrors, FlowError, invalid, messages};
 use crate::app::AppState;
 use crate::http::meta::RequestMeta;
@@ -225,7 +225,8 @@ pub struct RegistrationInput {
 
 /// Where the confirmation went, masked for the page.
 pub struct Sent {
-    pub email: String,
+    /// `None` when nothing went by e-mail.
+    pub email: Option<String>,
     pub celular: Option<String>,
 }
 
@@ -367,57 +368,59 @@ pub(super) async fn save_registration(
     match app.store.create_account(&new, &notifications, &event).await {
         Ok(()) => {}
         Err(cus_store::StoreError::AlreadyExists(_)) => {
-            return Err(invalid(
-                "rut",
-                already_registered(app, &account.rut, account.tipo).await,
-            ));
+            return Err(invalid("rut", ALREADY_REGISTERED));
         }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(account.id = %account.id, tipo = account.tipo.as_str(), "account registered");
     Ok(Sent {
-        email: mask_email(&account.email),
+        email: Some(mask_email(&account.email)),
         celular: account.celular.as_deref().map(mask_celular),
     })
 }
 
-/// Why a RUT cannot be registered again: it has a CUS, perhaps of the other kind.
-pub(super) async fn already_registered(app: &AppState, rut: &Rut, wanted: TipoPersona) -> String {
-    let existing = app
-        .store
-        .account_by_rut(rut)
-        .await
-        .ok()
-        .flatten()
-        .map(|(a, _)| a.tipo);
-    match (existing, wanted) {
-        (Some(TipoPersona::Natural), TipoPersona::Juridica) => {
-            "Este RUT ya está registrado como persona natural; no puede registrarse como persona jurídica.".into()
-        }
-        (Some(TipoPersona::Juridica), TipoPersona::Natural) => {
-            "Este RUT ya está registrado como persona jurídica; no puede registrarse como persona natural.".into()
-        }
-        _ => "Este RUT ya tiene una Clave Única SENCE.".into(),
-    }
-}
+/// Why a RUT cannot be registered again. The same words whatever kind of persona holds
+/// it: registration must not tell a stranger whether a RUT is a person's or a company's.
+pub(super) const ALREADY_REGISTERED: &str = "Este RUT ya tiene una Clave Única SENCE. Si no la recuerda, use «Genere nueva CUS»; si usted no la creó, llame al (56-2) 2870 61 00.";
 
-/// Genere nueva CUS, step 1: the account's secret question.
+/// Genere nueva CUS, step 1: the account's secret question. A RUT without an account (or
+/// without a question) gets a plausible one, the same every time for that RUT, so this
+/// step does not tell which RUTs have a CUS; its answer is never right.
 pub async fn secret_question_of(app: &AppState, rut: &Rut) -> Result<&'static str, FlowError> {
-    let question = app
+    let own = app
         .store
         .account_by_rut(rut)
         .await?
         .and_then(|(a, _)| a.secret_question)
         .and_then(contact::secret_question);
-    question.ok_or_else(|| invalid("rut", "No encontramos una Clave Única SENCE con pregunta secreta para este RUT. Regístrese, o llame al (56-2) 2870 61 00."))
+    Ok(own.unwrap_or_else(|| plausible_question(app, rut)))
+}
+
+/// A question for a RUT that has none, chosen by a keyed hash of the RUT: stable, and not
+/// predictable by someone without the server's key.
+fn plausible_question(app: &AppState, rut: &Rut) -> &'static str {
+    let digest = crate::secrets::hmac(
+        &app.csrf_key,
+        format!("question:{}", rut.compact()).as_bytes(),
+    );
+    let index = digest
+        .bytes()
+        .fold(0usize, |acc, b| (acc * 31 + usize::from(b)) % 9973);
+    contact::SECRET_QUESTIONS[index % contact::SECRET_QUESTIONS.len()]
 }
 
 fn answer_lock(rut: &Rut) -> Key {
     Key::new(Namespace::Ticket, format!("answer-lock:{}", rut.compact()))
 }
 
-/// Genere nueva CUS, step 2: a right answer queues a new CUS to the registered e-mail and
-/// mobile. At most five wrong answers per RUT per hour.
+fn answer_attempts(rut: &Rut) -> Key {
+    Key::new(Namespace::Counter, format!("answer:{}", rut.compact()))
+}
+
+/// Genere nueva CUS, step 2: a right answer queues a new CUS to the registered mobile and,
+/// when it is verified, e-mail (`accounts.new_cus_requires_verified_email`). At most five
+/// answers per RUT per hour are checked; the sixth is refused unchecked. The attempt is
+/// counted before the answer is checked, so concurrent answers cannot slip past the limit.
 pub async fn generate(
     app: &AppState,
     rut: &Rut,
@@ -432,6 +435,10 @@ pub async fn generate(
     if app.cache.get(&answer_lock(rut)).await?.is_some() {
         return Err(too_many());
     }
+    let (number, left) = app.cache.incr(&answer_attempts(rut), ANSWER_WINDOW).await?;
+    if number > MAX_WRONG_ANSWERS {
+        return Err(too_many());
+    }
     let found = app.store.account_by_rut(rut).await?;
     let stored_answer = found
         .as_ref()
@@ -442,31 +449,36 @@ pub async fn generate(
         .await;
     let now = app.clock.now();
     let Some((account, mut credentials)) = found.filter(|_| right) else {
-        let (count, left) = app
-            .cache
-            .incr(
-                &Key::new(Namespace::Counter, format!("answer:{}", rut.compact())),
-                ANSWER_WINDOW,
-            )
-            .await?;
         let mut event = audit(AuditKind::CusGenerated, now, rut, meta);
         event.outcome = "wrong_answer".into();
-        let _ = app.store.append_audit(&event).await;
-        if count >= MAX_WRONG_ANSWERS {
+        crate::audit::record(app, &event).await;
+        if number >= MAX_WRONG_ANSWERS {
             app.cache.put(&answer_lock(rut), b"1", left).await?;
             return Err(too_many());
         }
         return Err(invalid("respuesta", "La respuesta no es correcta."));
     };
+    let by_email = account.email_verified || !app.config.accounts.new_cus_requires_verified_email;
+    if !by_email && account.celular.is_none() {
+        return Err(FlowError::Refused(UNVERIFIED_EMAIL.into()));
+    }
     let cus = crate::admin::generate_cus();
     credentials.pending_cus_hash = Some(app.hasher.hash(&cus).await?);
-    let mut notifications = vec![messages::generated(
-        &account.email,
-        &account.display_name(),
-        &cus,
-        now,
-        &app.message_key,
-    )?];
+    credentials.pending_cus_expires = Some(now + app.config.accounts.generated_cus_ttl());
+    let name = account.display_name();
+    let mut notifications = Vec::new();
+    if by_email {
+        let days = app.config.accounts.generated_cus_ttl().whole_days().max(1);
+        let key = &app.message_key;
+        notifications.push(messages::generated(
+            &account.email,
+            &name,
+            &cus,
+            days,
+            now,
+            key,
+        )?);
+    }
     if let Some(celular) = &account.celular {
         notifications.push(messages::generated_sms(
             celular,
@@ -479,13 +491,18 @@ pub async fn generate(
     app.store
         .update_account(&account, &credentials, &notifications, &event, None)
         .await?;
-    // The owner proved themselves through the secret answer: the login lock goes.
+    // The owner proved themselves through the secret answer: the login lock goes, and the
+    // answers counted so far with it.
     super::lockout::clear(app, rut).await?;
+    app.cache.delete(&answer_attempts(rut)).await?;
     Ok(Sent {
-        email: mask_email(&account.email),
+        email: by_email.then(|| mask_email(&account.email)),
         celular: account.celular.as_deref().map(mask_celular),
     })
 }
+
+/// Why a new CUS cannot be sent: the only address on file was never verified.
+const UNVERIFIED_EMAIL: &str = "Su correo electrónico no está verificado y no registró un celular, así que no podemos enviarle una nueva CUS. Use el enlace que le enviamos al registrarse, o llame al (56-2) 2870 61 00.";
 
 /// Sets a new CUS the person chose: replaces any pending one, revokes every session and
 /// refresh token, tells the owner by e-mail.
@@ -518,6 +535,7 @@ async fn set_cus(
     let mut account = account;
     credentials.cus_hash = app.hasher.hash(&cus).await?;
     credentials.pending_cus_hash = None;
+    credentials.pending_cus_expires = None;
     account.cus_must_change = false;
     account.updated_at = now;
     account.tokens_valid_after = now;
@@ -537,7 +555,7 @@ async fn set_cus(
     Ok(account)
 }
 
-/// Cambie su CUS: RUT + current CUS + new CUS twice.
+/// Cambie su CUS: RUT + current CUS + new CUS twice (the form's captcha already solved).
 pub async fn change(
     app: &AppState,
     rut: &Rut,
@@ -546,19 +564,39 @@ pub async fn change(
     repeated: &str,
     meta: &RequestMeta,
 ) -> Result<(), FlowError> {
-    let Some(Verified {
-        account,
-        credentials,
-    }) = credentials::verify(app, rut, current).await?
-    else {
-        // Guessing here counts like guessing at the login page.
-        super::lockout::record_failure(app, rut).await?;
-        return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
-    };
-    set_cus(app, account, credentials, new, repeated, meta)
-        .await
-        .map(|_| ())
+    let verified = checked_cus(app, rut, current, "Cambie su CUS", meta).await?;
+    set_cus(
+        app,
+        verified.account,
+        verified.credentials,
+        new,
+        repeated,
+        meta,
+    )
+    .await
+    .map(|_| ())
 }
+
+/// A lifecycle form's RUT + CUS, through the same gate as the login page: the same lock,
+/// the same ladder, the same audit.
+async fn checked_cus(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+    place: &'static str,
+    meta: &RequestMeta,
+) -> Result<Verified, FlowError> {
+    match credentials::attempt(app, rut, cus, Captcha::Solved, place, meta).await? {
+        Attempt::Verified(verified) => Ok(*verified),
+        Attempt::Wrong { .. } | Attempt::CaptchaRequired => {
+            Err(invalid("cus", "RUT o Clave CUS incorrectos."))
+        }
+        Attempt::Locked => Err(FlowError::Refused(LOCKED.into())),
+    }
+}
+
+/// The message while a RUT is locked (the login page's too).
+pub const LOCKED: &str = "Por seguridad, el ingreso con este RUT está bloqueado temporalmente por demasiados intentos fallidos. Intente más tarde, o genere una nueva CUS.";
 
 /// After logging in with a generated CUS: the person's own CUS, for the account `id`.
 pub async fn replace_generated(
@@ -581,35 +619,60 @@ pub async fn replace_generated(
     set_cus(app, account, credentials, new, repeated, meta).await
 }
 
+/// What an update ticket remembers: whose form it opened, and when. A CUS change after
+/// that moment (which moves `tokens_valid_after`) ends the ticket with every session.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UpdateTicket {
+    account: AccountId,
+    opened_at: OffsetDateTime,
+}
+
+fn update_ticket_key(ticket: &str) -> Key {
+    Key::new(Namespace::Ticket, format!("update:{}", token_hash(ticket)))
+}
+
+/// Who may change contact data at "Actualice sus datos": a persona natural. A company's
+/// e-mail and mobile receive every new CUS of the company; they are changed only by the
+/// help desk, which can check the proof of representation.
+const COMPANY_DATA_BY_HELP_DESK: &str = "Los datos de una persona jurídica (correo, celular y representante legal) los actualiza la mesa de ayuda de SENCE: llame al (56-2) 2870 61 00.";
+
 /// Actualice sus datos, step 1: RUT + CUS open the form for a while (a ticket).
 pub async fn open_update(
     app: &AppState,
     rut: &Rut,
     cus: &str,
+    meta: &RequestMeta,
 ) -> Result<(String, Account), FlowError> {
-    let Some(Verified { account, .. }) = credentials::verify(app, rut, cus).await? else {
-        // Guessing here counts like guessing at the login page.
-        super::lockout::record_failure(app, rut).await?;
-        return Err(invalid("cus", "RUT o Clave CUS incorrectos."));
-    };
+    let Verified { account, .. } = checked_cus(app, rut, cus, "Actualice sus datos", meta).await?;
+    if account.tipo != TipoPersona::Natural {
+        return Err(FlowError::Refused(COMPANY_DATA_BY_HELP_DESK.into()));
+    }
     let ticket = random_token();
+    let opened = UpdateTicket {
+        account: account.id,
+        opened_at: app.clock.now(),
+    };
     app.cache
-        .put_json(
-            &Key::new(Namespace::Ticket, format!("update:{}", token_hash(&ticket))),
-            &account.id,
-            UPDATE_TICKET_TTL,
-        )
+        .put_json(&update_ticket_key(&ticket), &opened, UPDATE_TICKET_TTL)
         .await?;
     Ok((ticket, account))
 }
 
-/// The account an update ticket opened, if the ticket is still valid.
+/// The account an update ticket opened, if the ticket is still valid: not expired, the
+/// account a persona natural, and its CUS not changed since the ticket was opened.
 pub async fn update_ticket(app: &AppState, ticket: &str) -> anyhow::Result<Option<Account>> {
-    let key = Key::new(Namespace::Ticket, format!("update:{}", token_hash(ticket)));
-    let Some(id) = app.cache.get_json::<AccountId>(&key).await? else {
+    let Some(opened) = app
+        .cache
+        .get_json::<UpdateTicket>(&update_ticket_key(ticket))
+        .await?
+    else {
         return Ok(None);
     };
-    Ok(app.store.account_by_id(id).await?)
+    Ok(app
+        .store
+        .account_by_id(opened.account)
+        .await?
+        .filter(|a| a.tipo == TipoPersona::Natural && opened.opened_at >= a.tokens_valid_after))
 }
 
 /// Actualice sus datos, step 2: saves contact data, address and secret question at once;
@@ -679,6 +742,11 @@ pub async fn update(
     } else {
         notifications.push(messages::data_updated(&old_email, &name, now));
     }
+    if contact.email != old_email || contact.celular != account.celular {
+        // A generated CUS went to the old e-mail and mobile: it must not outlive them.
+        credentials.pending_cus_hash = None;
+        credentials.pending_cus_expires = None;
+    }
     account.email = contact.email;
     account.celular = contact.celular;
     account.telefono_particular = contact.telefono_particular;
@@ -693,6 +761,7 @@ pub async fn update(
     if let Some(cus) = new_cus {
         credentials.cus_hash = app.hasher.hash(&cus).await?;
         credentials.pending_cus_hash = None;
+        credentials.pending_cus_expires = None;
         account.cus_must_change = false;
         account.tokens_valid_after = now;
         revoke = Some(now);
@@ -706,15 +775,12 @@ pub async fn update(
     app.store
         .update_account(&account, &credentials, &notifications, &event, revoke)
         .await?;
-    let _ = app
-        .cache
-        .delete(&Key::new(
-            Namespace::Ticket,
-            format!("update:{}", token_hash(ticket)),
-        ))
-        .await;
+    // Used once: a second submission needs the CUS again.
+    if let Err(e) = app.cache.delete(&update_ticket_key(ticket)).await {
+        tracing::warn!(error = %e, "an used update ticket could not be deleted; it expires");
+    }
     Ok(Sent {
-        email: mask_email(&account.email),
+        email: Some(mask_email(&account.email)),
         celular: account.celular.as_deref().map(mask_celular),
     })
 }

@@ -12,7 +12,9 @@ use openidconnect::{
 use serde_json::Value;
 
 use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends};
-use crate::lifecycle::{FormPage, form_of, login, open_form, outbox, post, with};
+use crate::lifecycle::{
+    FormPage, form_of, login, open_form, outbox, post, validate_step, verify_email, with,
+};
 
 on_both_backends!(
     company_registers_with_its_representative,
@@ -22,8 +24,8 @@ on_both_backends!(
     company_signs_in_to_a_portal,
 );
 
-const RUT: &str = "76.086.428-5";
-const CUS: &str = "capacitacion del sur clave";
+pub const RUT: &str = "76.086.428-5";
+pub const CUS: &str = "capacitacion del sur clave";
 
 fn company(form: &FormPage) -> Vec<(&'static str, String)> {
     [
@@ -55,7 +57,7 @@ fn company(form: &FormPage) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-async fn register_company(app: &TestApp) {
+pub async fn register_company(app: &TestApp) {
     let browser = app.browser();
     let form = open_form(app, &browser, "/juridica/registro").await;
     let (status, page) = post(app, &browser, "/juridica/registro", &company(&form)).await;
@@ -194,7 +196,9 @@ async fn a_rut_is_either_natural_or_juridica(backend: Backend) {
     )
     .await;
     assert_eq!(status, 422);
-    assert!(page.contains("Este RUT ya está registrado como persona natural; no puede registrarse como persona jurídica."));
+    // The same words whatever kind holds the RUT (item 15 of the security review).
+    assert!(page.contains("Este RUT ya tiene una Clave Única SENCE."));
+    assert!(!page.contains("persona natural;"));
 
     let form = open_form(&app, &browser, "/natural/registro").await;
     let natural: Vec<(&'static str, String)> = [
@@ -219,26 +223,17 @@ async fn a_rut_is_either_natural_or_juridica(backend: Backend) {
     .collect();
     let (status, page) = post(&app, &browser, "/natural/registro", &natural).await;
     assert_eq!(status, 422);
-    assert!(page.contains("Este RUT ya está registrado como persona jurídica; no puede registrarse como persona natural."));
+    assert!(page.contains("Este RUT ya tiene una Clave Única SENCE."));
+    assert!(!page.contains("persona jurídica;"));
 }
 
 async fn company_generates_and_changes_its_cus(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     register_company(&app).await;
     let browser = app.browser();
-    let form = open_form(&app, &browser, "/juridica/generar").await;
-    assert!(form.html.contains("persona jurídica"));
-    let (_, page) = post(
-        &app,
-        &browser,
-        "/juridica/generar",
-        &[
-            ("csrf", form.csrf),
-            ("rut", RUT.into()),
-            ("action", "validar".into()),
-        ],
-    )
-    .await;
+    verify_email(&app, "contacto@capsur.cl").await;
+    let (_, page) = validate_step(&app, &browser, "/juridica/generar", RUT).await;
+    assert!(page.contains("persona jurídica"));
     assert!(page.contains("¿Cuál fue su primer trabajo?"));
     let form = form_of(&app, page).await;
     let (status, page) = post(

@@ -8,14 +8,14 @@ use serde_json::Value;
 use crate::helpers::{
     Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, test_config,
 };
-use crate::lifecycle::{login, open_form, outbox, post};
+use crate::lifecycle::{login, outbox, validate_step};
 
 /// A valid RUT without an account.
 const OTHER_RUT: &str = "11.111.111-1";
 
 on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,
-    form_limit_per_rut_spans_login_and_lifecycle_then_resets,
+    form_limit_per_rut_counts_solved_lifecycle_forms_then_resets,
     clients_behind_a_trusted_proxy_are_told_apart,
     forwarded_for_is_ignored_from_other_peers,
     token_limit_per_client_spans_three_endpoints_then_resets,
@@ -62,47 +62,32 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     assert_eq!(status, 200, "a new window");
 }
 
-/// One RUT's budget is shared by the login and the lifecycle forms, whatever the IP;
-/// another RUT is not held back by it.
-async fn form_limit_per_rut_spans_login_and_lifecycle_then_resets(backend: Backend) {
+/// One RUT's budget is spent by lifecycle forms whose captcha was solved, whatever the IP;
+/// another RUT is not held back by it, and neither is the owner's login (its per-RUT
+/// budget is the lockout ladder, spent only by wrong CUS).
+async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
     config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 4 };
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
-    let validate = |rut: &'static str| {
-        let browser = browser.clone();
-        let app = &app;
-        async move {
-            let form = open_form(app, &browser, "/natural/generar").await;
-            let fields = [
-                ("csrf", form.csrf),
-                ("rut", rut.to_owned()),
-                ("action", "validar".to_owned()),
-            ];
-            post(app, &browser, "/natural/generar", &fields).await.0
-        }
-    };
-    assert_eq!(login_attempt(&app, &browser, RUT, CUS).await.0, 200);
-    assert_eq!(login_attempt(&app, &browser, RUT, CUS).await.0, 200);
-    // Counted, and answered: this account was made without a secret question.
-    assert_eq!(validate(RUT).await, 422);
-    assert_eq!(validate(RUT).await, 429, "the fourth request for the RUT");
-    let (status, headers, page) = login_attempt(&app, &browser, RUT, CUS).await;
-    assert_eq!(status, 429);
-    assert!(headers.get("retry-after").is_some());
+    for _ in 0..3 {
+        let (status, page) = validate_step(&app, &browser, "/natural/generar", RUT).await;
+        assert_eq!(status, 200, "{page}");
+    }
+    let (status, page) = validate_step(&app, &browser, "/natural/generar", RUT).await;
+    assert_eq!(status, 429, "the fourth request for the RUT");
     assert!(page.contains("Demasiadas solicitudes"));
-    assert_eq!(
-        login_attempt(&app, &browser, OTHER_RUT, CUS).await.0,
-        401,
-        "another RUT is answered as usual"
-    );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    let (status, _) = validate_step(&app, &browser, "/natural/generar", OTHER_RUT).await;
+    assert_eq!(status, 200, "another RUT is answered as usual");
     assert_eq!(
         login_attempt(&app, &browser, RUT, CUS).await.0,
         200,
-        "a new window"
+        "the owner still signs in"
     );
+    tokio::time::sleep(Duration::from_millis(4100)).await;
+    let (status, _) = validate_step(&app, &browser, "/natural/generar", RUT).await;
+    assert_eq!(status, 200, "a new window");
 }
 
 /// A login whose request says it was forwarded for `client`.
@@ -397,7 +382,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
     assert!(trail.iter().any(|e| e.kind == "login_locked"));
     assert!(trail.iter().filter(|e| e.kind == "login_failed").count() >= 9);
 
-    // A successful "Cambie su CUS" clears the lock.
+    // "Cambie su CUS" takes a CUS too: while locked it checks nothing (review item 1).
     let browser = app.browser();
     let form = crate::lifecycle::open_form(&app, &browser, "/natural/cambiar").await;
     let fields = vec![
@@ -410,9 +395,10 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
         ("cus_repetida", "una clave nueva y propia".into()),
     ];
     let (status, page) = crate::lifecycle::post(&app, &browser, "/natural/cambiar", &fields).await;
-    assert_eq!(status, 200, "{page}");
+    assert_eq!(status, 422);
+    assert!(page.contains("bloqueado temporalmente"), "{page}");
     let (status, _, _) = login_attempt(&app, &app.browser(), RUT, "una clave nueva y propia").await;
-    assert_eq!(status, 200, "unlocked");
+    assert_eq!(status, 429, "still locked, the CUS unchanged");
 }
 
 /// Walks every route the router serves, signed out and signed in: every answer is kept

@@ -310,6 +310,7 @@ async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
     let credentials = Credentials {
         cus_hash: "$argon2id$new".into(),
         pending_cus_hash: Some("$argon2id$pending".into()),
+        pending_cus_expires: Some(later + Duration::days(7)),
         email_verify_hash: Some("verify-hash".into()),
         email_verify_expires: Some(later + Duration::days(7)),
         ..new.credentials.clone()

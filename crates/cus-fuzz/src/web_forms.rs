@@ -1,0 +1,74 @@
+//! Every web form POST body through the decoder its handler uses (`forms::web`), then
+//! the pure checks the handlers run on what was typed: RUT, CUS policy, secret question
+//! and answer, región/comuna, e-mail and phones. Nothing may panic.
+
+use cus_core::forms::{
+    self, ConsentForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
+};
+use cus_core::{Catalogue, Rut, contact, policy};
+
+/// One input, as libFuzzer hands it over (decoded by `arbitrary`).
+pub fn fuzz(input: (u8, &[u8])) {
+    let (which, body) = input;
+    match which % 5 {
+        0 => {
+            if let Ok(form) = forms::web::<LifecycleForm>(body) {
+                lifecycle(&form);
+            }
+        }
+        1 => {
+            if let Ok(form) = forms::web::<LoginForm>(body) {
+                let _ = form.rut.as_deref().map(Rut::parse);
+            }
+        }
+        2 => {
+            let _ = forms::web::<ConsentForm>(body);
+        }
+        3 => {
+            let _ = forms::web::<WithdrawForm>(body);
+        }
+        _ => {
+            let _ = forms::web::<EndSessionParams>(body);
+        }
+    }
+}
+fn lifecycle(form: &LifecycleForm) {
+    let rut = Rut::parse(&form.rut);
+    let _ = Rut::parse(&form.rep_rut);
+    let email = contact::parse_email(&form.email);
+    let _ = contact::parse_email(&form.rep_email);
+    if let Ok(rut) = &rut {
+        for (cus, repeated) in [
+            (&form.cus, &form.cus_repetida),
+            (&form.cus_nueva, &form.cus_repetida),
+        ] {
+            if let Ok(normalised) =
+                policy::check_cus(cus, repeated, rut, email.as_deref().ok(), policy::is_common)
+            {
+                let length = normalised.chars().count();
+                assert!((policy::MIN_LEN..=policy::MAX_LEN).contains(&length));
+            }
+        }
+    }
+    let _ = form
+        .pregunta
+        .trim()
+        .parse::<i16>()
+        .ok()
+        .and_then(contact::secret_question);
+    let answer = contact::normalize_answer(&form.respuesta);
+    assert_eq!(
+        contact::normalize_answer(&answer),
+        answer,
+        "normalising twice changed it"
+    );
+    let _ = contact::parse_celular(&form.celular);
+    let _ = contact::parse_phone(&form.telefono_particular);
+    let _ = contact::parse_phone(&form.telefono_trabajo);
+    let catalogue = Catalogue::chile();
+    if let (Ok(region), Ok(comuna)) = (form.region.trim().parse(), form.comuna.trim().parse())
+        && let Some(found) = catalogue.comuna(comuna)
+    {
+        let _ = catalogue.region(region).map(|r| (r, found));
+    }
+}

@@ -1,0 +1,443 @@
+//! Regressions of the security review (issue 11) on the account side: the lockout on every
+//! form that takes a CUS, companies and "Actualice sus datos", strangers spending a RUT's
+//! budget, concurrent guesses, the generated CUS's life, enumeration, and a new CUS sent
+//! only to a verified e-mail. Each test is named after the review's item.
+
+use cus_core::notification::Channel;
+
+use crate::helpers::{Backend, TestApp, input_value, on_both_backends, test_config};
+use crate::juridica;
+use crate::lifecycle::{
+    self, CUS, RUT, answer_step, generated_cus, login, open_form, outbox, post, validate_step,
+    verify_email,
+};
+
+on_both_backends!(
+    item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus,
+    item_01_an_update_form_dies_with_a_cus_change,
+    item_04_companies_cannot_update_their_data_online,
+    item_05_strangers_without_the_captcha_cannot_block_a_rut,
+    item_08_concurrent_answers_cannot_pass_the_limit,
+    item_08_concurrent_logins_cannot_pass_the_lock,
+    item_12_a_generated_cus_expires_and_is_cancelled,
+    item_15_genere_nueva_cus_does_not_tell_which_ruts_exist,
+    a_new_cus_is_emailed_only_to_a_verified_address,
+);
+
+const LOCKED: &str = "bloqueado temporalmente";
+
+/// A server whose form limits leave room for the many requests of one test from one
+/// address (those limits have tests of their own).
+async fn roomy(backend: Backend) -> TestApp {
+    TestApp::spawn_with(roomy_config(backend).await).await
+}
+
+async fn roomy_config(backend: Backend) -> cus_server::config::Config {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip.max = 100_000;
+    config.limits.form_per_rut.max = 100_000;
+    config
+}
+const WRONG: &str = "RUT o Clave CUS incorrectos.";
+
+/// Step 1 of "Actualice sus datos": RUT + CUS, captcha solved.
+async fn open_update(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    rut: &str,
+    cus: &str,
+) -> (u16, String) {
+    let form = open_form(app, browser, "/natural/actualizar").await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+        ("rut", rut.to_owned()),
+        ("cus", cus.to_owned()),
+    ];
+    post(app, browser, "/natural/actualizar", &fields).await
+}
+
+/// "Cambie su CUS" at `path`, captcha solved.
+async fn change_cus(app: &TestApp, path: &str, rut: &str, cus: &str, new: &str) -> (u16, String) {
+    let browser = app.browser();
+    let form = open_form(app, &browser, path).await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+        ("rut", rut.to_owned()),
+        ("cus", cus.to_owned()),
+        ("cus_nueva", new.to_owned()),
+        ("cus_repetida", new.to_owned()),
+    ];
+    post(app, &browser, path, &fields).await
+}
+
+/// Step 2 of "Actualice sus datos" from the opened form `page`, with a new e-mail.
+async fn save_update(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    email: &str,
+) -> (u16, String) {
+    let fields: Vec<(&'static str, String)> = [
+        ("csrf", input_value(page, "csrf").expect("csrf")),
+        ("ticket", input_value(page, "ticket").expect("ticket")),
+        ("pregunta", "1".into()),
+        ("calle", "Los Aromos".into()),
+        ("numero", "12".into()),
+        ("region", "13".into()),
+        ("comuna", "13101".into()),
+        ("email", email.into()),
+        ("celular", "87654321".into()),
+    ]
+    .into_iter()
+    .collect();
+    post(app, browser, "/natural/actualizar/datos", &fields).await
+}
+
+async fn item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus(backend: Backend) {
+    let mut config = test_config(backend).await;
+    config.lockout.captcha_after = 100;
+    config.lockout.lock_after = 3;
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let browser = app.browser();
+    // Wrong CUS at "Actualice sus datos" count into the login's ladder.
+    for _ in 0..2 {
+        let (status, page) = open_update(&app, &browser, crate::helpers::RUT, "no es").await;
+        assert_eq!(status, 422);
+        assert!(page.contains(WRONG));
+    }
+    let (_, page) = open_update(&app, &browser, crate::helpers::RUT, "tampoco").await;
+    assert!(page.contains(LOCKED), "the third wrong CUS locks: {page}");
+    let response = login(&app, &browser, crate::helpers::RUT, crate::helpers::CUS).await;
+    assert_eq!(response.status(), 429, "locked at the login page too");
+
+    // While locked, the right CUS opens nothing anywhere.
+    let (status, page) =
+        open_update(&app, &browser, crate::helpers::RUT, crate::helpers::CUS).await;
+    assert_eq!(status, 422);
+    assert!(page.contains(LOCKED));
+    assert!(input_value(&page, "ticket").is_none(), "no data form");
+    for path in ["/natural/cambiar", "/juridica/cambiar"] {
+        let (status, page) = change_cus(
+            &app,
+            path,
+            crate::helpers::RUT,
+            crate::helpers::CUS,
+            "una clave del atacante",
+        )
+        .await;
+        assert_eq!(status, 422, "{path}");
+        assert!(page.contains(LOCKED), "{path}: {page}");
+    }
+    let (_, credentials) = app
+        .state
+        .store
+        .account_by_rut(&cus_core::Rut::parse(crate::helpers::RUT).expect("rut"))
+        .await
+        .expect("store")
+        .expect("account");
+    assert!(
+        app.state
+            .hasher
+            .verify(crate::helpers::CUS, Some(&credentials.cus_hash))
+            .await,
+        "the CUS did not change"
+    );
+}
+
+async fn item_01_an_update_form_dies_with_a_cus_change(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    lifecycle::register(&app).await;
+    let browser = app.browser();
+    let (status, opened) = open_update(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 200, "{opened}");
+    app.clock.advance(1);
+    let (status, page) = change_cus(
+        &app,
+        "/natural/cambiar",
+        RUT,
+        CUS,
+        "la nueva clave del dueño",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let (status, page) = save_update(&app, &browser, &opened, "intruso@example.cl").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("El formulario venció"), "{page}");
+    let (account, _) = app
+        .state
+        .store
+        .account_by_rut(&cus_core::Rut::parse(RUT).expect("rut"))
+        .await
+        .expect("store")
+        .expect("account");
+    assert_eq!(account.email, "juan.perez@gmail.com", "nothing changed");
+}
+
+async fn item_04_companies_cannot_update_their_data_online(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    juridica::register_company(&app).await;
+    let browser = app.browser();
+    let (status, page) = open_update(&app, &browser, juridica::RUT, juridica::CUS).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("mesa de ayuda de SENCE"), "{page}");
+    assert!(input_value(&page, "ticket").is_none(), "no data form");
+}
+
+/// A stranger posts a victim's RUT 40 times at each form, never solving a captcha.
+async fn item_05_strangers_without_the_captcha_cannot_block_a_rut(backend: Backend) {
+    // The per-IP limit is the stranger's own budget, not the victim's: lifted here, so
+    // only the per-RUT rules are at work.
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip.max = 100_000;
+    let app = TestApp::spawn_with(config).await;
+    lifecycle::register(&app).await;
+    let stranger = app.browser();
+    for _ in 0..40 {
+        let status = login(&app, &stranger, RUT, "adivinando").await.status();
+        assert!([401, 422].contains(&status.as_u16()), "{status}");
+        for path in [
+            "/natural/generar",
+            "/natural/cambiar",
+            "/natural/actualizar",
+        ] {
+            let form = open_form(&app, &stranger, path).await;
+            let fields = [
+                ("csrf", form.csrf),
+                ("rut", RUT.to_owned()),
+                ("cus", "adivinando".to_owned()),
+                ("action", "validar".to_owned()),
+            ];
+            let (status, _) = post(&app, &stranger, path, &fields).await;
+            assert_eq!(status, 422, "{path}: refused for the captcha, not counted");
+        }
+    }
+    // The owner, captcha solved, still gets in and can still ask for a new CUS.
+    let owner = app.browser();
+    let first = login(&app, &owner, RUT, CUS).await;
+    assert_eq!(first.status(), 422, "the captcha is asked for");
+    let form = lifecycle::form_of(&app, first.text().await.expect("html")).await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("rid", String::new()),
+        ("rut", RUT.to_owned()),
+        ("cus", CUS.to_owned()),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+    ];
+    let (status, page) = post(&app, &owner, "/Account", &fields).await;
+    assert_eq!(status, 200, "the owner signs in: {page}");
+    let (status, page) = validate_step(&app, &owner, "/natural/generar", RUT).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("¿Cuál es el nombre de su escuela básica?"));
+}
+
+async fn item_08_concurrent_answers_cannot_pass_the_limit(backend: Backend) {
+    let app = std::sync::Arc::new(roomy(backend).await);
+    lifecycle::register(&app).await;
+    // Sixteen people at step 2 at once, each with a solved captcha, all answering wrong.
+    let mut forms = Vec::new();
+    for _ in 0..16 {
+        let browser = app.browser();
+        let (_, page) = validate_step(&app, &browser, "/natural/generar", RUT).await;
+        forms.push((browser, lifecycle::form_of(&app, page).await));
+    }
+    let mut answers = tokio::task::JoinSet::new();
+    for (browser, form) in forms {
+        let app = app.clone();
+        answers.spawn(async move {
+            let fields = [
+                ("csrf", form.csrf),
+                ("rut", RUT.to_owned()),
+                ("respuesta", "una escuela cualquiera".to_owned()),
+                ("captcha_id", form.captcha_id),
+                ("captcha", form.captcha),
+                ("action", "generar".to_owned()),
+            ];
+            post(&app, &browser, "/natural/generar", &fields).await
+        });
+    }
+    let mut checked = 0;
+    while let Some(answer) = answers.join_next().await {
+        let (status, page) = answer.expect("task");
+        assert_eq!(status, 422);
+        checked += usize::from(page.contains("La respuesta no es correcta."));
+    }
+    assert!(
+        checked <= 4,
+        "{checked} answers were checked, at most 5 may be"
+    );
+    let wrong = audit_count(&app, "cus_generated", "wrong_answer").await;
+    assert!(wrong <= 5, "{wrong} answers checked");
+    let (status, page) = answer_step(&app, &app.browser(), "Escuela República de Chile").await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("Intente más tarde"),
+        "even the right answer waits"
+    );
+}
+
+async fn item_08_concurrent_logins_cannot_pass_the_lock(backend: Backend) {
+    let mut config = roomy_config(backend).await;
+    config.lockout.captcha_after = 100;
+    config.lockout.lock_after = 5;
+    let app = std::sync::Arc::new(TestApp::spawn_with(config).await);
+    app.account().await;
+    let mut forms = Vec::new();
+    for _ in 0..20 {
+        let browser = app.browser();
+        let form = open_form(&app, &browser, "/Account").await;
+        forms.push((browser, form.csrf));
+    }
+    let mut guesses = tokio::task::JoinSet::new();
+    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
+        let app = app.clone();
+        guesses.spawn(async move {
+            let fields = [
+                ("csrf", csrf),
+                ("rid", String::new()),
+                ("rut", crate::helpers::RUT.to_owned()),
+                ("cus", format!("intento número {i}")),
+            ];
+            post(&app, &browser, "/Account", &fields).await.0
+        });
+    }
+    while let Some(status) = guesses.join_next().await {
+        assert!([401, 429].contains(&status.expect("task")));
+    }
+    let failed = audit_count(&app, "login_failed", "failed").await;
+    assert!(
+        failed <= 5,
+        "{failed} guesses were checked, at most 5 may be"
+    );
+}
+
+async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
+    app.state
+        .store
+        .audit_events(&cus_store::AuditFilter::default())
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|e| e.kind == kind && e.outcome == outcome)
+        .count()
+}
+
+async fn item_12_a_generated_cus_expires_and_is_cancelled(backend: Backend) {
+    let app = roomy(backend).await;
+    lifecycle::register(&app).await;
+    verify_email(&app, "juan.perez@gmail.com").await;
+    let right = "Escuela República de Chile";
+
+    // Unused for a week and a minute: it no longer works; the old CUS still does.
+    let (status, _) = answer_step(&app, &app.browser(), right).await;
+    assert_eq!(status, 200);
+    let expiring = generated_cus(&app).await;
+    app.clock.advance(7 * 24 * 3600 + 60);
+    assert_eq!(
+        login(&app, &app.browser(), RUT, &expiring).await.status(),
+        401
+    );
+    assert_eq!(login(&app, &app.browser(), RUT, CUS).await.status(), 200);
+
+    // A login with the current CUS cancels a generated one.
+    let (status, _) = answer_step(&app, &app.browser(), right).await;
+    assert_eq!(status, 200);
+    let cancelled = generated_cus(&app).await;
+    assert_ne!(cancelled, expiring);
+    assert_eq!(login(&app, &app.browser(), RUT, CUS).await.status(), 200);
+    assert_eq!(
+        login(&app, &app.browser(), RUT, &cancelled).await.status(),
+        401
+    );
+
+    // A new e-mail cancels it too: it went to the old address.
+    let (status, _) = answer_step(&app, &app.browser(), right).await;
+    assert_eq!(status, 200);
+    let moved = generated_cus(&app).await;
+    let browser = app.browser();
+    let (status, opened) = open_update(&app, &browser, RUT, CUS).await;
+    assert_eq!(status, 200, "{opened}");
+    let (status, page) = save_update(&app, &browser, &opened, "juan@otro.cl").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(login(&app, &app.browser(), RUT, &moved).await.status(), 401);
+    assert_eq!(login(&app, &app.browser(), RUT, CUS).await.status(), 200);
+}
+
+async fn item_15_genere_nueva_cus_does_not_tell_which_ruts_exist(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    lifecycle::register(&app).await;
+    let browser = app.browser();
+    // Step 1 needs the captcha.
+    let form = open_form(&app, &browser, "/natural/generar").await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("rut", RUT.to_owned()),
+        ("action", "validar".to_owned()),
+    ];
+    let (status, page) = post(&app, &browser, "/natural/generar", &fields).await;
+    assert_eq!(status, 422);
+    assert!(
+        !page.contains("Pregunta Secreta"),
+        "no question without the captcha"
+    );
+
+    // A RUT without a CUS gets a plausible question, the same every time.
+    let question = |page: &str| {
+        let at = page
+            .find("Pregunta Secreta:</strong> ")
+            .expect("a question")
+            + 27;
+        page[at..].split('<').next().expect("text").to_owned()
+    };
+    let (status, first) = validate_step(&app, &browser, "/natural/generar", "11.111.111-1").await;
+    assert_eq!(status, 200, "{first}");
+    let (_, again) = validate_step(&app, &browser, "/natural/generar", "11.111.111-1").await;
+    assert_eq!(question(&first), question(&again));
+    assert!(cus_core::contact::SECRET_QUESTIONS.contains(&question(&first).as_str()));
+    let (_, known) = validate_step(&app, &browser, "/natural/generar", RUT).await;
+    assert_eq!(question(&known), "¿Cuál es el nombre de su escuela básica?");
+
+    // A duplicate registration does not say which kind of persona holds the RUT.
+    juridica::register_company(&app).await;
+    let form = open_form(&app, &browser, "/natural/registro").await;
+    let (status, page) = post(
+        &app,
+        &browser,
+        "/natural/registro",
+        &lifecycle::with(lifecycle::registration(&form), &[("rut", juridica::RUT)]),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Este RUT ya tiene una Clave Única SENCE."));
+    assert!(!page.contains("jurídica;"), "{page}");
+}
+
+async fn a_new_cus_is_emailed_only_to_a_verified_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    lifecycle::register(&app).await;
+    let right = "Escuela República de Chile";
+    let (status, page) = answer_step(&app, &app.browser(), right).await;
+    assert_eq!(status, 200, "{page}");
+    let messages = outbox(&app).await;
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.subject != "Su nueva Clave Única SENCE"),
+        "not to an unverified e-mail"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.channel == Channel::Sms && m.body.contains("nueva Clave")),
+        "the mobile gets it"
+    );
+    verify_email(&app, "juan.perez@gmail.com").await;
+    let (status, _) = answer_step(&app, &app.browser(), right).await;
+    assert_eq!(status, 200);
+    generated_cus(&app).await; // asserts the e-mail and the SMS
+}
