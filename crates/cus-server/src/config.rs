@@ -244,7 +244,7 @@ impl Config {
             }
             .to_owned()
         };
-        let url = |s: &SecretString| mask_url(s.expose_secret());
+        let url = |s: &SecretString| crate::telemetry::redact_url(s.expose_secret());
         let value = serde_json::json!({
             "environment": match self.environment { Environment::Development => "development", Environment::Production => "production" },
             "server": {
@@ -306,20 +306,6 @@ impl Config {
     }
 }
 
-/// Hides the password of a URL (`postgres://cus:********@db/cus`).
-pub fn mask_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("********"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        // Not a URL: it could be anything, show nothing of it.
-        Err(_) if url.is_empty() || url == "memory" => url.to_owned(),
-        Err(_) => "********".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,15 +319,5 @@ mod tests {
         assert_eq!(config.cache.url.expose_secret(), "memory");
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.environment, Environment::Development);
-    }
-
-    #[test]
-    fn masks_passwords_in_urls() {
-        assert_eq!(
-            mask_url("postgres://cus:hunter2@db:5432/cus"),
-            "postgres://cus:********@db:5432/cus"
-        );
-        assert_eq!(mask_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(mask_url("memory"), "memory");
     }
 }

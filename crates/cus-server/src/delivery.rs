@@ -165,12 +165,20 @@ impl Delivery {
                 http.post(url)
                     .json(&payload)
                     .send()
-                    .await?
-                    .error_for_status()?;
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| http_error(e, url))?;
                 Ok(())
             }
         }
     }
+}
+
+/// An HTTP failure that shows its URL only redacted: reqwest's own message carries the
+/// whole URL, credentials in the query and user-info included.
+fn http_error(error: reqwest::Error, url: &str) -> anyhow::Error {
+    anyhow::Error::new(error.without_url())
+        .context(format!("POST {}", crate::telemetry::redact_url(url)))
 }
 
 fn escape(text: &str) -> String {
@@ -228,10 +236,10 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
             }
             Err(e) => {
                 let retry = app.clock.now() + backoff(stored.attempts);
-                tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %e, "delivery failed; will retry");
-                app.store
-                    .mark_failed(n.id, &format!("{e:#}"), retry)
-                    .await?;
+                // Every cause, each free of secrets (URLs are redacted where they are met).
+                let reason = format!("{e:#}");
+                tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %reason, "delivery failed; will retry");
+                app.store.mark_failed(n.id, &reason, retry).await?;
             }
         }
     }
