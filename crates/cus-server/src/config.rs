@@ -122,6 +122,11 @@ pub struct Outbox {
     pub poll_seconds: u64,
     pub sms_webhook_url: SecretString,
     pub give_up_hours: u64,
+    /// In production, back-channel logout POSTs never reach private, loopback, link-local
+    /// or other internal addresses, except those in these networks (addresses or CIDR
+    /// ranges) the operator names.
+    #[serde(deserialize_with = "networks")]
+    pub backchannel_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +269,7 @@ impl Config {
                 "poll_seconds": self.outbox.poll_seconds,
                 "sms_webhook_url": url(&self.outbox.sms_webhook_url),
                 "give_up_hours": self.outbox.give_up_hours,
+                "backchannel_allowed_networks": self.outbox.backchannel_allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
             "keys": {
                 "kek": secret(&self.keys.kek),
