@@ -170,6 +170,7 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_told_from_public_ones() {
+        assert_eq!(INTERNAL.len(), 22, "every listed network parses");
         for internal in [
             "127.0.0.1",
             "127.8.9.10",
