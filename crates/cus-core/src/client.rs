@@ -127,7 +127,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     if parsed.fragment().is_some() {
         return Err(RedirectUriError::Fragment(uri.to_owned()));
     }
-    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let local = is_loopback(&parsed);
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if local => Ok(()),
@@ -138,9 +138,82 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     }
 }
 
+/// Whether a URL names the loopback interface: a development set-up.
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoutUriError {
+    /// Back-Channel Logout 1.0 §2.2: an absolute URI.
+    #[error("backchannel_logout_uri is not an absolute URL")]
+    NotAbsolute,
+    /// Back-Channel Logout 1.0 §2.2: no fragment.
+    #[error("backchannel_logout_uri must not contain a fragment")]
+    Fragment,
+    #[error(
+        "backchannel_logout_uri must use https (http only to a loopback host, for a client whose redirect URIs are all loopback)"
+    )]
+    NotHttps,
+}
+
+/// Checks a back-channel logout URI, which CUS itself will POST to: https, or http to a
+/// loopback host for a client in development (it has redirect URIs, all of them loopback),
+/// so a portal cannot point CUS at a plain-text or non-web service (SSRF; the outbox
+/// worker also checks the address it connects to).
+pub fn validate_backchannel_logout_uri(
+    uri: &str,
+    redirect_uris: &[String],
+) -> Result<(), LogoutUriError> {
+    let parsed = Url::parse(uri).map_err(|_| LogoutUriError::NotAbsolute)?;
+    if parsed.fragment().is_some() {
+        return Err(LogoutUriError::Fragment);
+    }
+    let development = !redirect_uris.is_empty()
+        && redirect_uris.iter().all(|r| {
+            Url::parse(r).is_ok_and(|r| matches!(r.scheme(), "http" | "https") && is_loopback(&r))
+        });
+    match parsed.scheme() {
+        "https" if parsed.host_str().is_some() => Ok(()),
+        "http" if development && is_loopback(&parsed) => Ok(()),
+        _ => Err(LogoutUriError::NotHttps),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backchannel_logout_uri_rules() {
+        let web = ["https://portal.sence.cl/cb".to_owned()];
+        let dev = ["http://127.0.0.1:8765/cb".to_owned()];
+        let check = validate_backchannel_logout_uri;
+        assert_eq!(check("https://portal.sence.cl/bcl?x=1", &web), Ok(()));
+        assert_eq!(check("http://localhost:9/bcl", &dev), Ok(()));
+        assert_eq!(check("http://[::1]:9/bcl", &dev), Ok(()));
+        assert_eq!(
+            check("http://example.com/bcl", &dev),
+            Err(LogoutUriError::NotHttps)
+        );
+        assert_eq!(
+            check("http://127.0.0.1/bcl", &web),
+            Err(LogoutUriError::NotHttps)
+        );
+        assert_eq!(
+            check("http://127.0.0.1/bcl", &[]),
+            Err(LogoutUriError::NotHttps)
+        );
+        assert_eq!(
+            check("gopher://localhost/_", &dev),
+            Err(LogoutUriError::NotHttps)
+        );
+        assert_eq!(
+            check("https://p.sence.cl/b#x", &web),
+            Err(LogoutUriError::Fragment)
+        );
+        assert_eq!(check("/bcl", &web), Err(LogoutUriError::NotAbsolute));
+    }
 
     #[test]
     fn redirect_uri_rules() {

@@ -154,25 +154,24 @@ fn metadata_error(text: impl Into<String>) -> ClientError {
     ClientError::InvalidMetadata(text.into())
 }
 
+/// A page about the client (shown, never fetched by CUS): https, or http on localhost.
 fn optional_uri(uri: &Option<String>, what: &str) -> Result<(), ClientError> {
+    let web = |p: url::Url| {
+        p.scheme() == "https"
+            || (p.scheme() == "http" && matches!(p.host_str(), Some("localhost" | "127.0.0.1")))
+    };
     match uri {
-        Some(u)
-            if url::Url::parse(u)
-                .map(|p| {
-                    p.scheme() != "https"
-                        && p.host_str() != Some("localhost")
-                        && p.host_str() != Some("127.0.0.1")
-                })
-                .unwrap_or(true) =>
-        {
+        Some(u) if !url::Url::parse(u).is_ok_and(web) => {
             Err(metadata_error(format!("{what} must be an https URL")))
         }
         _ => Ok(()),
     }
 }
 
-/// Whether the client authenticates with a secret we issue.
-fn uses_secret(client: &Client) -> bool {
+/// Whether the client authenticates with a secret we issue. A client that does not holds
+/// no secret hash, current or previous ([`apply`] clears them), and client authentication
+/// accepts a secret only from a client that does.
+pub fn uses_secret(client: &Client) -> bool {
     client.kind == ClientKind::Confidential
         && client.token_endpoint_auth_method != TokenAuthMethod::PrivateKeyJwt
 }
@@ -243,6 +242,13 @@ fn apply(client: &mut Client, meta: ClientMetadata) -> Result<(), ClientError> {
     if let Some(first_party) = meta.first_party {
         client.first_party = first_party;
     }
+    if !uses_secret(client) {
+        // Moved to private_key_jwt (or public): the old secret, and one a rotation left
+        // alive, must stop working now, not linger in the row.
+        client.secret_hash = None;
+        client.previous_secret_hash = None;
+        client.previous_secret_expires = None;
+    }
     validate(client)
 }
 
@@ -296,7 +302,10 @@ fn validate(c: &Client) -> Result<(), ClientError> {
         }
         (None, _) => {}
     }
-    optional_uri(&c.backchannel_logout_uri, "backchannel_logout_uri")?;
+    if let Some(uri) = &c.backchannel_logout_uri {
+        cus_core::client::validate_backchannel_logout_uri(uri, &c.redirect_uris)
+            .map_err(|e| metadata_error(e.to_string()))?;
+    }
     optional_uri(&c.logo_uri, "logo_uri")?;
     optional_uri(&c.client_uri, "client_uri")?;
     Ok(())

@@ -123,6 +123,11 @@ pub struct Outbox {
     pub poll_seconds: u64,
     pub sms_webhook_url: SecretString,
     pub give_up_hours: u64,
+    /// In production, back-channel logout POSTs never reach private, loopback, link-local
+    /// or other internal addresses, except those in these networks (addresses or CIDR
+    /// ranges) the operator names.
+    #[serde(deserialize_with = "networks")]
+    pub backchannel_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,7 +267,7 @@ impl Config {
             }
             .to_owned()
         };
-        let url = |s: &SecretString| mask_url(s.expose_secret());
+        let url = |s: &SecretString| crate::telemetry::redact_url(s.expose_secret());
         let value = serde_json::json!({
             "environment": match self.environment { Environment::Development => "development", Environment::Production => "production" },
             "server": {
@@ -282,6 +287,7 @@ impl Config {
                 "poll_seconds": self.outbox.poll_seconds,
                 "sms_webhook_url": url(&self.outbox.sms_webhook_url),
                 "give_up_hours": self.outbox.give_up_hours,
+                "backchannel_allowed_networks": self.outbox.backchannel_allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
             "keys": {
                 "kek": secret(&self.keys.kek),
@@ -328,20 +334,6 @@ impl Config {
     }
 }
 
-/// Hides the password of a URL (`postgres://cus:********@db/cus`).
-pub fn mask_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("********"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        // Not a URL: it could be anything, show nothing of it.
-        Err(_) if url.is_empty() || url == "memory" => url.to_owned(),
-        Err(_) => "********".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,15 +347,5 @@ mod tests {
         assert_eq!(config.cache.url.expose_secret(), "memory");
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.environment, Environment::Development);
-    }
-
-    #[test]
-    fn masks_passwords_in_urls() {
-        assert_eq!(
-            mask_url("postgres://cus:hunter2@db:5432/cus"),
-            "postgres://cus:********@db:5432/cus"
-        );
-        assert_eq!(mask_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(mask_url("memory"), "memory");
     }
 }

@@ -34,8 +34,11 @@ pub struct Delivery {
     sms: SmsSender,
     from: Mailbox,
     /// For back-channel logout: a relying party answers at once, and is not followed
-    /// elsewhere.
+    /// elsewhere. In production only addresses `policy` permits are reached (SSRF).
     relying_parties: reqwest::Client,
+    /// The same, for development: any address (portals on the developer's machine).
+    relying_parties_unchecked: reqwest::Client,
+    policy: crate::outbound::Policy,
 }
 
 impl Delivery {
@@ -65,15 +68,19 @@ impl Delivery {
             .from
             .parse()
             .context("outbox.from is not a mailbox")?;
-        let relying_parties = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let relying_party_client = || {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let policy = crate::outbound::Policy::new(config.backchannel_allowed_networks.clone());
         Ok(Self {
             mailer,
             sms,
             from,
-            relying_parties,
+            relying_parties: policy.clone().http_client(relying_party_client())?,
+            relying_parties_unchecked: relying_party_client().build()?,
+            policy,
         })
     }
 
@@ -110,14 +117,25 @@ impl Delivery {
             tracing::info!(notification.id = %n.id, "logout notice dropped: the client has no back-channel logout URI");
             return Ok(());
         };
+        let http = if app.config.environment == crate::config::Environment::Production {
+            // Names are checked by the client's resolver; an IP literal never reaches it.
+            let parsed = url::Url::parse(&uri).context("backchannel_logout_uri")?;
+            self.policy.check_literal(&parsed)?;
+            &self.relying_parties
+        } else {
+            &self.relying_parties_unchecked
+        };
         let token = crate::oidc::backchannel::logout_token(app, &client, &n.subject, &n.body)?;
-        let status = self
-            .relying_parties
+        let status = http
             .post(&uri)
             .header(reqwest::header::CACHE_CONTROL, "no-store")
             .form(&[("logout_token", token)])
             .send()
-            .await?
+            .await
+            .map_err(|e| match crate::outbound::refused_in(&e) {
+                Some(refused) => anyhow::Error::new(refused),
+                None => http_error(e, &uri),
+            })?
             .status();
         anyhow::ensure!(status.is_success(), "the relying party answered {status}");
         Ok(())
@@ -165,12 +183,20 @@ impl Delivery {
                 http.post(url)
                     .json(&payload)
                     .send()
-                    .await?
-                    .error_for_status()?;
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| http_error(e, url))?;
                 Ok(())
             }
         }
     }
+}
+
+/// An HTTP failure that shows its URL only redacted: reqwest's own message carries the
+/// whole URL, credentials in the query and user-info included.
+fn http_error(error: reqwest::Error, url: &str) -> anyhow::Error {
+    anyhow::Error::new(error.without_url())
+        .context(format!("POST {}", crate::telemetry::redact_url(url)))
 }
 
 fn escape(text: &str) -> String {
@@ -228,10 +254,10 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
             }
             Err(e) => {
                 let retry = app.clock.now() + backoff(stored.attempts);
-                tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %e, "delivery failed; will retry");
-                app.store
-                    .mark_failed(n.id, &format!("{e:#}"), retry)
-                    .await?;
+                // Every cause, each free of secrets (URLs are redacted where they are met).
+                let reason = format!("{e:#}");
+                tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %reason, "delivery failed; will retry");
+                app.store.mark_failed(n.id, &reason, retry).await?;
             }
         }
     }

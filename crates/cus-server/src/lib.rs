@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod limits;
 pub mod oidc;
+pub mod outbound;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

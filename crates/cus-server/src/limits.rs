@@ -35,6 +35,12 @@ pub async fn check(
     }
 }
 
+/// The subject of a per-client limit counted per address: the address first (it never
+/// contains a space), so no client id and address pair can pose as another.
+pub fn client_at(client_id: &str, ip: &str) -> String {
+    format!("{ip} {client_id}")
+}
+
 /// Whether `subject` already spent its budget of failures under `name`. Reading does not
 /// count: [`failed`] does, after the failure.
 pub async fn exhausted(

@@ -45,7 +45,7 @@ impl Application {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "cannot open the cache at {}: {e}",
-                    crate::config::mask_url(config.cache.url.expose_secret())
+                    crate::telemetry::redact_url(config.cache.url.expose_secret())
                 )
             })?;
         let kek = crate::secrets::Kek::from_config(&config.keys)?;
@@ -139,7 +139,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::St
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the database at {}: {e}",
-                crate::config::mask_url(url)
+                crate::telemetry::redact_url(url)
             )
         })?;
     store

@@ -1,4 +1,5 @@
-//! Structured logs with `tracing`: pretty on a terminal, JSON for collectors.
+//! Structured logs with `tracing`: pretty on a terminal, JSON for collectors; and what
+//! of a URL may be shown in them, in stored errors and in `cus config check`.
 
 use tracing_subscriber::EnvFilter;
 
@@ -16,4 +17,69 @@ pub fn init(log: &Log) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// A URL as it may be shown anywhere (logs, stored delivery errors, `cus config check`):
+/// user-info and the values of the query (and any fragment) masked, since gateways take
+/// credentials there (`https://user:pass@…`, `?api_key=…`); scheme, host, port, path and
+/// the query's parameter names stay, to tell where it points.
+pub fn redact_url(url: &str) -> String {
+    const MASK: &str = "********";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL: it could be anything, show nothing of it.
+        return if url.is_empty() || url == "memory" {
+            url.to_owned()
+        } else {
+            MASK.to_owned()
+        };
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some(MASK));
+    }
+    if !parsed.username().is_empty() {
+        let _ = parsed.set_username(MASK);
+    }
+    if let Some(query) = parsed.query() {
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}={MASK}"),
+                None if pair.is_empty() => String::new(),
+                None => MASK.to_owned(),
+            })
+            .collect();
+        parsed.set_query(Some(&masked.join("&")));
+    }
+    if parsed.fragment().is_some() {
+        parsed.set_fragment(Some(MASK));
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_are_shown_without_their_credentials() {
+        assert_eq!(
+            redact_url("postgres://cus:hunter2@db:5432/cus"),
+            "postgres://********:********@db:5432/cus"
+        );
+        assert_eq!(
+            redact_url("https://gw:s3cr3t@sms.example/send?api_key=s3cr3t&to&from=CUS#s3cr3t"),
+            "https://********:********@sms.example/send?api_key=********&********&from=********#********"
+        );
+        assert_eq!(
+            redact_url("https://token@hooks.example/x"),
+            "https://********@hooks.example/x"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("memory"), "memory");
+        assert_eq!(redact_url(""), "");
+        assert_eq!(redact_url("not a url s3cr3t"), "********");
+    }
 }

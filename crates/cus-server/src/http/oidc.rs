@@ -254,11 +254,13 @@ async fn authenticate(
             return Err(oauth_json(&f.error, f.basic));
         }
     };
-    // Per-client limit, shared by /token, /introspect and /revoke.
+    // Per client *and* address, shared by /token, /introspect and /revoke. Anyone can name
+    // a public client, so a budget of the whole client could be spent by one address for
+    // every person using the portal (docs/security.md, "Sizing the limits").
     let verdict = crate::limits::check(
         app,
-        "token-client",
-        &client.client_id.0,
+        "token-client-ip",
+        &crate::limits::client_at(&client.client_id.0, ip),
         app.config.limits.token_per_client,
     )
     .await;

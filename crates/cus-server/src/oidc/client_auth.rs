@@ -119,7 +119,7 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
         .map_err(|_| unavailable(basic))?
         .filter(|c| c.enabled);
     match (client, secret) {
-        (Some(client), Some(secret)) if client.kind == ClientKind::Confidential => {
+        (Some(client), Some(secret)) if crate::clients::uses_secret(&client) => {
             // After a rotation the previous secret works until its overlap ends.
             let previous_live = client
                 .previous_secret_expires

@@ -30,7 +30,7 @@ fn config_check_prints_effective_values_with_secrets_masked() {
         .expect("runs");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert!(text.contains("postgres://cus:********@db.example:5432/cus"));
+    assert!(text.contains("postgres://********:********@db.example:5432/cus"));
     assert!(text.contains("redis://cache.example:6379"));
     assert!(!text.contains("hunter2"));
     assert!(!text.contains("c2VjcmV0"));

@@ -12,5 +12,7 @@ mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
 mod private_key_jwt;
+mod review_a;
 mod review_accounts;
+mod review_b;
 mod security;

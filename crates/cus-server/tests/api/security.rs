@@ -180,7 +180,8 @@ async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
     );
 }
 
-/// `/token`, `/introspect` and `/revoke` draw on one budget per client.
+/// `/token`, `/introspect` and `/revoke` draw on one budget per client (and address: here
+/// every call comes from the same one).
 async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
     config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 4 };
