@@ -12,4 +12,5 @@ mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
 mod private_key_jwt;
+mod review_b;
 mod security;
