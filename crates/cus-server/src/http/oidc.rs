@@ -354,31 +354,22 @@ async fn userinfo(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return bearer_error("access token required"),
     };
-    let Some(claims) = tokens::verify_access_token(&app, &token).await else {
-        return bearer_error("the access token is invalid or expired");
+    let live = match tokens::live_access_token(&app, &token).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return bearer_error("the access token is invalid, expired or revoked"),
+        Err(e) => return errors::internal(&e),
     };
-    let Some(account_id) = claims["sub"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .map(cus_core::AccountId)
-    else {
+    let Some(account) = &live.account else {
         return bearer_error("the access token does not name a person");
     };
-    let account = match app.store.account_by_id(account_id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return bearer_error("the account no longer exists"),
-        Err(e) => return errors::internal(&e.into()),
-    };
-    if account.tokens_valid_after.unix_timestamp() > claims["auth_time"].as_i64().unwrap_or(0) {
-        return bearer_error("the access token was revoked");
-    }
+    let claims = &live.claims;
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap_or("").split(' ').collect();
     let requested: Vec<&str> = claims["userinfo_claims"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let released =
-        cus_core::claims::release(&account, scopes.iter().copied(), requested.iter().copied());
+        cus_core::claims::release(account, scopes.iter().copied(), requested.iter().copied());
     no_store(Json(Value::Object(released)).into_response())
 }
 
@@ -403,11 +394,12 @@ async fn revoke(
                     .revoke_refresh_family(stored.family_id, now)
                     .await?;
             }
-        } else if let Some(claims) = tokens::verify_access_token(&app, token).await
-            && claims["client_id"] == client.client_id.0.as_str()
+        } else if let Some(access) = tokens::live_access_token(&app, token).await?
+            && access.client_id() == client.client_id.0
         {
-            let jti = claims["jti"].as_str().unwrap_or_default();
-            tokens::revoke_jti(&app, jti, claims["exp"].as_i64().unwrap_or(0)).await?;
+            let jti = access.claims["jti"].as_str().unwrap_or_default();
+            let exp = access.claims["exp"].as_i64().unwrap_or(0);
+            tokens::revoke_jti(&app, jti, exp).await?;
         }
         Ok(())
     }
@@ -457,34 +449,16 @@ async fn introspect(
     };
     let token = form.token.as_deref().unwrap_or_default();
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
-    let now = app.clock.now();
-    match app.store.refresh_token(&token_hash(token)).await {
-        Ok(Some(stored)) => {
-            let live = stored.client_id == client.client_id
-                && stored.revoked_at.is_none()
-                && stored.rotated_at.is_none()
-                && stored.expires_at > now;
-            if !live {
-                return inactive();
-            }
-            let scope = serde_json::from_str::<Value>(&stored.grant_json)
-                .ok()
-                .and_then(|g| {
-                    g["scopes"].as_array().map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                })
-                .unwrap_or_default();
+    match tokens::live_refresh_token(&app, token, &client.client_id).await {
+        Ok(Some(live)) => {
+            let stored = live.stored;
             return no_store(
                 Json(json!({
                     "active": true,
                     "token_type": "refresh_token",
                     "client_id": stored.client_id.0,
                     "sub": stored.account_id.to_string(),
-                    "scope": scope,
+                    "scope": live.scopes.join(" "),
                     "iat": stored.created_at.unix_timestamp(),
                     "exp": stored.expires_at.unix_timestamp(),
                     "iss": app.issuer,
@@ -493,24 +467,28 @@ async fn introspect(
             );
         }
         Ok(None) => {}
-        Err(e) => return errors::internal(&e.into()),
+        Err(e) => return errors::internal(&e),
     }
-    match tokens::verify_access_token(&app, token).await {
-        Some(claims) if claims["client_id"] == client.client_id.0.as_str() => no_store(
-            Json(json!({
-                "active": true,
-                "token_type": "Bearer",
-                "client_id": claims["client_id"],
-                "sub": claims["sub"],
-                "scope": claims["scope"],
-                "iat": claims["iat"],
-                "exp": claims["exp"],
-                "iss": claims["iss"],
-                "aud": claims["aud"],
-                "jti": claims["jti"],
-            }))
-            .into_response(),
-        ),
-        _ => inactive(),
+    match tokens::live_access_token(&app, token).await {
+        Ok(Some(access)) if access.client_id() == client.client_id.0 => {
+            let claims = access.claims;
+            no_store(
+                Json(json!({
+                    "active": true,
+                    "token_type": "Bearer",
+                    "client_id": claims["client_id"],
+                    "sub": claims["sub"],
+                    "scope": claims["scope"],
+                    "iat": claims["iat"],
+                    "exp": claims["exp"],
+                    "iss": claims["iss"],
+                    "aud": claims["aud"],
+                    "jti": claims["jti"],
+                }))
+                .into_response(),
+            )
+        }
+        Ok(_) => inactive(),
+        Err(e) => errors::internal(&e),
     }
 }

@@ -75,7 +75,7 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     let expired =
         now - session.auth_time > i64::try_from(oidc.session_absolute).unwrap_or(i64::MAX);
     let revoked = match app.store.account_by_id(session.account_id).await? {
-        Some(account) => account.tokens_valid_after.unix_timestamp() > session.auth_time,
+        Some(account) => super::tokens::cus_changed_since(&account, session.auth_time),
         None => true,
     };
     if idle || expired || revoked {
