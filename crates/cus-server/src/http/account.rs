@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use cus_core::Rut;
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::claims::Destination;
 use cus_core::forms::{ConsentForm, EndSessionParams, LoginForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
 
@@ -382,14 +383,17 @@ struct ConsentPage {
     items: Vec<&'static str>,
 }
 
-/// What each scope means, in plain Spanish.
-fn describe_scope(scope: &str) -> Option<&'static str> {
-    match scope {
-        "profile" | "name" => Some("Su nombre y apellidos"),
-        "email" => Some("Su correo electrónico"),
-        "phone" => Some("Su teléfono celular"),
+/// What each released claim means, in plain Spanish (`sub` is the first line of the page).
+fn describe_claim(claim: &str) -> Option<&'static str> {
+    match claim {
+        "name" | "given_name" | "family_name" => Some("Su nombre y apellidos"),
+        "email" | "email_verified" => Some("Su correo electrónico"),
+        "phone_number" | "phone_number_verified" => Some("Su teléfono celular"),
         "address" => Some("Su dirección (calle, comuna y región)"),
-        "run" => Some("Su RUT"),
+        "RolUnico" | "rut" | "tipo_persona" => Some("Su RUT"),
+        "razon_social" | "representante_legal" => {
+            Some("La razón social y el representante legal de su empresa")
+        }
         _ => None,
     }
 }
@@ -408,9 +412,19 @@ async fn consent_page(
         Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
         Err(e) => return errors::internal(&e),
     }
+    // Exactly what will be released, wherever it goes: the one rule decides.
+    let scopes = || pending.scopes.iter().map(String::as_str);
+    let released = [
+        (&pending.userinfo_claims, Destination::Userinfo),
+        (&pending.id_token_claims, Destination::IdToken),
+    ]
+    .into_iter()
+    .flat_map(|(asked, to)| {
+        cus_core::claims::released(scopes(), asked.iter().map(String::as_str), to)
+    });
     let mut items: Vec<&'static str> =
         vec!["Saber que usted es la misma persona cada vez que ingresa"];
-    for item in pending.scopes.iter().filter_map(|s| describe_scope(s)) {
+    for item in released.filter_map(describe_claim) {
         if !items.contains(&item) {
             items.push(item);
         }

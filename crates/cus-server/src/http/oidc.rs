@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
+use cus_core::claims::Destination;
 use cus_core::forms::{ClientCredentialsForm, TokenActionForm, TokenForm, UserinfoForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
 use serde::Deserialize;
@@ -368,8 +369,12 @@ async fn userinfo(
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let released =
-        cus_core::claims::release(account, scopes.iter().copied(), requested.iter().copied());
+    let released = cus_core::claims::release(
+        account,
+        scopes.iter().copied(),
+        requested.iter().copied(),
+        Destination::Userinfo,
+    );
     no_store(Json(Value::Object(released)).into_response())
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::claims::Destination;
 use cus_core::forms::TokenForm;
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{Account, AccountId, Client, ClientId, GrantType, pkce};
@@ -437,8 +438,9 @@ async fn mint(
     }
     let extra = cus_core::claims::release(
         account,
-        std::iter::empty(),
+        grant.scopes.iter().map(String::as_str),
         grant.id_token_claims.iter().map(String::as_str),
+        Destination::IdToken,
     );
     for (name, value) in extra {
         if id.get(&name).is_none() {
