@@ -66,6 +66,57 @@ pub enum AuthorizeError {
     },
 }
 
+/// The longest value accepted for each parameter of `/authorize`, in bytes. A pending
+/// request is kept in the shared cache for minutes before anyone has logged in, so what it
+/// holds must be small; each bound is far above any legitimate value.
+pub mod max_len {
+    pub const CLIENT_ID: usize = 256;
+    pub const REDIRECT_URI: usize = 2048;
+    pub const SCOPE: usize = 1024;
+    pub const STATE: usize = 2048;
+    pub const NONCE: usize = 512;
+    /// RFC 7636 §4.2: 43 to 128 characters (S256 challenges are exactly 43).
+    pub const CODE_CHALLENGE: usize = 128;
+    pub const PROMPT: usize = 64;
+    pub const MAX_AGE: usize = 10;
+    pub const LOGIN_HINT: usize = 256;
+    /// One of our ID tokens: a few hundred bytes of claims and a signature.
+    pub const ID_TOKEN_HINT: usize = 8192;
+    pub const UI_LOCALES: usize = 128;
+    pub const CLAIMS: usize = 4096;
+    pub const ACR_VALUES: usize = 256;
+    /// Every other parameter (`response_type`, `response_mode`, `code_challenge_method`).
+    pub const OTHER: usize = 64;
+}
+
+/// The first parameter longer than its bound, if any.
+fn oversized(p: &AuthorizeParams) -> Option<&'static str> {
+    let values = [
+        ("scope", &p.scope, max_len::SCOPE),
+        ("state", &p.state, max_len::STATE),
+        ("nonce", &p.nonce, max_len::NONCE),
+        ("code_challenge", &p.code_challenge, max_len::CODE_CHALLENGE),
+        ("prompt", &p.prompt, max_len::PROMPT),
+        ("max_age", &p.max_age, max_len::MAX_AGE),
+        ("login_hint", &p.login_hint, max_len::LOGIN_HINT),
+        ("id_token_hint", &p.id_token_hint, max_len::ID_TOKEN_HINT),
+        ("ui_locales", &p.ui_locales, max_len::UI_LOCALES),
+        ("claims", &p.claims, max_len::CLAIMS),
+        ("acr_values", &p.acr_values, max_len::ACR_VALUES),
+        ("response_type", &p.response_type, max_len::OTHER),
+        ("response_mode", &p.response_mode, max_len::OTHER),
+        (
+            "code_challenge_method",
+            &p.code_challenge_method,
+            max_len::OTHER,
+        ),
+    ];
+    values
+        .into_iter()
+        .find(|(_, value, max)| value.as_deref().is_some_and(|v| v.len() > *max))
+        .map(|(name, _, _)| name)
+}
+
 fn invalid(code: ErrorCode, text: &str) -> OAuthError {
     OAuthError::new(code, text)
 }
@@ -77,10 +128,15 @@ fn no_redirect(text: &str) -> AuthorizeError {
 /// The `client_id` the request names: the first thing looked at, since the client decides
 /// where errors may be sent.
 pub fn client_id(p: &AuthorizeParams) -> Result<&str, AuthorizeError> {
-    p.client_id
+    let client_id = p
+        .client_id
         .as_deref()
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))
+        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))?;
+    if client_id.len() > max_len::CLIENT_ID {
+        return Err(no_redirect("El parámetro client_id no es válido."));
+    }
+    Ok(client_id)
 }
 
 /// Checks a request against its (enabled) client. Errors before the redirect URI is known
@@ -91,17 +147,31 @@ pub fn check(p: AuthorizeParams, client: &Client) -> Result<AuthorizationRequest
         .clone()
         .filter(|r| !r.is_empty())
         .ok_or_else(|| no_redirect("Falta el parámetro redirect_uri."))?;
+    if redirect_uri.len() > max_len::REDIRECT_URI {
+        return Err(no_redirect(
+            "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
+        ));
+    }
     // Exact string comparison (RFC 9700 §4.1.3): no normalisation, no prefixes.
     if !client.redirect_uris.iter().any(|r| r == &redirect_uri) {
         return Err(no_redirect(
             "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
         ));
     }
+    // An oversized state is not echoed back: the error goes without it.
+    let state = p.state.clone().filter(|s| s.len() <= max_len::STATE);
     let redirect = |error: OAuthError| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
-        state: p.state.clone(),
+        state: state.clone(),
         error,
     };
+    // Bounded before anything is kept (RFC 6749 §4.1.2.1 invalid_request).
+    if let Some(name) = oversized(&p) {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            &format!("{name} is too long"),
+        )));
+    }
     if p.request.is_some() {
         return Err(redirect(invalid(
             ErrorCode::RequestNotSupported,

@@ -3,6 +3,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,7 +21,7 @@ use super::meta::RequestMeta;
 use super::params;
 use super::routes::Routes;
 use crate::app::AppState;
-use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next, Saved};
 use crate::oidc::client_auth::{self, Presented};
 use crate::oidc::session;
 use crate::oidc::tokens;
@@ -29,7 +31,12 @@ pub fn routes() -> Routes {
     Routes::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
-        .route("/authorize", get(authorize).post(authorize))
+        .route(
+            "/authorize",
+            get(authorize)
+                .post(authorize)
+                .layer(DefaultBodyLimit::max(AUTHORIZE_BODY_MAX)),
+        )
         .route("/authorize/resume", get(resume))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
@@ -87,15 +94,29 @@ async fn jwks(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The largest `POST /authorize` body: every parameter at its bound
+/// (`cus_core::authorize::max_len`) fits with room to spare.
+const AUTHORIZE_BODY_MAX: usize = 32 * 1024;
+
 async fn authorize(
     State(app): State<AppState>,
     method: Method,
     jar: CookieJar,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let raw = if method == Method::POST {
-        body.to_vec()
+        match body {
+            Ok(body) => body.to_vec(),
+            Err(_) => {
+                return errors::page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Solicitud no válida",
+                    "La solicitud de autenticación es demasiado grande.",
+                );
+            }
+        }
     } else {
         query.unwrap_or_default().into_bytes()
     };
@@ -134,10 +155,16 @@ async fn authorize(
     };
     match authorize::next_step(&app, &pending, session.as_ref()).await {
         Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
-        Ok(step) => match authorize::save_pending(&app, &pending).await {
-            Ok(rid) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
-            Err(e) => errors::internal(&e),
-        },
+        Ok(step) => {
+            let ip = meta.ip.as_deref().unwrap_or("");
+            match authorize::save_pending(&app, &pending, ip).await {
+                Ok(Saved::Stored(rid)) => {
+                    Redirect::to(&interaction_url(&step, &rid)).into_response()
+                }
+                Ok(Saved::Limited(wait)) => errors::too_many_page(wait),
+                Err(e) => errors::internal(&e),
+            }
+        }
         Err(e) => errors::internal(&e),
     }
 }

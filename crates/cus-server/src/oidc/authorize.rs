@@ -14,6 +14,7 @@ use url::Url;
 
 use super::session::Session;
 use crate::app::AppState;
+use crate::limits::{self, Verdict};
 use crate::secrets::{random_token, token_hash};
 
 /// How long a person has to log in and consent.
@@ -112,11 +113,24 @@ pub async fn validate(
     })
 }
 
-/// Stores a pending request; returns its id (the `rid` of the login and consent pages).
+/// Whether a pending request was kept.
+pub enum Saved {
+    /// Its id: the `rid` of the login and consent pages.
+    Stored(String),
+    /// The address created too many (`limits.authorize_per_ip`): wait this long.
+    Limited(Duration),
+}
+
+/// Stores a pending request made from `ip`, within that address's budget.
 pub async fn save_pending(
     app: &AppState,
     pending: &PendingAuthorization,
-) -> anyhow::Result<String> {
+    ip: &str,
+) -> anyhow::Result<Saved> {
+    let limit = app.config.limits.authorize_per_ip;
+    if let Verdict::Limited(wait) = limits::check(app, "authorize-ip", ip, limit).await? {
+        return Ok(Saved::Limited(wait));
+    }
     let rid = random_token();
     app.cache
         .put_json(
@@ -125,7 +139,7 @@ pub async fn save_pending(
             PENDING_TTL,
         )
         .await?;
-    Ok(rid)
+    Ok(Saved::Stored(rid))
 }
 
 pub async fn load_pending(
