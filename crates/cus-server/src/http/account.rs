@@ -17,7 +17,7 @@ use cus_core::oauth::{ErrorCode, OAuthError};
 use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
-use super::oidc::{RidQuery, current_session, expired_request};
+use super::oidc::{RidQuery, current_session, expired_request, proceed};
 use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::{FieldErrors, captcha, credentials, lockout};
@@ -462,9 +462,8 @@ async fn consent(
         Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
         Err(e) => return errors::internal(&e),
     };
-    let _ = authorize::drop_pending(&app, &rid).await;
-    let now = app.clock.now();
     if form.decision.as_deref() != Some("allow") {
+        let _ = authorize::drop_pending(&app, &rid).await;
         let error = OAuthError::new(ErrorCode::AccessDenied, "the person declined");
         return Redirect::to(&authorize::error_redirect(
             &app,
@@ -474,34 +473,9 @@ async fn consent(
         ))
         .into_response();
     }
-    let consent = cus_store::Consent {
-        account_id: session.account_id,
-        client_id: pending.client_id.clone(),
-        scopes: pending.scopes.clone(),
-        granted_at: now,
-    };
-    let mut event = AuditEvent::new(
-        AuditKind::ConsentGiven,
-        now,
-        Some(pending.client_id.0.clone()),
-    );
-    event.ip = meta.ip;
-    event.user_agent = meta.user_agent;
-    event.detail = Some(format!(
-        "account {} scopes {}",
-        session.account_id,
-        pending.scopes.join(" ")
-    ));
-    let done: anyhow::Result<String> = async {
-        app.store.grant_consent(&consent).await?;
-        app.store.append_audit(&event).await?;
-        authorize::issue_code(&app, &pending, &session).await
-    }
-    .await;
-    match done {
-        Ok(to) => Redirect::to(&to).into_response(),
-        Err(e) => errors::internal(&e),
-    }
+    // The same decision as every other path to a code: the consent is recorded only when
+    // the login rules hold, and otherwise the person is sent where they must go first.
+    proceed(&app, &rid, &pending, Some(&session), Some(&meta)).await
 }
 
 #[derive(Template, WebTemplate)]

@@ -153,7 +153,7 @@ async fn authorize(
         Ok(s) => s,
         Err(e) => return errors::internal(&e),
     };
-    match authorize::next_step(&app, &pending, session.as_ref()).await {
+    match authorize::next_step(&app, &pending, session.as_ref(), None).await {
         Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
         Ok(step) => {
             let ip = meta.ip.as_deref().unwrap_or("");
@@ -190,12 +190,24 @@ async fn resume(
         Ok(s) => s,
         Err(e) => return errors::internal(&e),
     };
-    match authorize::next_step(&app, &pending, session.as_ref()).await {
+    proceed(&app, &rid, &pending, session.as_ref(), None).await
+}
+
+/// Continues pending request `rid` through [`authorize::next_step`]: to the relying party
+/// (the request is then used up), or to the page of what is still missing.
+pub(super) async fn proceed(
+    app: &AppState,
+    rid: &str,
+    pending: &authorize::PendingAuthorization,
+    session: Option<&session::Session>,
+    consented: Option<&RequestMeta>,
+) -> Response {
+    match authorize::next_step(app, pending, session, consented).await {
         Ok(Next::Redirect(to)) => {
-            let _ = authorize::drop_pending(&app, &rid).await;
+            let _ = authorize::drop_pending(app, rid).await;
             Redirect::to(&to).into_response()
         }
-        Ok(step) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
+        Ok(step) => Redirect::to(&interaction_url(&step, rid)).into_response(),
         Err(e) => errors::internal(&e),
     }
 }
