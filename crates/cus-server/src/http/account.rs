@@ -491,20 +491,19 @@ struct LogoutPage {
 #[template(path = "oidc/logged_out.html")]
 struct LoggedOutPage;
 
-/// The client a logout names (by `id_token_hint`'s audience or `client_id`), and the
-/// `post_logout_redirect_uri` if it is registered for that client.
+/// The `post_logout_redirect_uri` if it is registered for the client the logout names (by
+/// `id_token_hint`'s audience or `client_id`), and the verified hint's claims.
 async fn logout_target(
     app: &AppState,
     p: &EndSessionParams,
-) -> Result<(Option<String>, bool), Response> {
+) -> Result<(Option<String>, Option<serde_json::Value>), Response> {
     let hint = p
         .id_token_hint
         .as_deref()
-        .and_then(|h| app.keys.verify(h).ok())
-        .filter(|(c, _)| c["iss"] == app.issuer.as_str());
+        .and_then(|h| session::verify_hint(app, h));
     let client_id = hint
         .as_ref()
-        .and_then(|(c, _)| {
+        .and_then(|c| {
             c["aud"]
                 .as_str()
                 .map(str::to_owned)
@@ -512,7 +511,7 @@ async fn logout_target(
         })
         .or_else(|| p.client_id.clone());
     let Some(uri) = p.post_logout_redirect_uri.as_deref() else {
-        return Ok((None, hint.is_some()));
+        return Ok((None, hint));
     };
     let client = match client_id {
         Some(id) => app
@@ -525,7 +524,7 @@ async fn logout_target(
     };
     match client {
         Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            Ok((Some(uri.to_owned()), hint.is_some()))
+            Ok((Some(uri.to_owned()), hint))
         }
         _ => Err(errors::page(
             StatusCode::BAD_REQUEST,
@@ -571,8 +570,9 @@ async fn finish_logout(
     }
 }
 
-/// RP-Initiated Logout 1.0 §2: with a valid `id_token_hint` the session ends at once;
-/// without one the person is asked to confirm (a logout must not be forced on them).
+/// RP-Initiated Logout 1.0 §2: with an `id_token_hint` naming this very session the session
+/// ends at once; otherwise (no hint, someone else's, no session) the person is asked to
+/// confirm — a logout must not be forced on them.
 async fn end_session(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -593,11 +593,17 @@ async fn end_session(
             "La solicitud de cierre de sesión no es válida.",
         );
     };
-    let (redirect, hinted) = match logout_target(&app, &p).await {
+    let (redirect, hint) = match logout_target(&app, &p).await {
         Ok(t) => t,
         Err(page) => return page,
     };
-    if hinted {
+    let session = match current_session(&app, &jar).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    if let (Some(hint), Some(session)) = (&hint, &session)
+        && session::named_by_hint(session, hint)
+    {
         return finish_logout(&app, jar, meta, redirect, p.state.as_deref()).await;
     }
     let (jar, csrf) = csrf::token(&app, jar);
