@@ -336,3 +336,100 @@ fn parse_claims_parameter(text: &str) -> Option<(Vec<String>, Vec<String>)> {
     };
     Some((names("id_token")?, names("userinfo")?))
 }
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::{ClientId, GrantType, TokenAuthMethod};
+
+    const REDIRECT: &str = "https://portal.sence.cl/callback";
+
+    fn client() -> Client {
+        Client {
+            client_id: ClientId("portal".to_owned()),
+            name: "Portal".to_owned(),
+            kind: ClientKind::Confidential,
+            secret_hash: None,
+            redirect_uris: vec![REDIRECT.to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".to_owned()],
+            token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
+            id_token_signed_response_alg: "RS256".to_owned(),
+            first_party: false,
+            enabled: true,
+            previous_secret_hash: None,
+            previous_secret_expires: None,
+            backchannel_logout_uri: None,
+            contacts: Vec::new(),
+            logo_uri: None,
+            client_uri: None,
+            registration_token_hash: None,
+            jwks: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn params() -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".to_owned()),
+            client_id: Some("portal".to_owned()),
+            redirect_uri: Some(REDIRECT.to_owned()),
+            scope: Some("openid".to_owned()),
+            state: Some("st4te".to_owned()),
+            ..AuthorizeParams::default()
+        }
+    }
+
+    #[test]
+    fn parameters_at_their_bound_pass_and_one_byte_more_is_invalid_request() {
+        let at_bound = AuthorizeParams {
+            state: Some("s".repeat(max_len::STATE)),
+            nonce: Some("n".repeat(max_len::NONCE)),
+            login_hint: Some("h".repeat(max_len::LOGIN_HINT)),
+            ..params()
+        };
+        assert!(check(at_bound, &client()).is_ok());
+        let over = AuthorizeParams {
+            nonce: Some("n".repeat(max_len::NONCE + 1)),
+            ..params()
+        };
+        match check(over, &client()) {
+            Err(AuthorizeError::Redirect { state, error, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state.as_deref(), Some("st4te"));
+            }
+            other => panic!("expected a redirected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_state_is_not_echoed() {
+        let over = AuthorizeParams {
+            state: Some("s".repeat(max_len::STATE + 1)),
+            ..params()
+        };
+        match check(over, &client()) {
+            Err(AuthorizeError::Redirect { state, error, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state, None);
+            }
+            other => panic!("expected a redirected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_client_id_is_never_redirected() {
+        let over = AuthorizeParams {
+            client_id: Some("c".repeat(max_len::CLIENT_ID + 1)),
+            ..params()
+        };
+        assert!(matches!(
+            client_id(&over),
+            Err(AuthorizeError::NoRedirect(_))
+        ));
+    }
+}
