@@ -66,6 +66,57 @@ pub enum AuthorizeError {
     },
 }
 
+/// The longest value accepted for each parameter of `/authorize`, in bytes. A pending
+/// request is kept in the shared cache for minutes before anyone has logged in, so what it
+/// holds must be small; each bound is far above any legitimate value.
+pub mod max_len {
+    pub const CLIENT_ID: usize = 256;
+    pub const REDIRECT_URI: usize = 2048;
+    pub const SCOPE: usize = 1024;
+    pub const STATE: usize = 2048;
+    pub const NONCE: usize = 512;
+    /// RFC 7636 §4.2: 43 to 128 characters (S256 challenges are exactly 43).
+    pub const CODE_CHALLENGE: usize = 128;
+    pub const PROMPT: usize = 64;
+    pub const MAX_AGE: usize = 10;
+    pub const LOGIN_HINT: usize = 256;
+    /// One of our ID tokens: a few hundred bytes of claims and a signature.
+    pub const ID_TOKEN_HINT: usize = 8192;
+    pub const UI_LOCALES: usize = 128;
+    pub const CLAIMS: usize = 4096;
+    pub const ACR_VALUES: usize = 256;
+    /// Every other parameter (`response_type`, `response_mode`, `code_challenge_method`).
+    pub const OTHER: usize = 64;
+}
+
+/// The first parameter longer than its bound, if any.
+fn oversized(p: &AuthorizeParams) -> Option<&'static str> {
+    let values = [
+        ("scope", &p.scope, max_len::SCOPE),
+        ("state", &p.state, max_len::STATE),
+        ("nonce", &p.nonce, max_len::NONCE),
+        ("code_challenge", &p.code_challenge, max_len::CODE_CHALLENGE),
+        ("prompt", &p.prompt, max_len::PROMPT),
+        ("max_age", &p.max_age, max_len::MAX_AGE),
+        ("login_hint", &p.login_hint, max_len::LOGIN_HINT),
+        ("id_token_hint", &p.id_token_hint, max_len::ID_TOKEN_HINT),
+        ("ui_locales", &p.ui_locales, max_len::UI_LOCALES),
+        ("claims", &p.claims, max_len::CLAIMS),
+        ("acr_values", &p.acr_values, max_len::ACR_VALUES),
+        ("response_type", &p.response_type, max_len::OTHER),
+        ("response_mode", &p.response_mode, max_len::OTHER),
+        (
+            "code_challenge_method",
+            &p.code_challenge_method,
+            max_len::OTHER,
+        ),
+    ];
+    values
+        .into_iter()
+        .find(|(_, value, max)| value.as_deref().is_some_and(|v| v.len() > *max))
+        .map(|(name, _, _)| name)
+}
+
 fn invalid(code: ErrorCode, text: &str) -> OAuthError {
     OAuthError::new(code, text)
 }
@@ -77,10 +128,15 @@ fn no_redirect(text: &str) -> AuthorizeError {
 /// The `client_id` the request names: the first thing looked at, since the client decides
 /// where errors may be sent.
 pub fn client_id(p: &AuthorizeParams) -> Result<&str, AuthorizeError> {
-    p.client_id
+    let client_id = p
+        .client_id
         .as_deref()
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))
+        .ok_or_else(|| no_redirect("Falta el parámetro client_id."))?;
+    if client_id.len() > max_len::CLIENT_ID {
+        return Err(no_redirect("El parámetro client_id no es válido."));
+    }
+    Ok(client_id)
 }
 
 /// Checks a request against its (enabled) client. Errors before the redirect URI is known
@@ -91,17 +147,31 @@ pub fn check(p: AuthorizeParams, client: &Client) -> Result<AuthorizationRequest
         .clone()
         .filter(|r| !r.is_empty())
         .ok_or_else(|| no_redirect("Falta el parámetro redirect_uri."))?;
+    if redirect_uri.len() > max_len::REDIRECT_URI {
+        return Err(no_redirect(
+            "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
+        ));
+    }
     // Exact string comparison (RFC 9700 §4.1.3): no normalisation, no prefixes.
     if !client.redirect_uris.iter().any(|r| r == &redirect_uri) {
         return Err(no_redirect(
             "La dirección de retorno (redirect_uri) no está registrada para esta aplicación.",
         ));
     }
+    // An oversized state is not echoed back: the error goes without it.
+    let state = p.state.clone().filter(|s| s.len() <= max_len::STATE);
     let redirect = |error: OAuthError| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
-        state: p.state.clone(),
+        state: state.clone(),
         error,
     };
+    // Bounded before anything is kept (RFC 6749 §4.1.2.1 invalid_request).
+    if let Some(name) = oversized(&p) {
+        return Err(redirect(invalid(
+            ErrorCode::InvalidRequest,
+            &format!("{name} is too long"),
+        )));
+    }
     if p.request.is_some() {
         return Err(redirect(invalid(
             ErrorCode::RequestNotSupported,
@@ -265,4 +335,101 @@ fn parse_claims_parameter(text: &str) -> Option<(Vec<String>, Vec<String>)> {
         }
     };
     Some((names("id_token")?, names("userinfo")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::{ClientId, GrantType, TokenAuthMethod};
+
+    const REDIRECT: &str = "https://portal.sence.cl/callback";
+
+    fn client() -> Client {
+        Client {
+            client_id: ClientId("portal".to_owned()),
+            name: "Portal".to_owned(),
+            kind: ClientKind::Confidential,
+            secret_hash: None,
+            redirect_uris: vec![REDIRECT.to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".to_owned()],
+            token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
+            id_token_signed_response_alg: "RS256".to_owned(),
+            first_party: false,
+            enabled: true,
+            previous_secret_hash: None,
+            previous_secret_expires: None,
+            backchannel_logout_uri: None,
+            contacts: Vec::new(),
+            logo_uri: None,
+            client_uri: None,
+            registration_token_hash: None,
+            jwks: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn params() -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".to_owned()),
+            client_id: Some("portal".to_owned()),
+            redirect_uri: Some(REDIRECT.to_owned()),
+            scope: Some("openid".to_owned()),
+            state: Some("st4te".to_owned()),
+            ..AuthorizeParams::default()
+        }
+    }
+
+    #[test]
+    fn parameters_at_their_bound_pass_and_one_byte_more_is_invalid_request() {
+        let at_bound = AuthorizeParams {
+            state: Some("s".repeat(max_len::STATE)),
+            nonce: Some("n".repeat(max_len::NONCE)),
+            login_hint: Some("h".repeat(max_len::LOGIN_HINT)),
+            ..params()
+        };
+        assert!(check(at_bound, &client()).is_ok());
+        let over = AuthorizeParams {
+            nonce: Some("n".repeat(max_len::NONCE + 1)),
+            ..params()
+        };
+        match check(over, &client()) {
+            Err(AuthorizeError::Redirect { state, error, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state.as_deref(), Some("st4te"));
+            }
+            other => panic!("expected a redirected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_state_is_not_echoed() {
+        let over = AuthorizeParams {
+            state: Some("s".repeat(max_len::STATE + 1)),
+            ..params()
+        };
+        match check(over, &client()) {
+            Err(AuthorizeError::Redirect { state, error, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state, None);
+            }
+            other => panic!("expected a redirected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_client_id_is_never_redirected() {
+        let over = AuthorizeParams {
+            client_id: Some("c".repeat(max_len::CLIENT_ID + 1)),
+            ..params()
+        };
+        assert!(matches!(
+            client_id(&over),
+            Err(AuthorizeError::NoRedirect(_))
+        ));
+    }
 }

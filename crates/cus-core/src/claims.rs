@@ -121,25 +121,89 @@ fn address(account: &Account) -> Option<Value> {
     }))
 }
 
-/// The claims released for `scopes` plus the individually `requested` ones (the `claims`
-/// request parameter), for `account`.
-pub fn release<'a>(
-    account: &Account,
-    scopes: impl IntoIterator<Item = &'a str> + Clone,
+/// Where released claims go: the two places OpenID Core lets claims be asked for (§5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The ID token: only the claims asked for it by name (beyond the protocol's own).
+    IdToken,
+    /// The userinfo response: every claim of the granted scopes (§5.4).
+    Userinfo,
+}
+
+/// The one rule for which claims leave CUS: a claim is released only when one of the
+/// `granted` scopes carries it. `granted` are the scopes the client is allowed and the
+/// person consented to (or a first-party client was given); the `claims` request parameter
+/// (`requested`) only chooses among those, it never widens them. Nothing here depends on
+/// the person: a claim they have no value for is simply left out later.
+pub fn released<'a>(
+    granted: impl IntoIterator<Item = &'a str>,
     requested: impl IntoIterator<Item = &'a str>,
-) -> Map<String, Value> {
-    let clave_unica_name = scopes.clone().into_iter().any(|s| s == "name");
-    let mut out = Map::new();
-    let names = scopes
+    to: Destination,
+) -> Vec<&'static str> {
+    let carried: Vec<&'static str> = granted
         .into_iter()
         .flat_map(|s| claims_of_scope(s).iter().copied())
-        .chain(requested);
-    for name in names {
-        if !out.contains_key(name)
-            && let Some(value) = claim_value(account, name, clave_unica_name)
-        {
+        .collect();
+    let mut out: Vec<&'static str> = Vec::new();
+    let chosen: Vec<&'static str> = match to {
+        Destination::Userinfo => carried.clone(),
+        Destination::IdToken => requested
+            .into_iter()
+            .filter_map(|name| carried.iter().copied().find(|c| *c == name))
+            .collect(),
+    };
+    for name in chosen {
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The values of the [`released`] claims for `account`.
+pub fn release<'a>(
+    account: &Account,
+    granted: impl IntoIterator<Item = &'a str> + Clone,
+    requested: impl IntoIterator<Item = &'a str>,
+    to: Destination,
+) -> Map<String, Value> {
+    let clave_unica_name = granted.clone().into_iter().any(|s| s == "name");
+    let mut out = Map::new();
+    for name in released(granted, requested, to) {
+        if let Some(value) = claim_value(account, name, clave_unica_name) {
             out.insert(name.to_owned(), value);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_asked_by_name_never_widen_the_granted_scopes() {
+        let asked = ["email", "rut", "phone_number", "RolUnico", "address"];
+        assert!(released(["openid"], asked, Destination::IdToken).is_empty());
+        assert_eq!(
+            released(["openid"], asked, Destination::Userinfo),
+            ["sub"],
+            "userinfo: only what openid carries"
+        );
+        assert_eq!(
+            released(["openid", "email"], asked, Destination::IdToken),
+            ["email"]
+        );
+        assert_eq!(
+            released(["openid", "email"], asked, Destination::Userinfo),
+            ["sub", "email", "email_verified"]
+        );
+    }
+
+    #[test]
+    fn unknown_names_and_scopes_release_nothing() {
+        assert!(released(["nope"], ["email", "x"], Destination::IdToken).is_empty());
+        assert!(released(["nope"], [], Destination::Userinfo).is_empty());
+        assert!(released(["email"], ["x", "sub"], Destination::IdToken).is_empty());
+    }
 }

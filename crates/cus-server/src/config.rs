@@ -52,6 +52,8 @@ pub struct Limits {
     pub token_per_client: Limit,
     pub register_per_ip: Limit,
     pub client_auth_failures_per_ip: Limit,
+    /// Pending `/authorize` requests created per client IP.
+    pub authorize_per_ip: Limit,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -318,6 +320,7 @@ impl Config {
                 "client_auth_failures_per_ip": { "max": self.limits.client_auth_failures_per_ip.max, "window": self.limits.client_auth_failures_per_ip.window },
                 "token_per_client": { "max": self.limits.token_per_client.max, "window": self.limits.token_per_client.window },
                 "register_per_ip": { "max": self.limits.register_per_ip.max, "window": self.limits.register_per_ip.window },
+                "authorize_per_ip": { "max": self.limits.authorize_per_ip.max, "window": self.limits.authorize_per_ip.window },
             },
             "lockout": {
                 "captcha_after": self.lockout.captcha_after,

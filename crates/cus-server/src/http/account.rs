@@ -10,13 +10,14 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use cus_core::Rut;
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::claims::Destination;
 use cus_core::forms::{ConsentForm, EndSessionParams, LoginForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
 
 use super::csrf;
 use super::errors;
 use super::meta::RequestMeta;
-use super::oidc::{RidQuery, current_session, expired_request};
+use super::oidc::{RidQuery, current_session, expired_request, proceed};
 use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::credentials::{self, Attempt};
@@ -293,14 +294,17 @@ struct ConsentPage {
     items: Vec<&'static str>,
 }
 
-/// What each scope means, in plain Spanish.
-fn describe_scope(scope: &str) -> Option<&'static str> {
-    match scope {
-        "profile" | "name" => Some("Su nombre y apellidos"),
-        "email" => Some("Su correo electrónico"),
-        "phone" => Some("Su teléfono celular"),
+/// What each released claim means, in plain Spanish (`sub` is the first line of the page).
+fn describe_claim(claim: &str) -> Option<&'static str> {
+    match claim {
+        "name" | "given_name" | "family_name" => Some("Su nombre y apellidos"),
+        "email" | "email_verified" => Some("Su correo electrónico"),
+        "phone_number" | "phone_number_verified" => Some("Su teléfono celular"),
         "address" => Some("Su dirección (calle, comuna y región)"),
-        "run" => Some("Su RUT"),
+        "RolUnico" | "rut" | "tipo_persona" => Some("Su RUT"),
+        "razon_social" | "representante_legal" => {
+            Some("La razón social y el representante legal de su empresa")
+        }
         _ => None,
     }
 }
@@ -319,9 +323,19 @@ async fn consent_page(
         Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
         Err(e) => return errors::internal(&e),
     }
+    // Exactly what will be released, wherever it goes: the one rule decides.
+    let scopes = || pending.scopes.iter().map(String::as_str);
+    let released = [
+        (&pending.userinfo_claims, Destination::Userinfo),
+        (&pending.id_token_claims, Destination::IdToken),
+    ]
+    .into_iter()
+    .flat_map(|(asked, to)| {
+        cus_core::claims::released(scopes(), asked.iter().map(String::as_str), to)
+    });
     let mut items: Vec<&'static str> =
         vec!["Saber que usted es la misma persona cada vez que ingresa"];
-    for item in pending.scopes.iter().filter_map(|s| describe_scope(s)) {
+    for item in released.filter_map(describe_claim) {
         if !items.contains(&item) {
             items.push(item);
         }
@@ -359,9 +373,8 @@ async fn consent(
         Ok(None) => return Redirect::to(&format!("/Account?rid={rid}")).into_response(),
         Err(e) => return errors::internal(&e),
     };
-    let _ = authorize::drop_pending(&app, &rid).await;
-    let now = app.clock.now();
     if form.decision.as_deref() != Some("allow") {
+        let _ = authorize::drop_pending(&app, &rid).await;
         let error = OAuthError::new(ErrorCode::AccessDenied, "the person declined");
         return Redirect::to(&authorize::error_redirect(
             &app,
@@ -371,34 +384,9 @@ async fn consent(
         ))
         .into_response();
     }
-    let consent = cus_store::Consent {
-        account_id: session.account_id,
-        client_id: pending.client_id.clone(),
-        scopes: pending.scopes.clone(),
-        granted_at: now,
-    };
-    let mut event = AuditEvent::new(
-        AuditKind::ConsentGiven,
-        now,
-        Some(pending.client_id.0.clone()),
-    );
-    event.ip = meta.ip;
-    event.user_agent = meta.user_agent;
-    event.detail = Some(format!(
-        "account {} scopes {}",
-        session.account_id,
-        pending.scopes.join(" ")
-    ));
-    let done: anyhow::Result<String> = async {
-        app.store.grant_consent(&consent).await?;
-        app.store.append_audit(&event).await?;
-        authorize::issue_code(&app, &pending, &session).await
-    }
-    .await;
-    match done {
-        Ok(to) => Redirect::to(&to).into_response(),
-        Err(e) => errors::internal(&e),
-    }
+    // The same decision as every other path to a code: the consent is recorded only when
+    // the login rules hold, and otherwise the person is sent where they must go first.
+    proceed(&app, &rid, &pending, Some(&session), Some(&meta)).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -414,20 +402,19 @@ struct LogoutPage {
 #[template(path = "oidc/logged_out.html")]
 struct LoggedOutPage;
 
-/// The client a logout names (by `id_token_hint`'s audience or `client_id`), and the
-/// `post_logout_redirect_uri` if it is registered for that client.
+/// The `post_logout_redirect_uri` if it is registered for the client the logout names (by
+/// `id_token_hint`'s audience or `client_id`), and the verified hint's claims.
 async fn logout_target(
     app: &AppState,
     p: &EndSessionParams,
-) -> Result<(Option<String>, bool), Response> {
+) -> Result<(Option<String>, Option<serde_json::Value>), Response> {
     let hint = p
         .id_token_hint
         .as_deref()
-        .and_then(|h| app.keys.verify(h).ok())
-        .filter(|(c, _)| c["iss"] == app.issuer.as_str());
+        .and_then(|h| session::verify_hint(app, h));
     let client_id = hint
         .as_ref()
-        .and_then(|(c, _)| {
+        .and_then(|c| {
             c["aud"]
                 .as_str()
                 .map(str::to_owned)
@@ -435,7 +422,7 @@ async fn logout_target(
         })
         .or_else(|| p.client_id.clone());
     let Some(uri) = p.post_logout_redirect_uri.as_deref() else {
-        return Ok((None, hint.is_some()));
+        return Ok((None, hint));
     };
     let client = match client_id {
         Some(id) => app
@@ -448,7 +435,7 @@ async fn logout_target(
     };
     match client {
         Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            Ok((Some(uri.to_owned()), hint.is_some()))
+            Ok((Some(uri.to_owned()), hint))
         }
         _ => Err(errors::page(
             StatusCode::BAD_REQUEST,
@@ -494,8 +481,9 @@ async fn finish_logout(
     }
 }
 
-/// RP-Initiated Logout 1.0 §2: with a valid `id_token_hint` the session ends at once;
-/// without one the person is asked to confirm (a logout must not be forced on them).
+/// RP-Initiated Logout 1.0 §2: with an `id_token_hint` naming this very session the session
+/// ends at once; otherwise (no hint, someone else's, no session) the person is asked to
+/// confirm — a logout must not be forced on them.
 async fn end_session(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -516,11 +504,17 @@ async fn end_session(
             "La solicitud de cierre de sesión no es válida.",
         );
     };
-    let (redirect, hinted) = match logout_target(&app, &p).await {
+    let (redirect, hint) = match logout_target(&app, &p).await {
         Ok(t) => t,
         Err(page) => return page,
     };
-    if hinted {
+    let session = match current_session(&app, &jar).await {
+        Ok(s) => s,
+        Err(e) => return errors::internal(&e),
+    };
+    if let (Some(hint), Some(session)) = (&hint, &session)
+        && session::named_by_hint(session, hint)
+    {
         return finish_logout(&app, jar, meta, redirect, p.state.as_deref()).await;
     }
     let (jar, csrf) = csrf::token(&app, jar);

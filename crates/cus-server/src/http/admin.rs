@@ -156,15 +156,21 @@ impl FromRequestParts<AppState> for Admin {
                     "a Bearer access token is required",
                 )
             })?;
-        let claims = tokens::verify_access_token(app, token)
-            .await
-            .ok_or_else(|| {
-                api_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the access token is invalid or expired",
-                )
-            })?;
+        let live = tokens::live_access_token(app, token).await.map_err(|e| {
+            tracing::error!(error = %e, "checking an admin access token failed");
+            api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "try again later",
+            )
+        })?;
+        let claims = live.map(|access| access.claims).ok_or_else(|| {
+            api_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the access token is invalid or expired",
+            )
+        })?;
         let has_scope = claims["scope"]
             .as_str()
             .unwrap_or("")

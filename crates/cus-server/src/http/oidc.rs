@@ -3,11 +3,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
+use cus_core::claims::Destination;
 use cus_core::forms::{ClientCredentialsForm, TokenActionForm, TokenForm, UserinfoForm};
 use cus_core::oauth::{ErrorCode, OAuthError};
 use serde::Deserialize;
@@ -18,7 +21,7 @@ use super::meta::RequestMeta;
 use super::params;
 use super::routes::Routes;
 use crate::app::AppState;
-use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
+use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next, Saved};
 use crate::oidc::client_auth::{self, Presented};
 use crate::oidc::session;
 use crate::oidc::tokens;
@@ -28,7 +31,12 @@ pub fn routes() -> Routes {
     Routes::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
-        .route("/authorize", get(authorize).post(authorize))
+        .route(
+            "/authorize",
+            get(authorize)
+                .post(authorize)
+                .layer(DefaultBodyLimit::max(AUTHORIZE_BODY_MAX)),
+        )
         .route("/authorize/resume", get(resume))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
@@ -86,15 +94,29 @@ async fn jwks(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The largest `POST /authorize` body: every parameter at its bound
+/// (`cus_core::authorize::max_len`) fits with room to spare.
+const AUTHORIZE_BODY_MAX: usize = 32 * 1024;
+
 async fn authorize(
     State(app): State<AppState>,
     method: Method,
     jar: CookieJar,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let raw = if method == Method::POST {
-        body.to_vec()
+        match body {
+            Ok(body) => body.to_vec(),
+            Err(_) => {
+                return errors::page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Solicitud no válida",
+                    "La solicitud de autenticación es demasiado grande.",
+                );
+            }
+        }
     } else {
         query.unwrap_or_default().into_bytes()
     };
@@ -131,12 +153,18 @@ async fn authorize(
         Ok(s) => s,
         Err(e) => return errors::internal(&e),
     };
-    match authorize::next_step(&app, &pending, session.as_ref()).await {
+    match authorize::next_step(&app, &pending, session.as_ref(), None).await {
         Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
-        Ok(step) => match authorize::save_pending(&app, &pending).await {
-            Ok(rid) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
-            Err(e) => errors::internal(&e),
-        },
+        Ok(step) => {
+            let ip = meta.ip.as_deref().unwrap_or("");
+            match authorize::save_pending(&app, &pending, ip).await {
+                Ok(Saved::Stored(rid)) => {
+                    Redirect::to(&interaction_url(&step, &rid)).into_response()
+                }
+                Ok(Saved::Limited(wait)) => errors::too_many_page(wait),
+                Err(e) => errors::internal(&e),
+            }
+        }
         Err(e) => errors::internal(&e),
     }
 }
@@ -162,12 +190,24 @@ async fn resume(
         Ok(s) => s,
         Err(e) => return errors::internal(&e),
     };
-    match authorize::next_step(&app, &pending, session.as_ref()).await {
+    proceed(&app, &rid, &pending, session.as_ref(), None).await
+}
+
+/// Continues pending request `rid` through [`authorize::next_step`]: to the relying party
+/// (the request is then used up), or to the page of what is still missing.
+pub(super) async fn proceed(
+    app: &AppState,
+    rid: &str,
+    pending: &authorize::PendingAuthorization,
+    session: Option<&session::Session>,
+    consented: Option<&RequestMeta>,
+) -> Response {
+    match authorize::next_step(app, pending, session, consented).await {
         Ok(Next::Redirect(to)) => {
-            let _ = authorize::drop_pending(&app, &rid).await;
+            let _ = authorize::drop_pending(app, rid).await;
             Redirect::to(&to).into_response()
         }
-        Ok(step) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
+        Ok(step) => Redirect::to(&interaction_url(&step, rid)).into_response(),
         Err(e) => errors::internal(&e),
     }
 }
@@ -356,31 +396,26 @@ async fn userinfo(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return bearer_error("access token required"),
     };
-    let Some(claims) = tokens::verify_access_token(&app, &token).await else {
-        return bearer_error("the access token is invalid or expired");
+    let live = match tokens::live_access_token(&app, &token).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return bearer_error("the access token is invalid, expired or revoked"),
+        Err(e) => return errors::internal(&e),
     };
-    let Some(account_id) = claims["sub"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .map(cus_core::AccountId)
-    else {
+    let Some(account) = &live.account else {
         return bearer_error("the access token does not name a person");
     };
-    let account = match app.store.account_by_id(account_id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return bearer_error("the account no longer exists"),
-        Err(e) => return errors::internal(&e.into()),
-    };
-    if account.tokens_valid_after.unix_timestamp() > claims["auth_time"].as_i64().unwrap_or(0) {
-        return bearer_error("the access token was revoked");
-    }
+    let claims = &live.claims;
     let scopes: Vec<&str> = claims["scope"].as_str().unwrap_or("").split(' ').collect();
     let requested: Vec<&str> = claims["userinfo_claims"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let released =
-        cus_core::claims::release(&account, scopes.iter().copied(), requested.iter().copied());
+    let released = cus_core::claims::release(
+        account,
+        scopes.iter().copied(),
+        requested.iter().copied(),
+        Destination::Userinfo,
+    );
     no_store(Json(Value::Object(released)).into_response())
 }
 
@@ -405,11 +440,12 @@ async fn revoke(
                     .revoke_refresh_family(stored.family_id, now)
                     .await?;
             }
-        } else if let Some(claims) = tokens::verify_access_token(&app, token).await
-            && claims["client_id"] == client.client_id.0.as_str()
+        } else if let Some(access) = tokens::live_access_token(&app, token).await?
+            && access.client_id() == client.client_id.0
         {
-            let jti = claims["jti"].as_str().unwrap_or_default();
-            tokens::revoke_jti(&app, jti, claims["exp"].as_i64().unwrap_or(0)).await?;
+            let jti = access.claims["jti"].as_str().unwrap_or_default();
+            let exp = access.claims["exp"].as_i64().unwrap_or(0);
+            tokens::revoke_jti(&app, jti, exp).await?;
         }
         Ok(())
     }
@@ -459,34 +495,16 @@ async fn introspect(
     };
     let token = form.token.as_deref().unwrap_or_default();
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
-    let now = app.clock.now();
-    match app.store.refresh_token(&token_hash(token)).await {
-        Ok(Some(stored)) => {
-            let live = stored.client_id == client.client_id
-                && stored.revoked_at.is_none()
-                && stored.rotated_at.is_none()
-                && stored.expires_at > now;
-            if !live {
-                return inactive();
-            }
-            let scope = serde_json::from_str::<Value>(&stored.grant_json)
-                .ok()
-                .and_then(|g| {
-                    g["scopes"].as_array().map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                })
-                .unwrap_or_default();
+    match tokens::live_refresh_token(&app, token, &client.client_id).await {
+        Ok(Some(live)) => {
+            let stored = live.stored;
             return no_store(
                 Json(json!({
                     "active": true,
                     "token_type": "refresh_token",
                     "client_id": stored.client_id.0,
                     "sub": stored.account_id.to_string(),
-                    "scope": scope,
+                    "scope": live.scopes.join(" "),
                     "iat": stored.created_at.unix_timestamp(),
                     "exp": stored.expires_at.unix_timestamp(),
                     "iss": app.issuer,
@@ -495,24 +513,28 @@ async fn introspect(
             );
         }
         Ok(None) => {}
-        Err(e) => return errors::internal(&e.into()),
+        Err(e) => return errors::internal(&e),
     }
-    match tokens::verify_access_token(&app, token).await {
-        Some(claims) if claims["client_id"] == client.client_id.0.as_str() => no_store(
-            Json(json!({
-                "active": true,
-                "token_type": "Bearer",
-                "client_id": claims["client_id"],
-                "sub": claims["sub"],
-                "scope": claims["scope"],
-                "iat": claims["iat"],
-                "exp": claims["exp"],
-                "iss": claims["iss"],
-                "aud": claims["aud"],
-                "jti": claims["jti"],
-            }))
-            .into_response(),
-        ),
-        _ => inactive(),
+    match tokens::live_access_token(&app, token).await {
+        Ok(Some(access)) if access.client_id() == client.client_id.0 => {
+            let claims = access.claims;
+            no_store(
+                Json(json!({
+                    "active": true,
+                    "token_type": "Bearer",
+                    "client_id": claims["client_id"],
+                    "sub": claims["sub"],
+                    "scope": claims["scope"],
+                    "iat": claims["iat"],
+                    "exp": claims["exp"],
+                    "iss": claims["iss"],
+                    "aud": claims["aud"],
+                    "jti": claims["jti"],
+                }))
+                .into_response(),
+            )
+        }
+        Ok(_) => inactive(),
+        Err(e) => errors::internal(&e),
     }
 }

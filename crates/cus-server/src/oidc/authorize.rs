@@ -1,10 +1,12 @@
 //! The authorization endpoint's rules (OpenID Core §3.1.2, RFC 6749 §4.1, RFC 7636,
 //! RFC 9700): validating a request, deciding whether the person must log in or consent,
-//! and issuing the code.
+//! and issuing the code. Every code is issued by [`next_step`], whoever asks: the
+//! authorization request itself, the return from the login page, the consent form.
 
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
+use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::authorize;
 pub use cus_core::authorize::{AuthorizeError, AuthorizeParams};
 use cus_core::oauth::{ErrorCode, OAuthError};
@@ -14,6 +16,8 @@ use url::Url;
 
 use super::session::Session;
 use crate::app::AppState;
+use crate::http::meta::RequestMeta;
+use crate::limits::{self, Verdict};
 use crate::secrets::{random_token, token_hash};
 
 /// How long a person has to log in and consent.
@@ -112,11 +116,24 @@ pub async fn validate(
     })
 }
 
-/// Stores a pending request; returns its id (the `rid` of the login and consent pages).
+/// Whether a pending request was kept.
+pub enum Saved {
+    /// Its id: the `rid` of the login and consent pages.
+    Stored(String),
+    /// The address created too many (`limits.authorize_per_ip`): wait this long.
+    Limited(Duration),
+}
+
+/// Stores a pending request made from `ip`, within that address's budget.
 pub async fn save_pending(
     app: &AppState,
     pending: &PendingAuthorization,
-) -> anyhow::Result<String> {
+    ip: &str,
+) -> anyhow::Result<Saved> {
+    let limit = app.config.limits.authorize_per_ip;
+    if let Verdict::Limited(wait) = limits::check(app, "authorize-ip", ip, limit).await? {
+        return Ok(Saved::Limited(wait));
+    }
     let rid = random_token();
     app.cache
         .put_json(
@@ -125,7 +142,7 @@ pub async fn save_pending(
             PENDING_TTL,
         )
         .await?;
-    Ok(rid)
+    Ok(Saved::Stored(rid))
 }
 
 pub async fn load_pending(
@@ -155,11 +172,17 @@ pub async fn drop_pending(app: &AppState, rid: &str) -> anyhow::Result<()> {
         .await?)
 }
 
-/// Decides what the person must do next, given their session (if any).
+/// The one decision before any code: what the person must do next, given their session
+/// (if any), in this order — log in (no session, `prompt=login`, `max_age`, an
+/// `id_token_hint` naming someone else), choose their own CUS after a generated one,
+/// consent — and when nothing is left, the code. `consented` is the consent form's
+/// "allow" (with who sent it): it is recorded only once every earlier rule holds, and then
+/// consent is not asked again.
 pub async fn next_step(
     app: &AppState,
     pending: &PendingAuthorization,
     session: Option<&Session>,
+    consented: Option<&RequestMeta>,
 ) -> anyhow::Result<Next> {
     let now = app.clock.now().unix_timestamp();
     let prompt_none = pending.prompt.iter().any(|p| p == "none");
@@ -207,7 +230,9 @@ pub async fn next_step(
             Next::ChangeCus
         });
     }
-    if needs_consent(app, pending, session).await? {
+    if let Some(meta) = consented {
+        record_consent(app, pending, session, meta).await?;
+    } else if needs_consent(app, pending, session).await? {
         return Ok(if prompt_none {
             Next::Redirect(error_redirect(
                 app,
@@ -220,6 +245,40 @@ pub async fn next_step(
         });
     }
     Ok(Next::Redirect(issue_code(app, pending, session).await?))
+}
+
+/// Records the person's consent to the pending request's scopes, and audits it.
+async fn record_consent(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    session: &Session,
+    meta: &RequestMeta,
+) -> anyhow::Result<()> {
+    if pending.first_party {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    let consent = cus_store::Consent {
+        account_id: session.account_id,
+        client_id: pending.client_id.clone(),
+        scopes: pending.scopes.clone(),
+        granted_at: now,
+    };
+    let mut event = AuditEvent::new(
+        AuditKind::ConsentGiven,
+        now,
+        Some(pending.client_id.0.clone()),
+    );
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event.detail = Some(format!(
+        "account {} scopes {}",
+        session.account_id,
+        pending.scopes.join(" ")
+    ));
+    app.store.grant_consent(&consent).await?;
+    app.store.append_audit(&event).await?;
+    Ok(())
 }
 
 async fn needs_consent(
@@ -244,7 +303,8 @@ async fn needs_consent(
 }
 
 /// Issues a code for the pending request and returns the redirect to the relying party.
-pub async fn issue_code(
+/// Only [`next_step`] calls it, once every rule holds.
+async fn issue_code(
     app: &AppState,
     pending: &PendingAuthorization,
     session: &Session,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::AccountId;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::secrets::{random_token, token_hash};
@@ -75,7 +76,7 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     let expired =
         now - session.auth_time > i64::try_from(oidc.session_absolute).unwrap_or(i64::MAX);
     let revoked = match app.store.account_by_id(session.account_id).await? {
-        Some(account) => account.tokens_valid_after.unix_timestamp() > session.auth_time,
+        Some(account) => super::tokens::cus_changed_since(&account, session.auth_time),
         None => true,
     };
     if idle || expired || revoked {
@@ -95,4 +96,22 @@ pub async fn end(app: &AppState, cookie: &str) -> anyhow::Result<()> {
         super::backchannel::session_ended(app, session.account_id, &session.sid).await?;
     }
     Ok(())
+}
+
+/// The claims of an `id_token_hint` at logout if it is one of our ID tokens: our signature,
+/// our issuer. Its `exp` is not checked: RP-Initiated Logout 1.0 §2 lets an expired ID token
+/// name the session to end.
+pub fn verify_hint(app: &AppState, hint: &str) -> Option<Value> {
+    let (claims, header) = app.keys.verify(hint).ok()?;
+    (header.token_type() == Some("JWT") && claims["iss"] == app.issuer.as_str()).then_some(claims)
+}
+
+/// Whether a verified hint names `session`: the same person (`sub`) and, when the hint has
+/// a `sid`, the same session. Only then may a logout go on without asking.
+pub fn named_by_hint(session: &Session, hint: &Value) -> bool {
+    let same_person = hint["sub"].as_str() == Some(session.account_id.to_string().as_str());
+    let same_session = hint
+        .get("sid")
+        .is_none_or(|sid| sid.as_str() == Some(session.sid.as_str()));
+    same_person && same_session
 }

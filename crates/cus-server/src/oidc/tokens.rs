@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::claims::Destination;
 use cus_core::forms::TokenForm;
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{Account, AccountId, Client, ClientId, GrantType, pkce};
@@ -371,10 +372,16 @@ async fn live_account(
         .await
         .map_err(server_error)?
         .ok_or_else(|| grant_error("the account no longer exists"))?;
-    if account.tokens_valid_after.unix_timestamp() > auth_time {
+    if cus_changed_since(&account, auth_time) {
         return Err(grant_error("the grant was revoked (the CUS changed)"));
     }
     Ok(account)
+}
+
+/// Whether everything issued for a login at `auth_time` is revoked: the CUS changed (or
+/// was generated) after it. The one test of `tokens_valid_after`, for every kind of token.
+pub fn cus_changed_since(account: &Account, auth_time: i64) -> bool {
+    account.tokens_valid_after.unix_timestamp() > auth_time
 }
 
 /// Mints access token, ID token and (with a family) a refresh token.
@@ -431,8 +438,9 @@ async fn mint(
     }
     let extra = cus_core::claims::release(
         account,
-        std::iter::empty(),
+        grant.scopes.iter().map(String::as_str),
         grant.id_token_claims.iter().map(String::as_str),
+        Destination::IdToken,
     );
     for (name, value) in extra {
         if id.get(&name).is_none() {
@@ -489,26 +497,104 @@ pub async fn revoke_jti(app: &AppState, jti: &str, exp: i64) -> anyhow::Result<(
     Ok(())
 }
 
-/// The claims of one of our access tokens if it is valid now: signature, type, issuer,
-/// expiry, not revoked.
-pub async fn verify_access_token(app: &AppState, token: &str) -> Option<Value> {
-    let (claims, header) = app.keys.verify(token).ok()?;
+/// A live access token.
+#[derive(Debug)]
+pub struct AccessClaims {
+    pub claims: Value,
+    /// The person it was issued for; `None` for a client's own token (client_credentials).
+    pub account: Option<Account>,
+}
+
+impl AccessClaims {
+    /// The `client_id` the token was issued to.
+    pub fn client_id(&self) -> &str {
+        self.claims["client_id"].as_str().unwrap_or_default()
+    }
+}
+
+/// The one liveness rule for access tokens, applied by everything that accepts one
+/// (userinfo, introspection, revocation): one of our `at+jwt` tokens, from our issuer, not
+/// expired, its `jti` not revoked, and — for a person's token — the account still there and
+/// its CUS unchanged since the login the token stems from ([`cus_changed_since`]).
+/// `Ok(None)` for any token that is not live; `Err` only when the store or cache fails.
+pub async fn live_access_token(
+    app: &AppState,
+    token: &str,
+) -> anyhow::Result<Option<AccessClaims>> {
+    let Ok((claims, header)) = app.keys.verify(token) else {
+        return Ok(None);
+    };
     if header.token_type() != Some("at+jwt") || claims["iss"] != app.issuer.as_str() {
-        return None;
+        return Ok(None);
     }
     let now = app.clock.now().unix_timestamp();
-    if claims["exp"].as_i64()? <= now {
-        return None;
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
+        return Ok(None);
     }
-    let jti = claims["jti"].as_str()?;
+    let Some(jti) = claims["jti"].as_str() else {
+        return Ok(None);
+    };
     if app
         .cache
         .get(&Key::new(Namespace::RevokedJti, jti))
-        .await
-        .ok()?
+        .await?
         .is_some()
     {
-        return None;
+        return Ok(None);
     }
-    Some(claims)
+    // A person's token carries the time of their login; a client's own token does not.
+    let Some(auth_time) = claims["auth_time"].as_i64() else {
+        return Ok(Some(AccessClaims {
+            claims,
+            account: None,
+        }));
+    };
+    let Some(id) = claims["sub"].as_str().and_then(|s| s.parse().ok()) else {
+        return Ok(None);
+    };
+    let account = match app.store.account_by_id(AccountId(id)).await? {
+        Some(account) if !cus_changed_since(&account, auth_time) => account,
+        _ => return Ok(None),
+    };
+    Ok(Some(AccessClaims {
+        claims,
+        account: Some(account),
+    }))
+}
+
+/// A live refresh token of `client`, as introspection reports it.
+#[derive(Debug)]
+pub struct LiveRefresh {
+    pub stored: RefreshToken,
+    pub scopes: Vec<String>,
+}
+
+/// Whether a refresh token is live for `client`: issued to it, neither revoked nor rotated
+/// nor expired, and its person's CUS unchanged since the login (as the refresh grant
+/// itself checks). `Ok(None)` for unknown tokens too.
+pub async fn live_refresh_token(
+    app: &AppState,
+    token: &str,
+    client: &ClientId,
+) -> anyhow::Result<Option<LiveRefresh>> {
+    let Some(stored) = app.store.refresh_token(&token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let now = app.clock.now();
+    if stored.client_id != *client
+        || stored.revoked_at.is_some()
+        || stored.rotated_at.is_some()
+        || stored.expires_at <= now
+    {
+        return Ok(None);
+    }
+    let grant: RefreshGrant = serde_json::from_str(&stored.grant_json)?;
+    match app.store.account_by_id(stored.account_id).await? {
+        Some(account) if !cus_changed_since(&account, grant.auth_time) => {}
+        _ => return Ok(None),
+    }
+    Ok(Some(LiveRefresh {
+        stored,
+        scopes: grant.scopes,
+    }))
 }
