@@ -21,6 +21,7 @@ pub enum Environment {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub environment: Environment,
     pub server: Server,
@@ -40,12 +41,14 @@ pub struct Config {
 
 /// `max` requests per `window` seconds.
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limit {
     pub max: u64,
     pub window: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     pub form_per_ip: Limit,
     pub form_per_rut: Limit,
@@ -57,6 +60,7 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lockout {
     pub captcha_after: u64,
     pub lock_after: u64,
@@ -65,6 +69,7 @@ pub struct Lockout {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Server {
     pub listen: SocketAddr,
     pub issuer: String,
@@ -100,24 +105,28 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: SecretString,
     pub max_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Cache {
     pub url: SecretString,
     pub prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Outbox {
     pub dir: PathBuf,
     pub smtp_url: SecretString,
@@ -125,6 +134,8 @@ pub struct Outbox {
     pub poll_seconds: u64,
     pub sms_webhook_url: SecretString,
     pub give_up_hours: u64,
+    /// Production only: writing e-mail and SMS to files is meant (e.g. a gateway picks them up).
+    pub allow_files: bool,
     /// In production, back-channel logout POSTs never reach private, loopback, link-local
     /// or other internal addresses, except those in these networks (addresses or CIDR
     /// ranges) the operator names.
@@ -133,6 +144,7 @@ pub struct Outbox {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Keys {
     pub kek: SecretString,
     pub dev_kek_path: PathBuf,
@@ -141,12 +153,14 @@ pub struct Keys {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tls {
     pub cert_file: String,
     pub key_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Oidc {
     pub code_ttl: u64,
     pub access_token_ttl: u64,
@@ -158,6 +172,7 @@ pub struct Oidc {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Accounts {
     /// Seconds a generated CUS works if it is never used.
     pub generated_cus_ttl: u64,
@@ -172,6 +187,7 @@ impl Accounts {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Hash {
     pub memory_kib: u32,
     pub iterations: u32,
@@ -180,6 +196,7 @@ pub struct Hash {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Captcha {
     pub test_answer: String,
 }
@@ -206,7 +223,14 @@ impl Config {
         figment = figment.merge(
             Env::prefixed("CUS_")
                 .split("__")
-                .filter(|k| !k.as_str().ends_with("_file")),
+                // `CUS_KEYS__KEK_FILE` and its kind name a file to read (below), not a
+                // setting; `CUS_TLS__CERT_FILE` is a setting whose name ends the same way.
+                // (The key arrives here split: `KEYS.KEK_FILE`.)
+                .filter(|k| {
+                    !SECRET_FILES.iter().any(|(key, _)| {
+                        format!("{key}_file").eq_ignore_ascii_case(k.as_str())
+                    })
+                }),
         );
         for (key, var) in SECRET_FILES {
             if let Ok(path) = std::env::var(var) {
@@ -224,12 +248,15 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.environment == Environment::Production {
-            if !self.captcha.test_answer.is_empty() {
-                bail!("captcha.test_answer is for tests only and is refused in production");
-            }
-            if self.keys.kek.expose_secret().is_empty() {
+            let unsafe_settings = self.unsafe_in_production();
+            if !unsafe_settings.is_empty() {
                 bail!(
-                    "keys.kek must be configured in production (CUS_KEYS__KEK or CUS_KEYS__KEK_FILE)"
+                    "refused in production:\n{}",
+                    unsafe_settings
+                        .iter()
+                        .map(|line| format!("  {line}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
         }
@@ -253,6 +280,38 @@ impl Config {
             bail!("tls.cert_file and tls.key_file must be set together");
         }
         Ok(())
+    }
+
+    /// What the embedded, development set-up allows and production must not: one line each.
+    fn unsafe_in_production(&self) -> Vec<&'static str> {
+        let mut lines = Vec::new();
+        let database = self.database.url.expose_secret();
+        if !database.starts_with("postgres://") && !database.starts_with("postgresql://") {
+            lines.push("database.url: SQLite keeps the data on one node; use postgres://…");
+        }
+        if !self.cache.url.expose_secret().starts_with("redis") {
+            lines.push("cache.url: the in-process cache is one node's; use redis://…");
+        }
+        if !self.server.issuer.starts_with("https://") {
+            lines.push("server.issuer: must be the public https:// URL");
+        }
+        if self.outbox.smtp_url.expose_secret().is_empty() && !self.outbox.allow_files {
+            lines.push(
+                "outbox.smtp_url: e-mail would be written to files (set outbox.allow_files = true to mean it)",
+            );
+        }
+        if self.outbox.sms_webhook_url.expose_secret().is_empty() && !self.outbox.allow_files {
+            lines.push(
+                "outbox.sms_webhook_url: SMS would be written to files (set outbox.allow_files = true to mean it)",
+            );
+        }
+        if self.keys.kek.expose_secret().is_empty() {
+            lines.push("keys.kek: must be configured (CUS_KEYS__KEK or CUS_KEYS__KEK_FILE)");
+        }
+        if !self.captcha.test_answer.is_empty() {
+            lines.push("captcha.test_answer: for tests only");
+        }
+        lines
     }
 
     pub fn tls_enabled(&self) -> bool {
@@ -289,6 +348,7 @@ impl Config {
                 "poll_seconds": self.outbox.poll_seconds,
                 "sms_webhook_url": url(&self.outbox.sms_webhook_url),
                 "give_up_hours": self.outbox.give_up_hours,
+                "allow_files": self.outbox.allow_files,
                 "backchannel_allowed_networks": self.outbox.backchannel_allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
             },
             "keys": {

@@ -24,4 +24,5 @@ impl PgStore {
     }
 }
 
-crate::sql::impl_store!(PgStore, Postgres, "postgres");
+// Outbox claims skip rows another node has locked (see `claim_notifications`).
+crate::sql::impl_store!(PgStore, Postgres, "postgres", " FOR UPDATE SKIP LOCKED");

@@ -1,7 +1,8 @@
 //! The SQL both backends share. `impl_store!` writes the trait implementations once; the
 //! SQLite and PostgreSQL stores instantiate it with their pool type. Dialect differences
 //! live in the migrations, not here: the same `$n` placeholders, `RETURNING` and
-//! `ON CONFLICT` run on both.
+//! `ON CONFLICT` run on both. The one exception is a parameter of the macro: PostgreSQL
+//! claims outbox rows `FOR UPDATE SKIP LOCKED`, which SQLite (one writer) has no need of.
 
 macro_rules! account_columns {
     () => {
@@ -53,7 +54,7 @@ pub(crate) fn log_audit(event: &cus_core::audit::AuditEvent) {
 }
 
 macro_rules! impl_store {
-    ($store:ident, $db:ty, $backend:literal) => {
+    ($store:ident, $db:ty, $backend:literal, $skip_locked:literal) => {
         use ::async_trait::async_trait;
         use ::cus_core::audit::AuditEvent;
         use ::cus_core::notification::Notification;
@@ -536,15 +537,22 @@ macro_rules! impl_store {
                 lease: ::time::Duration,
             ) -> Result<Vec<StoredNotification>> {
                 // One statement: rows due and not leased are leased to this node, so two
-                // nodes never deliver the same message at once.
-                ::sqlx::query_as::<_, OutboxRow>(
+                // nodes never deliver the same message at once. On PostgreSQL the rows are
+                // picked `FOR UPDATE SKIP LOCKED`: a row another node is leasing right now
+                // is skipped, not waited for and then leased twice (the subquery's picks
+                // are not re-run when the row changes under it). The lease condition is
+                // also checked again on the row being updated, as the last word. SQLite
+                // has one writer at a time; the statement is its own transaction.
+                ::sqlx::query_as::<_, OutboxRow>(concat!(
                     "UPDATE outbox SET locked_until = $1 WHERE id IN ( \
                        SELECT id FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL \
                        AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
                        AND (locked_until IS NULL OR locked_until <= $2) \
-                       ORDER BY created_at LIMIT $3) \
+                       ORDER BY created_at LIMIT $3", $skip_locked, ") \
+                     AND sent_at IS NULL AND abandoned_at IS NULL \
+                     AND (locked_until IS NULL OR locked_until <= $2) \
                      RETURNING id, channel, recipient, subject, body, sealed, created_at, attempts",
-                )
+                ))
                 .bind(now + lease)
                 .bind(now)
                 .bind(i64::from(limit))

@@ -278,11 +278,7 @@ pub(super) async fn limited(
     subject: &str,
     limit: crate::config::Limit,
 ) -> Option<Response> {
-    match limits::check(app, name, subject, limit).await {
-        Ok(limits::Verdict::Allowed) => None,
-        Ok(limits::Verdict::Limited(wait)) => Some(errors::too_many_page(wait)),
-        Err(e) => Some(errors::internal(&e)),
-    }
+    errors::over_limit_page(limits::check(app, name, subject, limit).await)
 }
 
 #[derive(Template, WebTemplate)]

@@ -144,18 +144,13 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                api_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "a Bearer access token is required",
-                )
-            })?;
+        let token = super::bearer::token(&parts.headers).ok_or_else(|| {
+            api_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a Bearer access token is required",
+            )
+        })?;
         let live = tokens::live_access_token(app, token).await.map_err(|e| {
             tracing::error!(error = %e, "checking an admin access token failed");
             api_error(

@@ -94,6 +94,32 @@ pub fn internal(error: &anyhow::Error) -> Response {
     )
 }
 
+/// The answer of a protocol endpoint to a limit's verdict, if it stops the request: 429
+/// over the limit, 503 when the cache cannot tell.
+pub fn over_limit_json(verdict: anyhow::Result<crate::limits::Verdict>) -> Option<Response> {
+    match verdict {
+        Ok(crate::limits::Verdict::Allowed) => None,
+        Ok(crate::limits::Verdict::Limited(wait)) => Some(too_many_json(wait)),
+        Err(e) => {
+            tracing::error!(error = %e, "rate limit check failed");
+            Some(oauth_json(
+                &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
+                false,
+            ))
+        }
+    }
+}
+
+/// The answer of a web form to a limit's verdict, if it stops the request: the Spanish 429
+/// page over the limit, the "service unavailable" page when the cache cannot tell.
+pub fn over_limit_page(verdict: anyhow::Result<crate::limits::Verdict>) -> Option<Response> {
+    match verdict {
+        Ok(crate::limits::Verdict::Allowed) => None,
+        Ok(crate::limits::Verdict::Limited(wait)) => Some(too_many_page(wait)),
+        Err(e) => Some(internal(&e)),
+    }
+}
+
 /// 429 for a person: a Spanish page and `Retry-After`.
 pub fn too_many_page(wait: std::time::Duration) -> Response {
     let minutes = crate::limits::retry_after_seconds(wait).div_ceil(60);

@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin;
+mod bearer;
 mod consents;
 mod csrf;
 mod errors;

@@ -261,7 +261,7 @@ async fn authenticate(
     let ip = meta.ip.as_deref().unwrap_or("");
     let failures = app.config.limits.client_auth_failures_per_ip;
     if let Some(response) =
-        over_limit(crate::limits::exhausted(app, "client-auth-ip", ip, failures).await)
+        errors::over_limit_json(crate::limits::exhausted(app, "client-auth-ip", ip, failures).await)
     {
         return Err(response);
     }
@@ -304,25 +304,9 @@ async fn authenticate(
         app.config.limits.token_per_client,
     )
     .await;
-    match over_limit(verdict) {
+    match errors::over_limit_json(verdict) {
         Some(response) => Err(response),
         None => Ok(client),
-    }
-}
-
-/// The answer of a protocol endpoint to a limit's verdict, if it stops the request: 429
-/// over the limit, 503 when the cache cannot tell.
-fn over_limit(verdict: anyhow::Result<crate::limits::Verdict>) -> Option<Response> {
-    match verdict {
-        Ok(crate::limits::Verdict::Allowed) => None,
-        Ok(crate::limits::Verdict::Limited(wait)) => Some(errors::too_many_json(wait)),
-        Err(e) => {
-            tracing::error!(error = %e, "rate limit check failed");
-            Some(oauth_json(
-                &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
-                false,
-            ))
-        }
     }
 }
 
@@ -371,14 +355,7 @@ async fn userinfo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_owned);
+    let from_header = super::bearer::token(&headers).map(str::to_owned);
     let from_body = if method == Method::POST {
         params::decode::<UserinfoForm>(&body)
             .ok()

@@ -70,14 +70,6 @@ fn registration_error(e: ClientError) -> Response {
         .into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
 fn metadata(body: &Bytes) -> Result<ClientMetadata, ClientError> {
     serde_json::from_slice(body).map_err(|e| {
         ClientError::InvalidMetadata(format!("the body is not client metadata JSON: {e}"))
@@ -99,22 +91,13 @@ async fn register_client(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match crate::limits::check(
-        &app,
-        "register-ip",
-        meta.ip.as_deref().unwrap_or(""),
-        app.config.limits.register_per_ip,
-    )
-    .await
-    {
-        Ok(crate::limits::Verdict::Allowed) => {}
-        Ok(crate::limits::Verdict::Limited(wait)) => return super::errors::too_many_json(wait),
-        Err(e) => {
-            tracing::error!(error = %e, "registration rate limit check failed");
-            return temporarily_unavailable();
-        }
+    let ip = meta.ip.as_deref().unwrap_or("");
+    let limit = app.config.limits.register_per_ip;
+    let verdict = crate::limits::check(&app, "register-ip", ip, limit).await;
+    if let Some(response) = super::errors::over_limit_json(verdict) {
+        return response;
     }
-    let Some(token) = bearer(&headers) else {
+    let Some(token) = super::bearer::token(&headers) else {
         return invalid_token("an initial access token is required");
     };
     match app
@@ -167,7 +150,7 @@ async fn authorized(
     headers: &HeaderMap,
     client_id: &str,
 ) -> Result<cus_core::Client, Response> {
-    let token = bearer(headers)
+    let token = super::bearer::token(headers)
         .ok_or_else(|| invalid_token("the registration access token is required"))?;
     let client = app
         .store

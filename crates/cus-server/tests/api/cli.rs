@@ -84,7 +84,6 @@ fn bad_configuration_fails_with_one_line_and_no_panic() {
         let out = cus()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env(var, value)
-            .env("CUS_DATABASE__URL_FALLBACK", "")
             .output()
             .expect("runs");
         assert!(!out.status.success(), "{var}={value} must fail");
@@ -100,17 +99,83 @@ fn bad_configuration_fails_with_one_line_and_no_panic() {
     }
 }
 
+/// Production refuses, one line each, everything only the embedded or test set-up may use.
 #[test]
-fn production_refuses_test_only_settings() {
+fn production_names_every_unsafe_setting() {
     let out = cus()
         .args(["config", "check"])
         .env("CUS_ENVIRONMENT", "production")
-        .env("CUS_KEYS__KEK", "a2V5")
         .env("CUS_CAPTCHA__TEST_ANSWER", "abc")
         .output()
         .expect("runs");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("captcha.test_answer"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "database.url:",
+        "cache.url:",
+        "server.issuer:",
+        "outbox.smtp_url:",
+        "outbox.sms_webhook_url:",
+        "keys.kek:",
+        "captcha.test_answer:",
+    ] {
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.trim_start().starts_with(key))
+                .count(),
+            1,
+            "{key}: {err}"
+        );
+    }
+}
+
+/// The same check passes a production configuration, and `outbox.allow_files` makes the
+/// file outbox a choice.
+#[test]
+fn production_accepts_shared_backends_and_https() {
+    let out = cus()
+        .args(["config", "check"])
+        .env("CUS_ENVIRONMENT", "production")
+        .env("CUS_DATABASE__URL", "postgres://cus@db.example:5432/cus")
+        .env("CUS_CACHE__URL", "redis://cache.example:6379")
+        .env("CUS_SERVER__ISSUER", "https://autenticacion.sence.cl")
+        .env("CUS_OUTBOX__ALLOW_FILES", "true")
+        .env(
+            "CUS_KEYS__KEK",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A misspelt setting, in a variable or in a file, stops the program naming it: it never
+/// falls back silently to the default.
+#[test]
+fn a_misspelt_setting_is_an_error() {
+    let out = cus()
+        .args(["config", "check"])
+        .env("CUS_LIMITS__FORM_PER_IPP__MAX", "5")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("form_per_ipp"), "{err}");
+
+    let dir = temp_dir();
+    let file = dir.join("cus.toml");
+    std::fs::write(&file, "[lockout]\ncaptcha_afer = 5\n").expect("file");
+    let out = cus()
+        .args(["--config", file.to_str().expect("utf-8"), "config", "check"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("captcha_afer"), "{err}");
 }
 
 /// `cus` pointed at a fresh SQLite store and KEK in a temporary folder.

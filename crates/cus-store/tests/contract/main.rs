@@ -43,6 +43,7 @@ contract!(
     outbox_delivers_pending_once,
     notices_queue_on_their_own_all_or_none,
     abandoned_notices_are_never_claimed,
+    many_workers_lease_each_message_once,
     deliveries_show_each_state_and_keep_no_delivered_body,
     consent_is_granted_and_withdrawn,
     refresh_tokens_rotate_once_and_revoke_by_family,
@@ -569,6 +570,46 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
         .await
         .expect("read");
     assert_eq!(all.len(), 3);
+}
+
+/// Several nodes' workers claiming batches at once from many due messages: every message is
+/// leased to exactly one of them (a citizen never gets the same new CUS twice).
+async fn many_workers_lease_each_message_once(store: Arc<dyn Store>) {
+    let messages: Vec<_> = (0..200)
+        .map(|i| notification(&format!("persona{i}@example.cl")))
+        .collect();
+    store
+        .create_account(
+            &new_account("66.666.666-6"),
+            &messages,
+            &audit(AuditKind::AccountCreated, "66666666-6"),
+        )
+        .await
+        .expect("created");
+    let t0 = now();
+    let workers = (0..6).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_notifications(25, t0, Duration::seconds(60))
+                    .await
+                    .expect("claim");
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|s| s.notification.id));
+            }
+        })
+    });
+    let mut leased = Vec::new();
+    for worker in workers {
+        leased.extend(worker.await.expect("ran"));
+    }
+    let distinct: std::collections::HashSet<_> = leased.iter().collect();
+    assert_eq!(distinct.len(), 200, "every message leased");
+    assert_eq!(leased.len(), 200, "and none twice");
 }
 
 async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
