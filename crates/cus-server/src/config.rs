@@ -227,9 +227,9 @@ impl Config {
                 // setting; `CUS_TLS__CERT_FILE` is a setting whose name ends the same way.
                 // (The key arrives here split: `KEYS.KEK_FILE`.)
                 .filter(|k| {
-                    !SECRET_FILES.iter().any(|(key, _)| {
-                        format!("{key}_file").eq_ignore_ascii_case(k.as_str())
-                    })
+                    !SECRET_FILES
+                        .iter()
+                        .any(|(key, _)| format!("{key}_file").eq_ignore_ascii_case(k.as_str()))
                 }),
         );
         for (key, var) in SECRET_FILES {
