@@ -119,12 +119,26 @@ impl Application {
                 .serve(router.into_make_service_with_connect_info::<SocketAddr>())
                 .await?;
         } else {
-            axum::serve(
+            // In-flight requests get `grace` after the signal, then the node exits anyway:
+            // a slow or stuck client must not hold a rolling restart for the whole request
+            // timeout.
+            let stopping = Arc::new(tokio::sync::Notify::new());
+            let signalled = stopping.clone();
+            let serve = axum::serve(
                 self.listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                signalled.notify_one();
+            });
+            tokio::select! {
+                served = serve => served?,
+                () = async {
+                    stopping.notified().await;
+                    tokio::time::sleep(grace).await;
+                } => tracing::warn!("grace period over: requests still in flight were cut off"),
+            }
         }
         tracing::info!("CUS stopped");
         Ok(())

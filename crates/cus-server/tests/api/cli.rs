@@ -631,3 +631,82 @@ async fn outbox_shows_delivery_states_never_texts() {
             .is_some_and(|s| s.starts_with("sent "))
     );
 }
+
+/// After SIGTERM a plain-HTTP node gives in-flight requests `server.shutdown_grace_seconds`
+/// and then exits, even when a client never finishes its request (here: headers sent
+/// half-way, as a stuck or hostile client would). It also logs one `info` line per request,
+/// with the route template, status and latency, and no colour codes into a pipe.
+#[test]
+fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = temp_dir();
+    let mut server = cus_with_store(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CUS_SERVER__SHUTDOWN_GRACE_SECONDS", "1")
+        .env("CUS_OUTBOX__DIR", dir.join("outbox"))
+        .env("CUS_LOG__LEVEL", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let at = line.find("http://")?;
+            let rest = &line[at + 7..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ':'))
+                .unwrap_or(rest.len());
+            Some(rest[..end].to_owned())
+        })
+        .expect("the listening address is logged");
+    let mut ok = std::net::TcpStream::connect(&address).expect("connects");
+    ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: cus\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut ok, &mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let access = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("/healthz") && line.contains("status=200"))
+        .expect("an access log line");
+    assert!(
+        access.contains("INFO") && access.contains("latency"),
+        "{access}"
+    );
+    assert!(
+        !access.contains('\u{1b}'),
+        "no colour codes into a pipe: {access}"
+    );
+
+    let mut stuck = std::net::TcpStream::connect(&address).expect("connects");
+    stuck
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: cus\r\n")
+        .expect("half a request");
+    let asked = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let exited = loop {
+        if let Some(status) = server.try_wait().expect("wait") {
+            break status;
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(15) {
+            let _ = server.kill();
+            panic!("still running 15 s after SIGTERM with a 1 s grace period");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exited.success(), "{exited}");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(6),
+        "exited {:?} after SIGTERM",
+        asked.elapsed()
+    );
+    drop(stuck);
+}
