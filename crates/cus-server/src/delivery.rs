@@ -17,7 +17,15 @@ use crate::app::AppState;
 /// Messages leased per round.
 const BATCH: u32 = 50;
 /// A node that crashes mid-delivery releases its messages after this.
-const LEASE: time::Duration = time::Duration::minutes(2);
+const LEASE: Duration = Duration::from_secs(5 * 60);
+/// The longest one delivery may take: every transport's own timeout is within it, and a
+/// delivery is cut off at it. With `LEASE`, it makes "exactly once" hold (below).
+const SEND_LIMIT: Duration = Duration::from_secs(15);
+/// No delivery starts later than this after the lease was taken: it ends before the lease
+/// does, with a minute to spare for clocks that disagree between nodes, so no other node
+/// can lease a message while it is still being sent. What is left waits for its lease to
+/// end and goes in a later round.
+const LAST_START: Duration = Duration::from_secs(5 * 60 - 15 - 60);
 
 enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -50,6 +58,7 @@ impl Delivery {
             Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp)
                     .context("outbox.smtp_url")?
+                    .timeout(Some(Duration::from_secs(10)))
                     .build(),
             )
         };
@@ -225,15 +234,23 @@ fn backoff(attempts: i32) -> time::Duration {
 
 /// One round: lease what is due, deliver it, record the outcome. Returns how many were sent.
 pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<usize> {
+    let leased_at = std::time::Instant::now();
+    let lease = time::Duration::try_from(LEASE)?;
     let due = app
         .store
-        .claim_notifications(BATCH, app.clock.now(), LEASE)
+        .claim_notifications(BATCH, app.clock.now(), lease)
         .await?;
     let mut sent = 0;
     let give_up = time::Duration::hours(
         i64::try_from(app.config.outbox.give_up_hours).unwrap_or(i64::MAX / 3600),
     );
     for stored in due {
+        if leased_at.elapsed() > LAST_START {
+            tracing::info!(
+                "outbox lease running out: the rest of the batch waits for its lease to end"
+            );
+            break;
+        }
         let n = &stored.notification;
         if app.clock.now() - n.created_at > give_up {
             let reason = format!(
@@ -246,7 +263,15 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
                 .await?;
             continue;
         }
-        match delivery.deliver(app, n).await {
+        let delivered = tokio::time::timeout(SEND_LIMIT, delivery.deliver(app, n))
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "no answer within {} s",
+                    SEND_LIMIT.as_secs()
+                ))
+            });
+        match delivered {
             Ok(()) => {
                 app.store.mark_sent(n.id, app.clock.now()).await?;
                 sent += 1;
@@ -264,15 +289,19 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
     Ok(sent)
 }
 
-/// Background task of `cus serve`.
-pub async fn run(app: AppState, delivery: Delivery) {
+/// Background task of `cus serve`, until `stop` says so. A round under way when it does is
+/// finished (its leased messages sent and marked), so a restart sends nothing twice.
+pub async fn run(app: AppState, delivery: Delivery, mut stop: tokio::sync::watch::Receiver<bool>) {
     // The first round waits one period, like every later one: a plain `interval` would
     // fire at once and race whoever starts the node (the tests run rounds themselves).
     let period = Duration::from_secs(app.config.outbox.poll_seconds.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
         if let Err(e) = deliver_due(&app, &delivery).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox round failed");
         }

@@ -92,7 +92,12 @@ impl Application {
         let router = crate::http::router(state.clone());
         tokio::spawn(crate::oidc::keep_keys_fresh(state.clone()));
         let delivery = crate::delivery::Delivery::from_config(&state.config.outbox)?;
-        tokio::spawn(crate::delivery::run(state.clone(), delivery));
+        let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+        let outbox = tokio::spawn(crate::delivery::run(
+            state.clone(),
+            delivery,
+            outbox_stopped,
+        ));
         let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
         tracing::info!(
             url = %state.issuer,
@@ -139,6 +144,11 @@ impl Application {
                     tokio::time::sleep(grace).await;
                 } => tracing::warn!("grace period over: requests still in flight were cut off"),
             }
+        }
+        // The outbox worker finishes the round it is in (within the lease's bounds).
+        let _ = stop_outbox.send(true);
+        if tokio::time::timeout(grace, outbox).await.is_err() {
+            tracing::warn!("the outbox round did not finish within the grace period");
         }
         tracing::info!("CUS stopped");
         Ok(())
