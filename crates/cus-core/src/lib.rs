@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod contact;
+pub mod contact_form;
 pub mod forms;
 pub mod notification;
 pub mod oauth;

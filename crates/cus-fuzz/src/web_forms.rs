@@ -2,6 +2,7 @@
 //! the pure checks the handlers run on what was typed: RUT, CUS policy, secret question
 //! and answer, región/comuna, e-mail and phones. Nothing may panic.
 
+use cus_core::contact_form::{self, ContactInput};
 use cus_core::forms::{
     self, ConsentForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
 };
@@ -65,10 +66,25 @@ fn lifecycle(form: &LifecycleForm) {
     let _ = contact::parse_celular(&form.celular);
     let _ = contact::parse_phone(&form.telefono_particular);
     let _ = contact::parse_phone(&form.telefono_trabajo);
-    let catalogue = Catalogue::chile();
-    if let (Ok(region), Ok(comuna)) = (form.region.trim().parse(), form.comuna.trim().parse())
-        && let Some(found) = catalogue.comuna(comuna)
-    {
-        let _ = catalogue.region(region).map(|r| (r, found));
+    // The very parser the registration and update flows call.
+    for answer_required in [true, false] {
+        let mut errors = contact_form::FieldErrors::new();
+        let parsed = contact_form::parse(&ContactInput::from(form), answer_required, &mut errors);
+        assert_eq!(
+            parsed.is_some(),
+            errors.is_empty(),
+            "a result or its reasons"
+        );
+        if let Some(contact) = parsed {
+            let comuna = Catalogue::chile()
+                .comuna(contact.address.codigo_comuna)
+                .expect("an accepted comuna exists");
+            assert_eq!(
+                form.region.trim().parse::<u16>().ok(),
+                Some(comuna.codigo_region),
+                "an accepted comuna lies in the chosen región"
+            );
+            assert!(contact::secret_question(contact.question).is_some());
+        }
     }
 }

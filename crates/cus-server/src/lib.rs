@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod oidc;
 pub mod outbound;
+pub mod request;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;

@@ -24,8 +24,9 @@ use super::meta::RequestMeta;
 use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::juridica::{self, JuridicaInput};
-use crate::lifecycle::natural::{self, ContactInput, RegistrationInput, Sent};
+use crate::lifecycle::natural::{self, RegistrationInput, Sent};
 use crate::lifecycle::{FieldErrors, FlowError, captcha};
+use cus_core::contact_form::ContactInput;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -49,25 +50,6 @@ pub fn routes() -> Routes {
             get(forced_change_page).post(forced_change),
         )
         .route("/verificar-correo", get(verify_email))
-}
-
-/// The contact part of a lifecycle form.
-fn contact(form: &LifecycleForm) -> ContactInput {
-    ContactInput {
-        pregunta: form.pregunta.clone(),
-        respuesta: form.respuesta.clone(),
-        calle: form.calle.clone(),
-        numero: form.numero.clone(),
-        block: form.block.clone(),
-        departamento: form.departamento.clone(),
-        region: form.region.clone(),
-        comuna: form.comuna.clone(),
-        email: form.email.clone(),
-        telefono_particular: form.telefono_particular.clone(),
-        telefono_trabajo: form.telefono_trabajo.clone(),
-        celular: form.celular.clone(),
-        sin_celular: !form.sin_celular.is_empty(),
-    }
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -284,7 +266,7 @@ async fn register(
         nombres: form.nombres.clone(),
         apellido_paterno: form.apellido_paterno.clone(),
         apellido_materno: form.apellido_materno.clone(),
-        contact: contact(&form),
+        contact: ContactInput::from(&form),
         cus: form.cus.clone(),
         cus_repetida: form.cus_repetida.clone(),
     };
@@ -361,7 +343,7 @@ async fn juridica_register(
         rut: form.rut.clone(),
         razon_social: form.razon_social.clone(),
         giro: form.giro.clone(),
-        contact: contact(&form),
+        contact: ContactInput::from(&form),
         rep_rut: form.rep_rut.clone(),
         rep_nombres: form.rep_nombres.clone(),
         rep_apellidos: form.rep_apellidos.clone(),
@@ -898,7 +880,7 @@ async fn update(
     match natural::update(
         &app,
         &form.ticket,
-        &contact(&form),
+        &ContactInput::from(&form),
         &form.cus_nueva,
         &form.cus_repetida,
         &meta,

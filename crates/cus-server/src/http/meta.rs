@@ -1,4 +1,4 @@
-//! What services may know about a request: who sent it, from where. Never the raw request.
+//! Reading a request's `RequestMeta` off the connection and its headers.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,11 +9,7 @@ use ipnet::IpNet;
 
 use crate::app::AppState;
 
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
+pub use crate::request::RequestMeta;
 
 impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;

@@ -13,7 +13,7 @@ use cus_core::{Account, Credentials, Rut};
 use super::lockout::{self, AfterFailure};
 use super::{captcha, messages};
 use crate::app::AppState;
-use crate::http::meta::RequestMeta;
+use crate::request::RequestMeta;
 
 /// An account whose CUS was just verified.
 pub struct Verified {

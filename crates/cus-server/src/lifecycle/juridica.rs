@@ -7,10 +7,11 @@ use cus_core::policy::{self, CusPolicyError};
 use cus_core::{Account, AccountId, Representante, Rut, TipoPersona};
 use uuid::Uuid;
 
-use super::natural::{self, ContactInput, Sent};
+use super::natural::{self, Sent};
 use super::{FieldErrors, FlowError, messages};
 use crate::app::AppState;
-use crate::http::meta::RequestMeta;
+use crate::request::RequestMeta;
+use cus_core::contact_form::{self, ContactInput};
 
 /// The jurídica registration form as typed. `contact.email` is the company's,
 /// `contact.telefono_particular` the company phone, `contact.celular` the representative's.
@@ -28,26 +29,6 @@ pub struct JuridicaInput {
     pub cus_repetida: String,
 }
 
-fn text(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    value: &str,
-    missing: Option<&str>,
-    max: usize,
-) -> String {
-    let value = value.trim();
-    match missing {
-        Some(message) if value.is_empty() => {
-            errors.insert(field, message.to_owned());
-        }
-        _ if value.chars().count() > max => {
-            errors.insert(field, format!("Use como máximo {max} caracteres."));
-        }
-        _ => {}
-    }
-    value.to_owned()
-}
-
 pub async fn register(
     app: &AppState,
     input: &JuridicaInput,
@@ -57,15 +38,16 @@ pub async fn register(
     let rut = Rut::parse(&input.rut)
         .map_err(|e| errors.insert("rut", e.to_string()))
         .ok();
-    let razon_social = text(
+    let razon_social = contact_form::required(
         &mut errors,
         "razon_social",
         &input.razon_social,
-        Some("Ingrese la razón social."),
+        "Ingrese la razón social.",
         150,
-    );
-    let giro = text(&mut errors, "giro", &input.giro, None, 150);
-    let contact = natural::validate_contact(&input.contact, true, &mut errors);
+    )
+    .to_owned();
+    let giro = contact_form::optional(&mut errors, "giro", &input.giro, 150);
+    let contact = contact_form::parse(&input.contact, true, &mut errors);
     let rep_rut = Rut::parse(&input.rep_rut)
         .map_err(|e| errors.insert("rep_rut", e.to_string()))
         .ok();
@@ -75,20 +57,22 @@ pub async fn register(
             "El RUT del representante debe ser el de una persona, no el de la empresa.".into(),
         );
     }
-    let rep_nombres = text(
+    let rep_nombres = contact_form::required(
         &mut errors,
         "rep_nombres",
         &input.rep_nombres,
-        Some("Ingrese los nombres del representante."),
+        "Ingrese los nombres del representante.",
         80,
-    );
-    let rep_apellidos = text(
+    )
+    .to_owned();
+    let rep_apellidos = contact_form::required(
         &mut errors,
         "rep_apellidos",
         &input.rep_apellidos,
-        Some("Ingrese los apellidos del representante."),
+        "Ingrese los apellidos del representante.",
         80,
-    );
+    )
+    .to_owned();
     let rep_email = contact::parse_email(&input.rep_email)
         .map_err(|e| errors.insert("rep_email", e.into()))
         .ok();
@@ -134,7 +118,7 @@ pub async fn register(
         apellido_paterno: String::new(),
         apellido_materno: None,
         razon_social: Some(razon_social),
-        giro: (!giro.is_empty()).then_some(giro),
+        giro,
         representante: Some(representante.clone()),
         email: contact.email.clone(),
         email_verified: false,

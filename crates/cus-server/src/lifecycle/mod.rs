@@ -11,8 +11,7 @@ pub mod natural;
 
 use std::collections::BTreeMap;
 
-/// Spanish messages beside each form field, by field name.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub use cus_core::contact_form::FieldErrors;
 
 /// What can go wrong in a lifecycle flow, as the pages need to tell it.
 #[derive(Debug)]

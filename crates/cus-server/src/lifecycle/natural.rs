@@ -6,15 +6,16 @@ use std::time::Duration;
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::contact::{self, mask_celular, mask_email};
+use cus_core::contact_form::{self, ContactInput};
 use cus_core::policy::{self, CusPolicyError};
-use cus_core::{Account, AccountId, Address, Catalogue, Credentials, NewAccount, Rut, TipoPersona};
+use cus_core::{Account, AccountId, Credentials, NewAccount, Rut, TipoPersona};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::credentials::{self, Attempt, Captcha, Verified};
 use super::{FieldErrors, FlowError, invalid, messages};
 use crate::app::AppState;
-use crate::http::meta::RequestMeta;
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, token_hash};
 
 /// How long an e-mail verification link works.
@@ -24,181 +25,6 @@ const MAX_WRONG_ANSWERS: u64 = 5;
 const ANSWER_WINDOW: Duration = Duration::from_secs(3600);
 /// How long the data form stays open after the CUS was checked.
 const UPDATE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// The contact part of the registration and update forms, as typed.
-#[derive(Debug, Default, Clone)]
-pub struct ContactInput {
-    pub pregunta: String,
-    pub respuesta: String,
-    pub calle: String,
-    pub numero: String,
-    pub block: String,
-    pub departamento: String,
-    pub region: String,
-    pub comuna: String,
-    pub email: String,
-    pub telefono_particular: String,
-    pub telefono_trabajo: String,
-    pub celular: String,
-    pub sin_celular: bool,
-}
-
-/// The contact data, validated.
-pub struct Contact {
-    pub question: i16,
-    /// Normalised answer; `None` when an update leaves it unchanged.
-    pub answer: Option<String>,
-    pub address: Address,
-    pub email: String,
-    pub telefono_particular: Option<String>,
-    pub telefono_trabajo: Option<String>,
-    pub celular: Option<String>,
-}
-
-fn required<'a>(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    value: &'a str,
-    message: &str,
-    max: usize,
-) -> &'a str {
-    let value = value.trim();
-    if value.is_empty() {
-        errors.insert(field, message.to_owned());
-    } else if value.chars().count() > max {
-        errors.insert(field, format!("Use como máximo {max} caracteres."));
-    }
-    value
-}
-
-fn optional(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    value: &str,
-    max: usize,
-) -> Option<String> {
-    let value = value.trim();
-    if value.chars().count() > max {
-        errors.insert(field, format!("Use como máximo {max} caracteres."));
-    }
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
-/// Validates the contact fields; `answer_required` is false on updates (blank = keep).
-pub fn validate_contact(
-    input: &ContactInput,
-    answer_required: bool,
-    errors: &mut FieldErrors,
-) -> Option<Contact> {
-    let question = input
-        .pregunta
-        .trim()
-        .parse::<i16>()
-        .ok()
-        .filter(|q| contact::secret_question(*q).is_some());
-    if question.is_none() {
-        errors.insert("pregunta", "Seleccione una pregunta secreta.".into());
-    }
-    let answer = contact::normalize_answer(&input.respuesta);
-    if answer_required && answer.is_empty() {
-        errors.insert(
-            "respuesta",
-            "Ingrese la respuesta a su pregunta secreta.".into(),
-        );
-    } else if !answer.is_empty() && answer.chars().count() < 2 {
-        errors.insert(
-            "respuesta",
-            "La respuesta debe tener al menos 2 caracteres.".into(),
-        );
-    } else if answer.chars().count() > 100 {
-        errors.insert("respuesta", "Use como máximo 100 caracteres.".into());
-    }
-    let calle = required(
-        errors,
-        "calle",
-        &input.calle,
-        "Ingrese su dirección particular (pasaje o calle).",
-        120,
-    )
-    .to_owned();
-    let numero = required(
-        errors,
-        "numero",
-        &input.numero,
-        "Ingrese el número de su dirección.",
-        20,
-    )
-    .to_owned();
-    let block = optional(errors, "block", &input.block, 20);
-    let departamento = optional(errors, "departamento", &input.departamento, 20);
-    let catalogue = Catalogue::chile();
-    let region = input
-        .region
-        .trim()
-        .parse::<u16>()
-        .ok()
-        .and_then(|r| catalogue.region(r));
-    if region.is_none() {
-        errors.insert("region", "Seleccione su región.".into());
-    }
-    let comuna = input
-        .comuna
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .and_then(|c| catalogue.comuna(c));
-    match (region, comuna) {
-        (_, None) => {
-            errors.insert("comuna", "Seleccione su comuna.".into());
-        }
-        (Some(r), Some(c)) if c.codigo_region != r.codigo => {
-            errors.insert(
-                "comuna",
-                format!(
-                    "La comuna {} no pertenece a la región seleccionada.",
-                    c.nombre
-                ),
-            );
-        }
-        _ => {}
-    }
-    let email = contact::parse_email(&input.email)
-        .map_err(|e| errors.insert("email", e.into()))
-        .ok();
-    let telefono_particular = contact::parse_phone(&input.telefono_particular)
-        .map_err(|e| errors.insert("telefono_particular", e.into()))
-        .ok()
-        .flatten();
-    let telefono_trabajo = contact::parse_phone(&input.telefono_trabajo)
-        .map_err(|e| errors.insert("telefono_trabajo", e.into()))
-        .ok()
-        .flatten();
-    let celular = if input.sin_celular {
-        None
-    } else {
-        contact::parse_celular(&input.celular)
-            .map_err(|e| errors.insert("celular", e.into()))
-            .ok()
-    };
-    if !errors.is_empty() {
-        return None;
-    }
-    Some(Contact {
-        question: question?,
-        answer: (!answer.is_empty()).then_some(answer),
-        address: Address {
-            calle,
-            numero,
-            block,
-            departamento,
-            codigo_comuna: comuna?.codigo,
-        },
-        email: email?,
-        telefono_particular,
-        telefono_trabajo,
-        celular,
-    })
-}
 
 fn policy_error_field(e: &CusPolicyError) -> &'static str {
     match e {
@@ -265,7 +91,7 @@ pub async fn register(
     let rut = Rut::parse(&input.rut)
         .map_err(|e| errors.insert("rut", e.to_string()))
         .ok();
-    let nombres = required(
+    let nombres = contact_form::required(
         &mut errors,
         "nombres",
         &input.nombres,
@@ -273,7 +99,7 @@ pub async fn register(
         80,
     )
     .to_owned();
-    let paterno = required(
+    let paterno = contact_form::required(
         &mut errors,
         "apellido_paterno",
         &input.apellido_paterno,
@@ -281,8 +107,9 @@ pub async fn register(
         80,
     )
     .to_owned();
-    let materno = optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
-    let contact = validate_contact(&input.contact, true, &mut errors);
+    let materno =
+        contact_form::optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
+    let contact = contact_form::parse(&input.contact, true, &mut errors);
     let cus = match (&rut, &contact) {
         (Some(rut), Some(contact)) => policy::check_cus(
             &input.cus,
@@ -689,7 +516,7 @@ pub async fn update(
         FlowError::Refused("El formulario venció. Ingrese nuevamente su RUT y Clave CUS.".into())
     })?;
     let mut errors = FieldErrors::new();
-    let contact = validate_contact(input, false, &mut errors);
+    let contact = contact_form::parse(input, false, &mut errors);
     let changing_cus = !new_cus.is_empty() || !repeated.is_empty();
     let new_cus = match &contact {
         Some(c) if changing_cus => policy::check_cus(

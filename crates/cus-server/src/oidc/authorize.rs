@@ -16,8 +16,8 @@ use url::Url;
 
 use super::session::Session;
 use crate::app::AppState;
-use crate::http::meta::RequestMeta;
 use crate::limits::{self, Verdict};
+use crate::request::RequestMeta;
 use crate::secrets::{random_token, token_hash};
 
 /// How long a person has to log in and consent.
