@@ -128,7 +128,15 @@ pub trait Outbox: Send + Sync {
 pub trait Consents: Send + Sync {
     async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>>;
     async fn grant_consent(&self, consent: &Consent) -> Result<()>;
-    async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool>;
+    /// Deletes the consent and, in the same transaction, revokes at `at` every refresh
+    /// token the person's login gave that client: a withdrawn consent releases nothing
+    /// more. `false` when there was no consent.
+    async fn withdraw_consent(
+        &self,
+        account: AccountId,
+        client: &ClientId,
+        at: OffsetDateTime,
+    ) -> Result<bool>;
     /// Every consent a person gave, oldest first.
     async fn consents_of(&self, account: AccountId) -> Result<Vec<Consent>>;
 }

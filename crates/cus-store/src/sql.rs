@@ -643,14 +643,31 @@ macro_rules! impl_store {
                 .collect())
             }
 
-            async fn withdraw_consent(&self, account: AccountId, client: &ClientId) -> Result<bool> {
-                Ok(::sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+            async fn withdraw_consent(
+                &self,
+                account: AccountId,
+                client: &ClientId,
+                at: OffsetDateTime,
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let withdrawn = ::sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
                     .bind(account.0)
                     .bind(&client.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected()
-                    > 0)
+                    > 0;
+                ::sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 \
+                     WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(account.0)
+                .bind(&client.0)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(withdrawn)
             }
         }
 

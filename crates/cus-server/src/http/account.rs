@@ -141,15 +141,14 @@ async fn login(
     if let Some(response) = limited(&app, "form-ip", &ip, app.config.limits.form_per_ip).await {
         return response;
     }
-    let rid = form.rid.clone().unwrap_or_default();
-    let client_name = if rid.is_empty() {
-        None
-    } else {
-        authorize::load_pending(&app, &rid)
-            .await
-            .ok()
-            .flatten()
-            .map(|p| p.client_name)
+    // Only a request id that names a pending request goes on, into a redirect.
+    let pending = match form.rid.as_deref().filter(|rid| !rid.is_empty()) {
+        Some(rid) => authorize::load_pending(&app, rid).await.ok().flatten(),
+        None => None,
+    };
+    let (rid, client_name) = match pending {
+        Some(p) => (form.rid.clone().unwrap_or_default(), Some(p.client_name)),
+        None => (String::new(), None),
     };
     let (jar, csrf_token) = csrf::token(&app, jar);
     let page = LoginPage {
@@ -245,9 +244,6 @@ async fn logged_in(
             rut: account.rut.to_string(),
         };
         return no_store((jar, page).into_response());
-    }
-    if let Err(e) = authorize::mark_logged_in(app, rid).await {
-        return errors::internal(&e);
     }
     (jar, Redirect::to(&format!("/authorize/resume?rid={rid}"))).into_response()
 }

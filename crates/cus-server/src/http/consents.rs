@@ -92,7 +92,7 @@ async fn withdraw_consent(
     let result: anyhow::Result<()> = async {
         if app
             .store
-            .withdraw_consent(session.account_id, &client)
+            .withdraw_consent(session.account_id, &client, app.clock.now())
             .await?
         {
             let mut event = AuditEvent::new(

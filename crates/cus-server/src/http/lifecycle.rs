@@ -489,9 +489,9 @@ async fn generate(
     };
     let first_step = form.action == "validar";
     if let Some(errors) = captcha_errors {
-        // A wrong captcha at step 1 shows no question yet.
-        let question = (!first_step).then_some(question);
-        return render_generate(&app, persona, jar, rut.to_string(), question, errors).await;
+        // No question without a solved captcha, whatever the action says: step 1 again,
+        // the RUT kept.
+        return render_generate(&app, persona, jar, rut.to_string(), None, errors).await;
     }
     if first_step {
         let errors = FieldErrors::new();
@@ -676,10 +676,17 @@ async fn forced_change(
                 Ok(jar) => jar,
                 Err(e) => return errors::internal(&e),
             };
-            let to = if form.rid.is_empty() {
-                "/".to_owned()
-            } else {
-                format!("/authorize/resume?rid={}", form.rid)
+            // Only a request id that names a pending request goes into the redirect.
+            let pending = match form.rid.as_str() {
+                "" => None,
+                rid => crate::oidc::authorize::load_pending(&app, rid)
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            let to = match pending {
+                Some(_) => format!("/authorize/resume?rid={}", form.rid),
+                None => "/".to_owned(),
             };
             (jar, Redirect::to(&to)).into_response()
         }

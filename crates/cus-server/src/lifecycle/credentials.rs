@@ -55,11 +55,13 @@ pub async fn attempt(
     if lockout::locked(app, rut).await? {
         return Ok(Attempt::Locked);
     }
-    if let Captcha::Typed { id, answer } = captcha
-        && lockout::captcha_required(app, rut).await?
-        && !captcha::solve(app, id, answer).await?
-    {
-        return Ok(Attempt::CaptchaRequired);
+    if let Captcha::Typed { id, answer } = captcha {
+        // Free (no captcha) only while failures are few and a free attempt is left.
+        let free = !lockout::captcha_required(app, rut).await?
+            && lockout::take_free_attempt(app, rut).await?;
+        if !free && !captcha::solve(app, id, answer).await? {
+            return Ok(Attempt::CaptchaRequired);
+        }
     }
     let Some(admitted) = lockout::admit(app, rut).await? else {
         return Ok(Attempt::Locked);

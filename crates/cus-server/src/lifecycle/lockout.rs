@@ -23,6 +23,10 @@ fn level(rut: &Rut) -> Key {
     Key::new(Namespace::Counter, format!("lock-level:{}", rut.compact()))
 }
 
+fn free(rut: &Rut) -> Key {
+    Key::new(Namespace::Counter, format!("login-free:{}", rut.compact()))
+}
+
 fn lock(rut: &Rut) -> Key {
     Key::new(Namespace::Ticket, format!("lock:{}", rut.compact()))
 }
@@ -36,6 +40,19 @@ pub async fn locked(app: &AppState, rut: &Rut) -> anyhow::Result<bool> {
 pub async fn captcha_required(app: &AppState, rut: &Rut) -> anyhow::Result<bool> {
     let count = app.cache.count(&failures(rut)).await?;
     Ok(count >= app.config.lockout.captcha_after)
+}
+
+/// Takes one of the attempts a RUT may have without a captcha in the window (`captcha_after`
+/// of them); `false` once they are spent. Taken by an atomic increment, so a burst of
+/// concurrent attempts cannot all read "no captcha needed yet" and lock the RUT for a
+/// stranger who never solved one.
+pub async fn take_free_attempt(app: &AppState, rut: &Rut) -> anyhow::Result<bool> {
+    let config = &app.config.lockout;
+    let (number, _) = app
+        .cache
+        .incr(&free(rut), Duration::from_secs(config.window.max(1)))
+        .await?;
+    Ok(number <= config.captcha_after)
 }
 
 /// An attempt that may be checked: its number in the current window.
@@ -91,14 +108,24 @@ pub async fn failed(app: &AppState, rut: &Rut, attempt: Admitted) -> anyhow::Res
     Ok(AfterFailure::Locked(duration))
 }
 
-/// A successful login forgets the failures (not the ladder).
+/// A successful login forgets the failures and the free attempts spent (not the ladder).
 pub async fn succeeded(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
-    Ok(app.cache.delete(&failures(rut)).await?)
+    app.cache.delete(&failures(rut)).await?;
+    Ok(app.cache.delete(&free(rut)).await?)
+}
+
+/// A right secret answer: the lock and the failures go, so the generated CUS can be used;
+/// the ladder stays, so whoever knows the answer but not the CUS gets ever longer locks.
+pub async fn unlock(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
+    for key in [failures(rut), free(rut), lock(rut)] {
+        app.cache.delete(&key).await?;
+    }
+    Ok(())
 }
 
 /// The owner proved themselves (new or changed CUS): everything is forgotten.
 pub async fn clear(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
-    for key in [failures(rut), level(rut), lock(rut)] {
+    for key in [failures(rut), free(rut), level(rut), lock(rut)] {
         app.cache.delete(&key).await?;
     }
     Ok(())

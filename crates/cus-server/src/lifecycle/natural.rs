@@ -20,8 +20,8 @@ use crate::secrets::{random_token, token_hash};
 
 /// How long an e-mail verification link works.
 const VERIFY_LINK_DAYS: i64 = 7;
-/// Wrong secret answers allowed per RUT per hour.
-const MAX_WRONG_ANSWERS: u64 = 5;
+/// Secret answers (right or wrong) checked per RUT per hour.
+const MAX_ANSWERS: u64 = 5;
 const ANSWER_WINDOW: Duration = Duration::from_secs(3600);
 /// How long the data form stays open after the CUS was checked.
 const UPDATE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
@@ -263,7 +263,7 @@ pub async fn generate(
         return Err(too_many());
     }
     let (number, left) = app.cache.incr(&answer_attempts(rut), ANSWER_WINDOW).await?;
-    if number > MAX_WRONG_ANSWERS {
+    if number > MAX_ANSWERS {
         return Err(too_many());
     }
     let found = app.store.account_by_rut(rut).await?;
@@ -279,7 +279,7 @@ pub async fn generate(
         let mut event = audit(AuditKind::CusGenerated, now, rut, meta);
         event.outcome = "wrong_answer".into();
         crate::audit::record(app, &event).await;
-        if number >= MAX_WRONG_ANSWERS {
+        if number >= MAX_ANSWERS {
             app.cache.put(&answer_lock(rut), b"1", left).await?;
             return Err(too_many());
         }
@@ -318,10 +318,10 @@ pub async fn generate(
     app.store
         .update_account(&account, &credentials, &notifications, &event, None)
         .await?;
-    // The owner proved themselves through the secret answer: the login lock goes, and the
-    // answers counted so far with it.
-    super::lockout::clear(app, rut).await?;
-    app.cache.delete(&answer_attempts(rut)).await?;
+    // The secret answer unlocks logins (the new CUS must be usable) but keeps the lock
+    // ladder, and the answer counts among the hour's five: knowing the answer must not
+    // buy endless rounds of CUS guesses.
+    super::lockout::unlock(app, rut).await?;
     Ok(Sent {
         email: by_email.then(|| mask_email(&account.email)),
         celular: account.celular.as_deref().map(mask_celular),

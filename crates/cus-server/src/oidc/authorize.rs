@@ -44,10 +44,9 @@ pub struct PendingAuthorization {
     pub userinfo_claims: Vec<String>,
     /// Unix seconds the request arrived.
     pub created_at: i64,
-    /// The person logged in during this request: `prompt=login` and `max_age` are
-    /// satisfied.
+    /// Unix milliseconds the request arrived (0 in requests from before this was kept).
     #[serde(default)]
-    pub logged_in: bool,
+    pub created_ms: i64,
 }
 
 /// The next step of a validated request.
@@ -69,6 +68,9 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    /// The login's Unix milliseconds (`Session::auth_ms`).
+    #[serde(default)]
+    pub auth_ms: i64,
     pub sid: String,
     pub id_token_claims: Vec<String>,
     pub userinfo_claims: Vec<String>,
@@ -112,7 +114,7 @@ pub async fn validate(
         id_token_claims: request.id_token_claims,
         userinfo_claims: request.userinfo_claims,
         created_at: app.clock.now().unix_timestamp(),
-        logged_in: false,
+        created_ms: super::tokens::unix_ms(app.clock.now()),
     })
 }
 
@@ -155,16 +157,6 @@ pub async fn load_pending(
         .await?)
 }
 
-/// Records that the person logged in while this request was pending.
-pub async fn mark_logged_in(app: &AppState, rid: &str) -> anyhow::Result<()> {
-    let key = Key::new(Namespace::Authorization, rid);
-    if let Some(mut pending) = app.cache.get_json::<PendingAuthorization>(&key).await? {
-        pending.logged_in = true;
-        app.cache.put_json(&key, &pending, PENDING_TTL).await?;
-    }
-    Ok(())
-}
-
 pub async fn drop_pending(app: &AppState, rid: &str) -> anyhow::Result<()> {
     Ok(app
         .cache
@@ -189,10 +181,17 @@ pub async fn next_step(
     let must_login = match session {
         None => true,
         Some(s) => {
-            // A login during this very request satisfies prompt=login and max_age.
-            let fresh_required = pending.prompt.iter().any(|p| p == "login") && !pending.logged_in;
+            // A login since this very request arrived satisfies prompt=login and max_age.
+            // Decided by the session's own login time: a flag on the request would let
+            // someone else's login, with the same request id, stand for this person's.
+            let logged_in_since = if pending.created_ms > 0 && s.auth_ms > 0 {
+                s.auth_ms > pending.created_ms
+            } else {
+                s.auth_time > pending.created_at
+            };
+            let fresh_required = pending.prompt.iter().any(|p| p == "login") && !logged_in_since;
             let too_old =
-                pending.max_age.is_some_and(|max| now - s.auth_time > max) && !pending.logged_in;
+                pending.max_age.is_some_and(|max| now - s.auth_time > max) && !logged_in_since;
             let other_person = pending
                 .hinted_sub
                 .as_ref()
@@ -318,6 +317,7 @@ async fn issue_code(
         nonce: pending.nonce.clone(),
         code_challenge: pending.code_challenge.clone(),
         auth_time: session.auth_time,
+        auth_ms: session.auth_ms,
         sid: session.sid.clone(),
         id_token_claims: pending.id_token_claims.clone(),
         userinfo_claims: pending.userinfo_claims.clone(),

@@ -40,6 +40,9 @@ pub struct TokenResponse {
 struct RefreshGrant {
     scopes: Vec<String>,
     auth_time: i64,
+    /// The login's Unix milliseconds (`Session::auth_ms`; 0 in grants from before).
+    #[serde(default)]
+    auth_ms: i64,
     sid: String,
     id_token_claims: Vec<String>,
     userinfo_claims: Vec<String>,
@@ -136,10 +139,11 @@ async fn redeem_code(
         (None, Some(_)) => return Err(grant_error("code_verifier sent but no code_challenge was")),
         (None, None) => {}
     }
-    let account = live_account(app, grant.account_id, grant.auth_time).await?;
+    let account = live_account(app, grant.account_id, grant.auth_time, grant.auth_ms).await?;
     let refresh = RefreshGrant {
         scopes: grant.scopes.clone(),
         auth_time: grant.auth_time,
+        auth_ms: grant.auth_ms,
         sid: grant.sid.clone(),
         id_token_claims: grant.id_token_claims.clone(),
         userinfo_claims: grant.userinfo_claims.clone(),
@@ -258,7 +262,7 @@ async fn refresh(
     {
         return replayed_refresh(app, &stored, now).await;
     }
-    let account = live_account(app, stored.account_id, grant.auth_time).await?;
+    let account = live_account(app, stored.account_id, grant.auth_time, grant.auth_ms).await?;
     let (response, _, _) = mint(
         app,
         client,
@@ -365,6 +369,7 @@ async fn live_account(
     app: &AppState,
     id: AccountId,
     auth_time: i64,
+    auth_ms: i64,
 ) -> Result<Account, OAuthError> {
     let account = app
         .store
@@ -372,16 +377,29 @@ async fn live_account(
         .await
         .map_err(server_error)?
         .ok_or_else(|| grant_error("the account no longer exists"))?;
-    if cus_changed_since(&account, auth_time) {
+    if cus_changed_since(&account, auth_time, auth_ms) {
         return Err(grant_error("the grant was revoked (the CUS changed)"));
     }
     Ok(account)
 }
 
-/// Whether everything issued for a login at `auth_time` is revoked: the CUS changed (or
-/// was generated) after it. The one test of `tokens_valid_after`, for every kind of token.
-pub fn cus_changed_since(account: &Account, auth_time: i64) -> bool {
-    account.tokens_valid_after.unix_timestamp() > auth_time
+/// Whether everything issued for a login is revoked: the CUS changed (or was generated)
+/// after it. The one test of `tokens_valid_after`, for every kind of token. Compared in
+/// milliseconds, so a change ends the sessions opened earlier in the same second (an
+/// attacker signing in many times a second must not keep one past the owner's change);
+/// `auth_ms` 0 (a record from before milliseconds were kept) counts from the second's start.
+pub fn cus_changed_since(account: &Account, auth_time: i64, auth_ms: i64) -> bool {
+    let login = if auth_ms > 0 {
+        auth_ms
+    } else {
+        auth_time.saturating_mul(1000)
+    };
+    unix_ms(account.tokens_valid_after) > login
+}
+
+/// Unix milliseconds of `at`.
+pub fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Mints access token, ID token and (with a family) a refresh token.
@@ -409,6 +427,7 @@ async fn mint(
         "jti": jti,
         "scope": scope,
         "auth_time": grant.auth_time,
+        "auth_ms": grant.auth_ms,
         "sid": grant.sid,
         "acr": ACR_PASSWORD,
     });
@@ -553,7 +572,11 @@ pub async fn live_access_token(
         return Ok(None);
     };
     let account = match app.store.account_by_id(AccountId(id)).await? {
-        Some(account) if !cus_changed_since(&account, auth_time) => account,
+        Some(account)
+            if !cus_changed_since(&account, auth_time, claims["auth_ms"].as_i64().unwrap_or(0)) =>
+        {
+            account
+        }
         _ => return Ok(None),
     };
     Ok(Some(AccessClaims {
@@ -590,7 +613,7 @@ pub async fn live_refresh_token(
     }
     let grant: RefreshGrant = serde_json::from_str(&stored.grant_json)?;
     match app.store.account_by_id(stored.account_id).await? {
-        Some(account) if !cus_changed_since(&account, grant.auth_time) => {}
+        Some(account) if !cus_changed_since(&account, grant.auth_time, grant.auth_ms) => {}
         _ => return Ok(None),
     }
     Ok(Some(LiveRefresh {

@@ -15,6 +15,9 @@ use crate::lifecycle::{
 on_both_backends!(
     item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus,
     item_01_an_update_form_dies_with_a_cus_change,
+    a_cus_change_ends_sessions_opened_in_the_same_second,
+    no_captcha_no_lock_even_for_concurrent_guesses,
+    someone_elses_login_does_not_satisfy_prompt_login,
     item_04_companies_cannot_update_their_data_online,
     item_05_strangers_without_the_captcha_cannot_block_a_rut,
     item_08_concurrent_answers_cannot_pass_the_limit,
@@ -441,4 +444,145 @@ async fn a_new_cus_is_emailed_only_to_a_verified_address(backend: Backend) {
     let (status, _) = answer_step(&app, &app.browser(), right).await;
     assert_eq!(status, 200);
     generated_cus(&app).await; // asserts the e-mail and the SMS
+}
+
+/// (Attacker review of the fixes.) A session opened earlier in the same second as a CUS
+/// change ends with it: liveness is compared in milliseconds, not seconds.
+async fn a_cus_change_ends_sessions_opened_in_the_same_second(backend: Backend) {
+    let app = roomy(backend).await;
+    lifecycle::register(&app).await;
+    // Start right after a second begins, so the login and the change share it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    tokio::time::sleep(std::time::Duration::from_millis(
+        1010 - u64::from(now.subsec_millis()),
+    ))
+    .await;
+    let attacker = app.browser();
+    assert_eq!(login(&app, &attacker, RUT, CUS).await.status(), 200);
+    let (status, page) = change_cus(
+        &app,
+        "/natural/cambiar",
+        RUT,
+        CUS,
+        "la clave nueva del dueño",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let response = attacker
+        .get(app.url("/autorizaciones"))
+        .send()
+        .await
+        .expect("page");
+    assert!(
+        response.status().is_redirection(),
+        "the attacker's session ended: {}",
+        response.status()
+    );
+}
+
+/// (Attacker review of the fixes.) Twenty wrong logins at once, none with a captcha: only
+/// the free attempts are checked, the rest are asked for the captcha, and the RUT is not
+/// locked, so its owner still signs in.
+async fn no_captcha_no_lock_even_for_concurrent_guesses(backend: Backend) {
+    let app = std::sync::Arc::new(roomy(backend).await);
+    app.account().await;
+    let mut forms = Vec::new();
+    for _ in 0..20 {
+        let browser = app.browser();
+        let form = open_form(&app, &browser, "/Account").await;
+        forms.push((browser, form.csrf));
+    }
+    let mut guesses = tokio::task::JoinSet::new();
+    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
+        let app = app.clone();
+        guesses.spawn(async move {
+            let fields = [
+                ("csrf", csrf),
+                ("rid", String::new()),
+                ("rut", crate::helpers::RUT.to_owned()),
+                ("cus", format!("intento número {i}")),
+            ];
+            post(&app, &browser, "/Account", &fields).await.0
+        });
+    }
+    while let Some(status) = guesses.join_next().await {
+        assert!([401, 422].contains(&status.expect("task")), "never locked");
+    }
+    let failed = audit_count(&app, "login_failed", "failed").await;
+    assert!(
+        failed <= 3,
+        "{failed} guesses were checked without a captcha"
+    );
+    let owner = app.browser();
+    let first = login(&app, &owner, crate::helpers::RUT, crate::helpers::CUS).await;
+    assert_eq!(first.status(), 422, "the captcha is asked for");
+    let form = lifecycle::form_of(&app, first.text().await.expect("html")).await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("rid", String::new()),
+        ("rut", crate::helpers::RUT.to_owned()),
+        ("cus", crate::helpers::CUS.to_owned()),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+    ];
+    let (status, page) = post(&app, &owner, "/Account", &fields).await;
+    assert_eq!(status, 200, "{page}");
+}
+
+/// (Attacker review of the fixes.) `prompt=login` asks this browser's person to sign in
+/// again: a stranger signing in to their own account with the same request id elsewhere
+/// does not count.
+async fn someone_elses_login_does_not_satisfy_prompt_login(backend: Backend) {
+    let app = roomy(backend).await;
+    app.account().await;
+    lifecycle::register(&app).await;
+    let client = app.client(false, true).await;
+    let victim = app.browser();
+    let response = login(&app, &victim, crate::helpers::RUT, crate::helpers::CUS).await;
+    assert_eq!(response.status(), 200);
+    let redirect: String =
+        url::form_urlencoded::byte_serialize(crate::helpers::REDIRECT.as_bytes()).collect();
+    let request = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={redirect}&scope=openid&state=s&nonce=n&prompt=login",
+        client.id
+    );
+    let response = victim
+        .get(app.url(&request))
+        .send()
+        .await
+        .expect("authorize");
+    let to_login = crate::helpers::location(&response);
+    assert!(to_login.starts_with("/Account?rid="), "{to_login}");
+    let rid = to_login.trim_start_matches("/Account?rid=").to_owned();
+
+    // Elsewhere, the stranger signs in to their own account with that request id.
+    let stranger = app.browser();
+    let form = open_form(&app, &stranger, &to_login).await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("rid", rid.clone()),
+        ("rut", RUT.to_owned()),
+        ("cus", CUS.to_owned()),
+    ];
+    let response = stranger
+        .post(app.url("/Account"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("login");
+    assert!(response.status().is_redirection());
+
+    // Back at the victim's browser, the request still asks for the victim's login.
+    let response = victim
+        .get(app.url(&format!("/authorize/resume?rid={rid}")))
+        .send()
+        .await
+        .expect("resume");
+    let next = crate::helpers::location(&response);
+    assert!(
+        next.starts_with("/Account"),
+        "no code without a new login: {next}"
+    );
 }

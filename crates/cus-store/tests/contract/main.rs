@@ -815,12 +815,51 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
             .expect("read"),
         Some(wider.clone())
     );
+    // The portal holds a refresh token from the person's login; another portal too.
+    let other = client("portal-c2");
+    store
+        .create_client(&other, &audit(AuditKind::ClientCreated, "portal-c2"))
+        .await
+        .expect("created");
+    for (hash, client_id) in [("of-c", &c.client_id), ("of-c2", &other.client_id)] {
+        store
+            .insert_refresh_token(&RefreshToken {
+                token_hash: hash.into(),
+                family_id: Uuid::now_v7(),
+                account_id: new.account.id,
+                client_id: client_id.clone(),
+                grant_json: "{}".into(),
+                created_at: now(),
+                expires_at: now() + Duration::days(1),
+                rotated_at: None,
+                revoked_at: None,
+            })
+            .await
+            .expect("insert");
+    }
     assert!(
         store
-            .withdraw_consent(new.account.id, &c.client_id)
+            .withdraw_consent(new.account.id, &c.client_id, now())
             .await
             .expect("withdrawn")
     );
+    let revoked = |hash: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .refresh_token(hash)
+                .await
+                .expect("read")
+                .expect("present")
+                .revoked_at
+                .is_some()
+        }
+    };
+    assert!(
+        revoked("of-c").await,
+        "the portal's refresh tokens end with the consent"
+    );
+    assert!(!revoked("of-c2").await, "another portal's do not");
     assert!(
         store
             .consent(new.account.id, &c.client_id)
