@@ -32,6 +32,9 @@ static INTERNAL: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
         "::/96",           // unspecified, loopback, IPv4-compatible (deprecated)
         "100::/64",        // discard-only
         "2001:db8::/32",   // documentation
+        "2001::/32",       // Teredo: carries an IPv4 address that may be internal
+        "2002::/16",       // 6to4: likewise
+        "64:ff9b:1::/48",  // local-use IPv4/IPv6 translation (RFC 8215)
         "fc00::/7",        // unique local
         "fe80::/10",       // link-local
         "fec0::/10",       // site-local (deprecated)
@@ -170,7 +173,7 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_told_from_public_ones() {
-        assert_eq!(INTERNAL.len(), 22, "every listed network parses");
+        assert_eq!(INTERNAL.len(), 25, "every listed network parses");
         for internal in [
             "127.0.0.1",
             "127.8.9.10",
@@ -199,6 +202,9 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::7f00:1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::1",
+            "2001:0:a00:1::1",
         ] {
             assert!(is_internal(ip(internal)), "{internal}");
         }

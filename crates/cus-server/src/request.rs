@@ -9,3 +9,48 @@ pub struct RequestMeta {
     /// The browser's `User-Agent`, at most 256 characters.
     pub user_agent: Option<String>,
 }
+
+impl RequestMeta {
+    /// The client address as per-address rate limits count it: an IPv4 address as it is,
+    /// an IPv6 address by its /64 — one subscriber's network, in which a client may pick
+    /// any of 2^64 addresses and so would otherwise get as many budgets. The audit trail
+    /// keeps the full address (`ip`).
+    pub fn limit_address(&self) -> String {
+        let Some(ip) = self.ip.as_deref() else {
+            return String::new();
+        };
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                format!("{}/64", std::net::Ipv6Addr::from(segments))
+            }
+            _ => ip.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(ip: &str) -> String {
+        RequestMeta {
+            ip: Some(ip.to_owned()),
+            user_agent: None,
+        }
+        .limit_address()
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(
+            from("2800:150:1:2:aaaa:bbbb:cccc:dddd"),
+            "2800:150:1:2::/64"
+        );
+        assert_eq!(from("2800:150:1:2::1"), from("2800:150:1:2:ffff::9"));
+        assert_ne!(from("2800:150:1:2::1"), from("2800:150:1:3::1"));
+        assert_eq!(from("200.27.1.9"), "200.27.1.9");
+        assert_eq!(from("::ffff:200.27.1.9"), "::ffff:200.27.1.9");
+    }
+}

@@ -56,6 +56,11 @@ pub fn redact_url(url: &str) -> String {
     if parsed.fragment().is_some() {
         parsed.set_fragment(Some(MASK));
     }
+    // Web gateways also take keys in the path (`/v1/<key>/send`): of an http(s) URL only
+    // where it points stays. A database's path is its name, and stays.
+    if matches!(parsed.scheme(), "http" | "https") && parsed.path() != "/" {
+        parsed.set_path(&format!("/{MASK}"));
+    }
     parsed.to_string()
 }
 
@@ -71,11 +76,15 @@ mod tests {
         );
         assert_eq!(
             redact_url("https://gw:s3cr3t@sms.example/send?api_key=s3cr3t&to&from=CUS#s3cr3t"),
-            "https://********:********@sms.example/send?api_key=********&********&from=********#********"
+            "https://********:********@sms.example/********?api_key=********&********&from=********#********"
         );
         assert_eq!(
             redact_url("https://token@hooks.example/x"),
-            "https://********@hooks.example/x"
+            "https://********@hooks.example/********"
+        );
+        assert_eq!(
+            redact_url("https://sms.example/v1/k3y-s3cr3t/send"),
+            "https://sms.example/********"
         );
         assert_eq!(
             redact_url("redis://127.0.0.1:6379"),

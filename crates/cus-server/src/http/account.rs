@@ -137,7 +137,7 @@ async fn login(
     if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
         return errors::form_expired();
     }
-    let ip = meta.ip.clone().unwrap_or_default();
+    let ip = meta.limit_address();
     if let Some(response) = limited(&app, "form-ip", &ip, app.config.limits.form_per_ip).await {
         return response;
     }

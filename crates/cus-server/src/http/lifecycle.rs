@@ -199,7 +199,7 @@ async fn guard(
         return Err(errors::form_expired());
     }
     let limits = &app.config.limits;
-    let ip = meta.ip.as_deref().unwrap_or("");
+    let ip = &meta.limit_address();
     if let Some(response) = super::account::limited(app, "form-ip", ip, limits.form_per_ip).await {
         return Err(response);
     }

@@ -21,7 +21,7 @@ use super::meta::RequestMeta;
 use super::params;
 use super::routes::Routes;
 use crate::app::AppState;
-use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next, Saved};
+use crate::oidc::authorize::{self, AuthorizeError, AuthorizeParams, Next};
 use crate::oidc::client_auth::{self, Presented};
 use crate::oidc::session;
 use crate::oidc::tokens;
@@ -149,22 +149,20 @@ async fn authorize(
             .into_response();
         }
     };
+    let admitted = authorize::admit(&app, &meta.limit_address()).await;
+    if let Some(response) = errors::over_limit_page(admitted) {
+        return response;
+    }
     let session = match current_session(&app, &jar).await {
         Ok(s) => s,
         Err(e) => return errors::internal(&e),
     };
     match authorize::next_step(&app, &pending, session.as_ref(), None).await {
         Ok(Next::Redirect(to)) => Redirect::to(&to).into_response(),
-        Ok(step) => {
-            let ip = meta.ip.as_deref().unwrap_or("");
-            match authorize::save_pending(&app, &pending, ip).await {
-                Ok(Saved::Stored(rid)) => {
-                    Redirect::to(&interaction_url(&step, &rid)).into_response()
-                }
-                Ok(Saved::Limited(wait)) => errors::too_many_page(wait),
-                Err(e) => errors::internal(&e),
-            }
-        }
+        Ok(step) => match authorize::save_pending(&app, &pending).await {
+            Ok(rid) => Redirect::to(&interaction_url(&step, &rid)).into_response(),
+            Err(e) => errors::internal(&e),
+        },
         Err(e) => errors::internal(&e),
     }
 }
@@ -258,7 +256,7 @@ async fn authenticate(
     form: &ClientCredentialsForm,
 ) -> Result<cus_core::Client, Response> {
     // An address that failed too often is not heard, whoever it claims to be.
-    let ip = meta.ip.as_deref().unwrap_or("");
+    let ip = &meta.limit_address();
     let failures = app.config.limits.client_auth_failures_per_ip;
     if let Some(response) =
         errors::over_limit_json(crate::limits::exhausted(app, "client-auth-ip", ip, failures).await)

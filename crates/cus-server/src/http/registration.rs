@@ -91,7 +91,7 @@ async fn register_client(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ip = meta.ip.as_deref().unwrap_or("");
+    let ip = &meta.limit_address();
     let limit = app.config.limits.register_per_ip;
     let verdict = crate::limits::check(&app, "register-ip", ip, limit).await;
     if let Some(response) = super::errors::over_limit_json(verdict) {

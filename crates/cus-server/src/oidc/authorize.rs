@@ -118,24 +118,18 @@ pub async fn validate(
     })
 }
 
-/// Whether a pending request was kept.
-pub enum Saved {
-    /// Its id: the `rid` of the login and consent pages.
-    Stored(String),
-    /// The address created too many (`limits.authorize_per_ip`): wait this long.
-    Limited(Duration),
+/// Counts one authorization request from `ip` against `limits.authorize_per_ip`: every
+/// request, whether it is kept pending or answered at once with a code (each is cache
+/// state a stranger could pile up).
+pub async fn admit(app: &AppState, ip: &str) -> anyhow::Result<Verdict> {
+    limits::check(app, "authorize-ip", ip, app.config.limits.authorize_per_ip).await
 }
 
-/// Stores a pending request made from `ip`, within that address's budget.
+/// Stores a pending request; returns its id, the `rid` of the login and consent pages.
 pub async fn save_pending(
     app: &AppState,
     pending: &PendingAuthorization,
-    ip: &str,
-) -> anyhow::Result<Saved> {
-    let limit = app.config.limits.authorize_per_ip;
-    if let Verdict::Limited(wait) = limits::check(app, "authorize-ip", ip, limit).await? {
-        return Ok(Saved::Limited(wait));
-    }
+) -> anyhow::Result<String> {
     let rid = random_token();
     app.cache
         .put_json(
@@ -144,7 +138,7 @@ pub async fn save_pending(
             PENDING_TTL,
         )
         .await?;
-    Ok(Saved::Stored(rid))
+    Ok(rid)
 }
 
 pub async fn load_pending(
