@@ -395,5 +395,8 @@ fn item_14_config_check_masks_webhook_query_and_user_info() {
         .into();
     let text = config.masked_toml();
     assert!(!text.contains("SECRET"), "{text}");
-    assert!(text.contains("sms.example/********?api_key=********"), "{text}");
+    assert!(
+        text.contains("sms.example/********?api_key=********"),
+        "{text}"
+    );
 }
