@@ -7,6 +7,10 @@ pub enum StoreError {
     AlreadyExists(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The row changed since it was read in a way this write may not undo (a CUS change
+    /// since the account was read): nothing was written.
+    #[error("{0} changed meanwhile")]
+    Conflict(&'static str),
     #[error("invalid database configuration: {0}")]
     Config(String),
     /// A row that does not map back to the domain (should never happen: a bug or tampering).

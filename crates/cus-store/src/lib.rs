@@ -40,7 +40,11 @@ pub trait Accounts: Send + Sync {
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
     /// Saves every mutable field of an account and its credentials, with the
     /// notifications and audit event the change causes, atomically. `revoke_tokens_at`
-    /// also revokes the person's refresh tokens (a CUS change).
+    /// also revokes the person's refresh tokens (a CUS change). A write that is not a CUS
+    /// change (`None`) applies only while the account's `tokens_valid_after` is still the
+    /// one it carries, i.e. no CUS change happened since it was read; otherwise nothing is
+    /// written and the answer is [`StoreError::Conflict`]: a stale copy must never put an
+    /// old CUS back.
     async fn update_account(
         &self,
         account: &Account,

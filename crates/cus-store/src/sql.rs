@@ -203,7 +203,8 @@ macro_rules! impl_store {
                      updated_at = $19, tokens_valid_after = $20, pending_cus_hash = $21, \
                      email_verify_hash = $22, email_verify_expires = $23, giro = $24, \
                      rep_rut = $25, rep_nombres = $26, rep_apellidos = $27, rep_email = $28, \
-                     rep_celular = $29, pending_cus_expires = $30 WHERE id = $31",
+                     rep_celular = $29, pending_cus_expires = $30 \
+                     WHERE id = $31 AND ($32 OR tokens_valid_after = $20)",
                 )
                 .bind(&a.nombres)
                 .bind(&a.apellido_paterno)
@@ -236,11 +237,21 @@ macro_rules! impl_store {
                 .bind(a.representante.as_ref().and_then(|r| r.celular.clone()))
                 .bind(c.pending_cus_expires)
                 .bind(a.id.0)
+                .bind(revoke_tokens_at.is_some())
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::on_insert("e-mail verification"))?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound("account"));
+                    let exists = ::sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+                        .bind(a.id.0)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                    return Err(if exists {
+                        StoreError::Conflict("account")
+                    } else {
+                        StoreError::NotFound("account")
+                    });
                 }
                 if let Some(at) = revoke_tokens_at {
                     ::sqlx::query(

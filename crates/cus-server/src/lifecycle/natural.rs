@@ -599,9 +599,20 @@ pub async fn update(
     if revoke.is_some() {
         event.detail = Some("data and CUS updated".into());
     }
-    app.store
+    match app
+        .store
         .update_account(&account, &credentials, &notifications, &event, revoke)
-        .await?;
+        .await
+    {
+        Ok(()) => {}
+        // The CUS changed while the form was open: the form is over (its ticket died too).
+        Err(cus_store::StoreError::Conflict(_)) => {
+            return Err(FlowError::Refused(
+                "Su Clave Única SENCE cambió mientras completaba el formulario. Ingrese nuevamente su RUT y Clave CUS.".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
     // Used once: a second submission needs the CUS again.
     if let Err(e) = app.cache.delete(&update_ticket_key(ticket)).await {
         tracing::warn!(error = %e, "an used update ticket could not be deleted; it expires");

@@ -44,6 +44,7 @@ contract!(
     notices_queue_on_their_own_all_or_none,
     abandoned_notices_are_never_claimed,
     many_workers_lease_each_message_once,
+    a_stale_copy_cannot_undo_a_cus_change,
     deliveries_show_each_state_and_keep_no_delivered_body,
     consent_is_granted_and_withdrawn,
     refresh_tokens_rotate_once_and_revoke_by_family,
@@ -570,6 +571,75 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
         .await
         .expect("read");
     assert_eq!(all.len(), 3);
+}
+
+/// A write from a copy read before a CUS change (a slow "Actualice sus datos", a rehash at
+/// login) must not put the old CUS back: it is refused, and a fresh copy goes through.
+async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
+    let new = new_account("55.555.555-5");
+    store
+        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "55555555-5"))
+        .await
+        .expect("created");
+    let (stale, stale_credentials) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    let later = now() + Duration::seconds(5);
+    let mut changed = stale.clone();
+    changed.tokens_valid_after = later;
+    let owners = Credentials {
+        cus_hash: "$argon2id$owner".into(),
+        ..stale_credentials.clone()
+    };
+    store
+        .update_account(
+            &changed,
+            &owners,
+            &[],
+            &audit(AuditKind::CusChanged, "55555555-5"),
+            Some(later),
+        )
+        .await
+        .expect("the owner's change");
+    let mut from_stale = stale.clone();
+    from_stale.email = "intruso@example.cl".into();
+    let refused = store
+        .update_account(
+            &from_stale,
+            &stale_credentials,
+            &[],
+            &audit(AuditKind::DataUpdated, "55555555-5"),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let (current, credentials) = store
+        .account_by_rut(&new.account.rut)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        credentials.cus_hash, "$argon2id$owner",
+        "the owner's CUS stays"
+    );
+    assert_ne!(current.email, "intruso@example.cl");
+    let mut fresh = current.clone();
+    fresh.email = "nuevo@example.cl".into();
+    store
+        .update_account(
+            &fresh,
+            &credentials,
+            &[],
+            &audit(AuditKind::DataUpdated, "55555555-5"),
+            None,
+        )
+        .await
+        .expect("a fresh copy is written");
 }
 
 /// Several nodes' workers claiming batches at once from many due messages: every message is
