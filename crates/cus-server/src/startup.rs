@@ -155,8 +155,31 @@ impl Application {
     }
 }
 
-/// Connects the configured store and applies pending migrations.
+/// Connects the configured store, ready for this release: in development pending
+/// migrations are applied (the embedded default needs no set-up); in production only
+/// `cus migrate` changes the schema, and a database with pending migrations is refused.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
+    let store = connect_store(config).await?;
+    if config.environment == crate::config::Environment::Production {
+        let pending = store.pending_migrations().await?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database has {} pending migration(s) ({}): apply them with `cus migrate` first",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
+    } else {
+        store
+            .migrate()
+            .await
+            .context("cannot apply database migrations")?;
+    }
+    Ok(store)
+}
+
+/// Connects the configured store, schema as it is.
+pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
     let url = config.database.url.expose_secret();
     let store = cus_store::connect(url, config.database.max_connections)
         .await
@@ -166,10 +189,6 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::St
                 crate::telemetry::redact_url(url)
             )
         })?;
-    store
-        .migrate()
-        .await
-        .context("cannot apply database migrations")?;
     Ok(store)
 }
 

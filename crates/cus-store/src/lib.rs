@@ -167,8 +167,13 @@ pub trait Store:
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
-    /// Applies pending migrations.
+    /// Applies this release's pending migrations. Migrations a newer release already
+    /// applied are left alone, so an older node keeps working on a newer schema during a
+    /// rolling upgrade (migrations are additive for one release).
     async fn migrate(&self) -> Result<()>;
+    /// This release's migrations the database has not applied, as `version description`,
+    /// oldest first.
+    async fn pending_migrations(&self) -> Result<Vec<String>>;
     /// Short backend name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }

@@ -760,8 +760,24 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> Result<()> {
-                Self::MIGRATOR.run(&self.pool).await?;
+                let mut migrator = Self::MIGRATOR;
+                migrator.set_ignore_missing(true);
+                migrator.run(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn pending_migrations(&self) -> Result<Vec<String>> {
+                // No table yet: nothing applied (a new database).
+                let applied: Vec<i64> =
+                    ::sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(&self.pool)
+                        .await
+                        .unwrap_or_default();
+                Ok(Self::MIGRATOR
+                    .iter()
+                    .filter(|m| !applied.contains(&m.version))
+                    .map(|m| format!("{} {}", m.version, m.description))
+                    .collect())
             }
 
             fn backend(&self) -> &'static str {

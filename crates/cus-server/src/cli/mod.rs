@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod clients;
@@ -32,8 +33,13 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<SocketAddr>,
     },
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit (the only command that does in
+    /// production).
+    Migrate {
+        /// List applied and pending migrations; change nothing.
+        #[arg(long)]
+        status: bool,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -144,9 +150,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until_stopped().await
         }
-        Command::Migrate => {
+        Command::Migrate { status } => {
             crate::telemetry::init(&config.log);
-            let store = startup::open_store(&config).await?;
+            let store = startup::connect_store(&config).await?;
+            if status {
+                let pending = store.pending_migrations().await?;
+                print_out(&if pending.is_empty() {
+                    "every migration is applied".to_owned()
+                } else {
+                    format!("pending: {}", pending.join(", "))
+                });
+                return Ok(());
+            }
+            store
+                .migrate()
+                .await
+                .context("cannot apply database migrations")?;
             tracing::info!(store = store.backend(), "migrations applied");
             Ok(())
         }

@@ -710,3 +710,53 @@ fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
     );
     drop(stuck);
 }
+
+/// In production only `cus migrate` changes the schema: `cus serve` (and every other
+/// command) refuses a database with pending migrations, naming them; `cus migrate
+/// --status` lists them and changes nothing; `cus migrate` applies them.
+#[tokio::test]
+async fn production_serves_only_a_migrated_database() {
+    let database = cus_store::testing::fresh_postgres_url().await;
+    let production = |args: &[&str]| {
+        cus()
+            .args(args)
+            .env("CUS_ENVIRONMENT", "production")
+            .env("CUS_DATABASE__URL", &database)
+            .env("CUS_CACHE__URL", crate::helpers::redis_url())
+            .env("CUS_SERVER__ISSUER", "https://autenticacion.sence.cl")
+            .env("CUS_OUTBOX__ALLOW_FILES", "true")
+            .env(
+                "CUS_KEYS__KEK",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            )
+            .output()
+            .expect("runs")
+    };
+    let refused = production(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("pending migration") && err.contains("cus migrate"),
+        "{err}"
+    );
+
+    let status = production(&["migrate", "--status"]);
+    assert!(status.status.success());
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(out.contains("pending: 20261125000001 initial"), "{out}");
+    let still = production(&["migrate", "--status"]);
+    assert_eq!(still.stdout, status.stdout, "--status changes nothing");
+
+    let applied = production(&["migrate"]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let status = production(&["migrate", "--status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("every migration is applied"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}

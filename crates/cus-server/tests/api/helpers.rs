@@ -59,6 +59,15 @@ pub async fn test_config(backend: Backend) -> Config {
     config
 }
 
+/// Applies the migrations to `config`'s database, as `cus migrate` would (a production
+/// configuration is served only on a migrated database).
+pub async fn migrate(config: &Config) {
+    let store = cus_server::startup::connect_store(config)
+        .await
+        .expect("store opens");
+    store.migrate().await.expect("migrations apply");
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(test_config(backend).await).await

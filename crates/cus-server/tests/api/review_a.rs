@@ -253,6 +253,8 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
     config.keys.kek = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
         .to_owned()
         .into();
+    // In production only `cus migrate` changes the schema: do what it does first.
+    crate::helpers::migrate(&config).await;
     let app = TestApp::spawn_with(config.clone()).await;
     let (base, received) = logout_endpoint().await;
     let portal = app
