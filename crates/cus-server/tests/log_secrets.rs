@@ -216,22 +216,23 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .send()
         .await
         .expect("login");
-    if let Some(cookie) = logged_in
+    // The session cookie must be found and looked for: a renamed cookie must fail here,
+    // not let the search below pass without it.
+    let cookie = logged_in
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with("cus_session="))
-    {
-        secrets.push(
-            cookie
-                .trim_start_matches("cus_session=")
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        );
-    }
+        .expect("the login sets the session cookie");
+    let session = cookie
+        .trim_start_matches("cus_session=")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(session.len() >= 32, "a session cookie value to look for");
+    secrets.push(session);
     let resume = location(&logged_in);
     let callback = location(
         &browser

@@ -456,7 +456,7 @@ async fn finish_logout(
             );
             event.ip = meta.ip;
             event.user_agent = meta.user_agent;
-            let _ = app.store.append_audit(&event).await;
+            crate::audit::record(app, &event).await;
         }
         if let Err(e) = session::end(app, &cookie).await {
             tracing::error!(error = %format!("{e:#}"), "ending the session failed");

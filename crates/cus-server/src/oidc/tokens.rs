@@ -209,7 +209,7 @@ async fn revoke_replayed_code(
     let mut event = AuditEvent::new(AuditKind::TokenReuseDetected, now, Some(client.0.clone()));
     event.outcome = "revoked".into();
     event.detail = Some("authorization code replayed".into());
-    let _ = app.store.append_audit(&event).await;
+    crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %client, "authorization code replayed: its tokens are revoked");
     Ok(())
 }
@@ -315,7 +315,7 @@ async fn replayed_refresh(
     );
     event.outcome = "revoked".into();
     event.detail = Some("rotated refresh token reused; family revoked".into());
-    let _ = app.store.append_audit(&event).await;
+    crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %stored.client_id, "refresh token reused: family revoked");
     Err(grant_error("the refresh token was already used"))
 }
