@@ -7,6 +7,7 @@ mod model;
 mod postgres;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use async_trait::async_trait;
