@@ -141,12 +141,8 @@ async fn login(
     if let Some(response) = limited(&app, "form-ip", &ip, app.config.limits.form_per_ip).await {
         return response;
     }
-    // Only a request id that names a pending request goes on, into a redirect.
-    let pending = match form.rid.as_deref().filter(|rid| !rid.is_empty()) {
-        Some(rid) => authorize::load_pending(&app, rid).await.ok().flatten(),
-        None => None,
-    };
-    let (rid, client_name) = match pending {
+    let typed_rid = form.rid.as_deref().unwrap_or_default();
+    let (rid, client_name) = match authorize::named_pending(&app, typed_rid).await {
         Some(p) => (form.rid.clone().unwrap_or_default(), Some(p.client_name)),
         None => (String::new(), None),
     };

@@ -676,15 +676,7 @@ async fn forced_change(
                 Ok(jar) => jar,
                 Err(e) => return errors::internal(&e),
             };
-            // Only a request id that names a pending request goes into the redirect.
-            let pending = match form.rid.as_str() {
-                "" => None,
-                rid => crate::oidc::authorize::load_pending(&app, rid)
-                    .await
-                    .ok()
-                    .flatten(),
-            };
-            let to = match pending {
+            let to = match crate::oidc::authorize::named_pending(&app, &form.rid).await {
                 Some(_) => format!("/authorize/resume?rid={}", form.rid),
                 None => "/".to_owned(),
             };

@@ -151,6 +151,15 @@ pub async fn load_pending(
         .await?)
 }
 
+/// The pending request a form's `rid` names, if any: only such a `rid` may go on into a
+/// redirect (anything else a form sends is untrusted text). A cache failure counts as none.
+pub async fn named_pending(app: &AppState, rid: &str) -> Option<PendingAuthorization> {
+    if rid.is_empty() {
+        return None;
+    }
+    load_pending(app, rid).await.ok().flatten()
+}
+
 pub async fn drop_pending(app: &AppState, rid: &str) -> anyhow::Result<()> {
     Ok(app
         .cache

@@ -129,23 +129,33 @@ fn production_names_every_unsafe_setting() {
     }
 }
 
-/// The same check passes a production configuration, and `outbox.allow_files` makes the
-/// file outbox a choice.
-#[test]
-fn production_accepts_shared_backends_and_https() {
-    let out = cus()
-        .args(["config", "check"])
-        .env("CUS_ENVIRONMENT", "production")
-        .env("CUS_DATABASE__URL", "postgres://cus@db.example:5432/cus")
-        .env("CUS_CACHE__URL", "redis://cache.example:6379")
+/// `cus` with a production configuration every production check accepts, on `database`
+/// and `cache`.
+fn production(database: &str, cache: &str) -> Command {
+    let mut cmd = cus();
+    cmd.env("CUS_ENVIRONMENT", "production")
+        .env("CUS_DATABASE__URL", database)
+        .env("CUS_CACHE__URL", cache)
         .env("CUS_SERVER__ISSUER", "https://autenticacion.sence.cl")
         .env("CUS_OUTBOX__ALLOW_FILES", "true")
         .env(
             "CUS_KEYS__KEK",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        )
-        .output()
-        .expect("runs");
+        );
+    cmd
+}
+
+/// The same check passes a production configuration, and `outbox.allow_files` makes the
+/// file outbox a choice.
+#[test]
+fn production_accepts_shared_backends_and_https() {
+    let out = production(
+        "postgres://cus@db.example:5432/cus",
+        "redis://cache.example:6379",
+    )
+    .args(["config", "check"])
+    .output()
+    .expect("runs");
     assert!(
         out.status.success(),
         "{}",
@@ -718,17 +728,8 @@ fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
 async fn production_serves_only_a_migrated_database() {
     let database = cus_store::testing::fresh_postgres_url().await;
     let production = |args: &[&str]| {
-        cus()
+        production(&database, &crate::helpers::redis_url())
             .args(args)
-            .env("CUS_ENVIRONMENT", "production")
-            .env("CUS_DATABASE__URL", &database)
-            .env("CUS_CACHE__URL", crate::helpers::redis_url())
-            .env("CUS_SERVER__ISSUER", "https://autenticacion.sence.cl")
-            .env("CUS_OUTBOX__ALLOW_FILES", "true")
-            .env(
-                "CUS_KEYS__KEK",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
             .output()
             .expect("runs")
     };

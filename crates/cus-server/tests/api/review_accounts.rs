@@ -291,10 +291,23 @@ async fn item_08_concurrent_logins_cannot_pass_the_lock(backend: Backend) {
     config.lockout.lock_after = 5;
     let app = std::sync::Arc::new(TestApp::spawn_with(config).await);
     app.account().await;
+    for status in wrong_logins_at_once(&app, 20).await {
+        assert!([401, 429].contains(&status));
+    }
+    let failed = audit_count(&app, "login_failed", "failed").await;
+    assert!(
+        failed <= 5,
+        "{failed} guesses were checked, at most 5 may be"
+    );
+}
+
+/// `n` wrong logins for the test RUT sent at once, each from its own browser with its own
+/// form; their statuses.
+async fn wrong_logins_at_once(app: &std::sync::Arc<TestApp>, n: usize) -> Vec<u16> {
     let mut forms = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..n {
         let browser = app.browser();
-        let form = open_form(&app, &browser, "/Account").await;
+        let form = open_form(app, &browser, "/Account").await;
         forms.push((browser, form.csrf));
     }
     let mut guesses = tokio::task::JoinSet::new();
@@ -310,14 +323,7 @@ async fn item_08_concurrent_logins_cannot_pass_the_lock(backend: Backend) {
             post(&app, &browser, "/Account", &fields).await.0
         });
     }
-    while let Some(status) = guesses.join_next().await {
-        assert!([401, 429].contains(&status.expect("task")));
-    }
-    let failed = audit_count(&app, "login_failed", "failed").await;
-    assert!(
-        failed <= 5,
-        "{failed} guesses were checked, at most 5 may be"
-    );
+    guesses.join_all().await
 }
 
 async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
@@ -488,27 +494,8 @@ async fn a_cus_change_ends_sessions_opened_in_the_same_second(backend: Backend) 
 async fn no_captcha_no_lock_even_for_concurrent_guesses(backend: Backend) {
     let app = std::sync::Arc::new(roomy(backend).await);
     app.account().await;
-    let mut forms = Vec::new();
-    for _ in 0..20 {
-        let browser = app.browser();
-        let form = open_form(&app, &browser, "/Account").await;
-        forms.push((browser, form.csrf));
-    }
-    let mut guesses = tokio::task::JoinSet::new();
-    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
-        let app = app.clone();
-        guesses.spawn(async move {
-            let fields = [
-                ("csrf", csrf),
-                ("rid", String::new()),
-                ("rut", crate::helpers::RUT.to_owned()),
-                ("cus", format!("intento número {i}")),
-            ];
-            post(&app, &browser, "/Account", &fields).await.0
-        });
-    }
-    while let Some(status) = guesses.join_next().await {
-        assert!([401, 422].contains(&status.expect("task")), "never locked");
+    for status in wrong_logins_at_once(&app, 20).await {
+        assert!([401, 422].contains(&status), "never locked");
     }
     let failed = audit_count(&app, "login_failed", "failed").await;
     assert!(
