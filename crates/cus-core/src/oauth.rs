@@ -40,6 +40,10 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 7009 §2.2.1.
     UnsupportedTokenType,
+    /// RFC 7591 §3.2.2: a redirect URI the registration rules refuse.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: other client metadata the registration rules refuse.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -63,6 +67,8 @@ impl ErrorCode {
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::InvalidToken => "invalid_token",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -2,9 +2,10 @@
 //! decided when it is recorded, so a failed write must not undo it: it is logged at
 //! `error` (with the event's kind and outcome, never its subject), never dropped silently.
 
-use cus_core::audit::AuditEvent;
+use cus_core::audit::{AuditEvent, AuditKind};
 
 use crate::app::AppState;
+use crate::request::RequestMeta;
 
 /// Appends `event`; a store failure is logged, not returned.
 pub async fn record(app: &AppState, event: &AuditEvent) {
@@ -16,4 +17,18 @@ pub async fn record(app: &AppState, event: &AuditEvent) {
             "cannot write an audit event"
         );
     }
+}
+
+/// An event of `kind` about `subject` at `at`, carrying the address and browser of the
+/// request that caused it: every audit event a request writes is built here.
+pub fn of_request(
+    kind: AuditKind,
+    at: time::OffsetDateTime,
+    subject: Option<String>,
+    meta: &RequestMeta,
+) -> AuditEvent {
+    let mut event = AuditEvent::new(kind, at, subject);
+    event.ip = meta.ip.clone();
+    event.user_agent = meta.user_agent.clone();
+    event
 }

@@ -383,16 +383,8 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if dynamic
-        && (meta.first_party.is_some()
-            || meta
-                .scope
-                .as_deref()
-                .is_some_and(|s| s.split(' ').any(|x| x == ADMIN_SCOPE)))
-    {
-        return Err(metadata_error(
-            "first_party and cus:admin are for operators only",
-        ));
+    if dynamic {
+        self_service(&meta)?;
     }
     apply(&mut client, meta)?;
     let secret = uses_secret(&client).then(random_token);
@@ -416,6 +408,22 @@ pub async fn create(
         secret,
         registration_access_token,
     })
+}
+
+/// What a client may ask for itself (RFC 7591 registration and RFC 7592 changes): not
+/// `first_party` (skips consent) nor `cus:admin` (manages every client) — those only an
+/// operator grants, through the CLI or the admin API.
+pub fn self_service(meta: &ClientMetadata) -> Result<(), ClientError> {
+    let admin_scope = meta
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|x| x == ADMIN_SCOPE));
+    if meta.first_party.is_some() || admin_scope {
+        return Err(metadata_error(
+            "first_party and cus:admin are for operators only",
+        ));
+    }
+    Ok(())
 }
 
 async fn load(store: &dyn Store, id: &str) -> Result<Client, ClientError> {

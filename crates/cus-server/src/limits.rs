@@ -8,20 +8,24 @@ use cus_cache::{Key, Namespace};
 use crate::app::AppState;
 use crate::config::Limit;
 
-/// Whether a request may go on.
-pub enum Verdict {
-    Allowed,
-    /// Wait this long.
+/// Why a request may not go on. Each rendering of errors converts it once
+/// (`http::errors`): 429 with `Retry-After`, or 503 when the cache cannot tell.
+#[derive(Debug)]
+pub enum Refused {
+    /// Over the limit: wait this long.
     Limited(Duration),
+    /// The shared cache did not answer: no budget can be checked, so nothing goes on.
+    Unavailable(anyhow::Error),
+}
+
+impl From<cus_cache::CacheError> for Refused {
+    fn from(e: cus_cache::CacheError) -> Self {
+        Self::Unavailable(e.into())
+    }
 }
 
 /// Counts one request of `subject` against `limit` named `name`.
-pub async fn check(
-    app: &AppState,
-    name: &str,
-    subject: &str,
-    limit: Limit,
-) -> anyhow::Result<Verdict> {
+pub async fn check(app: &AppState, name: &str, subject: &str, limit: Limit) -> Result<(), Refused> {
     let key = Key::new(Namespace::Counter, format!("rl:{name}:{subject}"));
     let (count, left) = app
         .cache
@@ -29,9 +33,9 @@ pub async fn check(
         .await?;
     if count > limit.max {
         tracing::warn!(limit = name, "rate limit exceeded");
-        Ok(Verdict::Limited(left.max(Duration::from_secs(1))))
+        Err(Refused::Limited(left.max(Duration::from_secs(1))))
     } else {
-        Ok(Verdict::Allowed)
+        Ok(())
     }
 }
 
@@ -48,15 +52,14 @@ pub async fn exhausted(
     name: &str,
     subject: &str,
     limit: Limit,
-) -> anyhow::Result<Verdict> {
+) -> Result<(), Refused> {
     let count = app.cache.count(&failures_key(name, subject)).await?;
-    Ok(if count >= limit.max {
+    if count >= limit.max {
         tracing::warn!(limit = name, "failure limit reached");
         // The counter's window is not read back; its whole length is the safe answer.
-        Verdict::Limited(Duration::from_secs(limit.window.max(1)))
-    } else {
-        Verdict::Allowed
-    })
+        return Err(Refused::Limited(Duration::from_secs(limit.window.max(1))));
+    }
+    Ok(())
 }
 
 /// Counts one failure of `subject` under `name`.

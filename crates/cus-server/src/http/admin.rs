@@ -6,14 +6,16 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use super::bearer;
+use super::errors::{ApiError, no_store};
 use super::routes::Routes;
 use crate::app::AppState;
 use crate::clients::{self, ADMIN_SCOPE, ClientError, ClientMetadata, ClientView};
@@ -48,7 +50,7 @@ pub fn routes() -> Routes {
 #[openapi(
     info(title = "CUS admin API", version = "1", description = "Client management for Clave Única SENCE operators."),
     paths(list_clients, create_client, get_client, update_client, delete_client, rotate_client_secret, disable_client, enable_client),
-    components(schemas(ClientMetadata, ClientView, CreateClientRequest, CreatedClient, RotateSecretRequest, RotatedSecret, ApiError, ApiErrorBody)),
+    components(schemas(ClientMetadata, ClientView, CreateClientRequest, CreatedClient, RotateSecretRequest, RotatedSecret, ErrorEnvelope, ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -76,60 +78,32 @@ async fn openapi_json() -> Response {
     Json(openapi()).into_response()
 }
 
+// Rendered by `errors::ApiError`; the doc comment below is the OpenAPI description.
 /// The error envelope of every admin API failure.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiError {
-    pub error: ApiErrorBody,
+#[schema(as = ApiError)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiErrorBody {
+#[schema(as = ApiErrorBody)]
+pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `invalid_request`, `invalid_redirect_uri`,
     /// `invalid_client_metadata`, `already_exists`, `not_found`, `server_error`.
     pub code: String,
     pub message: String,
 }
 
-fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let mut response = (
-        status,
-        Json(ApiError {
-            error: ApiErrorBody {
-                code: code.into(),
-                message: message.into(),
+impl ErrorEnvelope {
+    pub fn new(code: &str, message: String) -> Self {
+        Self {
+            error: ErrorBody {
+                code: code.to_owned(),
+                message,
             },
-        }),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"cus-admin\""),
-        );
+        }
     }
-    response
-}
-
-fn client_error(e: ClientError) -> Response {
-    let status = match &e {
-        ClientError::InvalidRedirectUri(_) | ClientError::InvalidMetadata(_) => {
-            StatusCode::BAD_REQUEST
-        }
-        ClientError::AlreadyExists => StatusCode::CONFLICT,
-        ClientError::NotFound => StatusCode::NOT_FOUND,
-        ClientError::Store(inner) => {
-            tracing::error!(error = %inner, "admin API store failure");
-            return api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "try again later",
-            );
-        }
-    };
-    api_error(status, e.code(), e.to_string())
 }
 
 /// The caller: a client whose access token carries `cus:admin`.
@@ -138,43 +112,27 @@ pub struct Admin {
 }
 
 impl FromRequestParts<AppState> for Admin {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = super::bearer::token(&parts.headers).ok_or_else(|| {
-            api_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a Bearer access token is required",
-            )
-        })?;
-        let live = tokens::live_access_token(app, token).await.map_err(|e| {
-            tracing::error!(error = %e, "checking an admin access token failed");
-            api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "try again later",
-            )
-        })?;
-        let claims = live.map(|access| access.claims).ok_or_else(|| {
-            api_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+        let token = bearer::token(&parts.headers)
+            .ok_or(ApiError::Unauthorized("a Bearer access token is required"))?;
+        let claims = tokens::live_access_token(app, token)
+            .await?
+            .map(|access| access.claims)
+            .ok_or(ApiError::Unauthorized(
                 "the access token is invalid or expired",
-            )
-        })?;
+            ))?;
         let has_scope = claims["scope"]
             .as_str()
             .unwrap_or("")
             .split(' ')
             .any(|s| s == ADMIN_SCOPE);
         if !has_scope {
-            return Err(api_error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+            return Err(ApiError::Forbidden(
                 "the access token lacks the cus:admin scope",
             ));
         }
@@ -189,14 +147,13 @@ impl Admin {
     }
 }
 
-/// The JSON body, or the reason it is not one (shown as `invalid_request`).
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
-    serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not valid JSON for this operation: {e}"))
-}
-
-fn bad_body(reason: String) -> Response {
-    api_error(StatusCode::BAD_REQUEST, "invalid_request", reason)
+/// The JSON body, or `invalid_request` saying why it is not one.
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadBody(format!(
+            "the body is not valid JSON for this operation: {e}"
+        ))
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -232,177 +189,123 @@ pub struct RotatedSecret {
 
 #[utoipa::path(get, path = "/admin/api/v1/clients", tag = "clients", responses(
     (status = 200, description = "Every client", body = [ClientView]),
-    (status = 401, body = ApiError), (status = 403, body = ApiError)))]
-async fn list_clients(State(app): State<AppState>, _admin: Admin) -> Response {
-    match app.store.list_clients().await {
-        Ok(list) => Json(list.iter().map(ClientView::from).collect::<Vec<_>>()).into_response(),
-        Err(e) => client_error(e.into()),
-    }
+    (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
+async fn list_clients(State(app): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let list = app.store.list_clients().await?;
+    Ok(Json(list.iter().map(ClientView::from).collect::<Vec<_>>()).into_response())
 }
 
 #[utoipa::path(post, path = "/admin/api/v1/clients", tag = "clients", request_body = CreateClientRequest, responses(
     (status = 201, description = "Registered; the secret is shown once", body = CreatedClient),
-    (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
-async fn create_client(State(app): State<AppState>, admin: Admin, body: Bytes) -> Response {
-    let request: CreateClientRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(reason) => return bad_body(reason),
+    (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+async fn create_client(
+    State(app): State<AppState>,
+    admin: Admin,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CreateClientRequest = parse(&body)?;
+    let (store, now) = (app.store.as_ref(), app.clock.now());
+    let (id, metadata) = (request.client_id, request.metadata);
+    let created = clients::create(store, id, metadata, false, &admin.actor(), now).await?;
+    let body = CreatedClient {
+        client: ClientView::from(&created.client),
+        client_secret: created.secret,
     };
-    match clients::create(
-        app.store.as_ref(),
-        request.client_id,
-        request.metadata,
-        false,
-        &admin.actor(),
-        app.clock.now(),
-    )
-    .await
-    {
-        Ok(created) => (
-            StatusCode::CREATED,
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(CreatedClient {
-                client: ClientView::from(&created.client),
-                client_secret: created.secret,
-            }),
-        )
-            .into_response(),
-        Err(e) => client_error(e),
-    }
+    Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
 }
 
 #[utoipa::path(get, path = "/admin/api/v1/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), responses(
-    (status = 200, body = ClientView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 200, body = ClientView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn get_client(
     State(app): State<AppState>,
     _admin: Admin,
     Path(client_id): Path<String>,
-) -> Response {
-    match app.store.client(&cus_core::ClientId(client_id)).await {
-        Ok(Some(c)) => Json(ClientView::from(&c)).into_response(),
-        Ok(None) => client_error(ClientError::NotFound),
-        Err(e) => client_error(e.into()),
-    }
+) -> Result<Response, ApiError> {
+    let client = app.store.client(&cus_core::ClientId(client_id)).await?;
+    let client = client.ok_or(ClientError::NotFound)?;
+    Ok(Json(ClientView::from(&client)).into_response())
 }
 
 #[utoipa::path(patch, path = "/admin/api/v1/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), request_body = ClientMetadata, responses(
     (status = 200, description = "Only the members given change", body = ClientView),
-    (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn update_client(
     State(app): State<AppState>,
     admin: Admin,
     Path(client_id): Path<String>,
     body: Bytes,
-) -> Response {
-    let metadata: ClientMetadata = match parse(&body) {
-        Ok(m) => m,
-        Err(reason) => return bad_body(reason),
-    };
-    match clients::update(
-        app.store.as_ref(),
-        &client_id,
-        metadata,
-        &admin.actor(),
-        app.clock.now(),
-    )
-    .await
-    {
-        Ok(c) => Json(ClientView::from(&c)).into_response(),
-        Err(e) => client_error(e),
-    }
+) -> Result<Response, ApiError> {
+    let metadata: ClientMetadata = parse(&body)?;
+    let (store, now) = (app.store.as_ref(), app.clock.now());
+    let client = clients::update(store, &client_id, metadata, &admin.actor(), now).await?;
+    Ok(Json(ClientView::from(&client)).into_response())
 }
 
 #[utoipa::path(delete, path = "/admin/api/v1/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), responses(
-    (status = 204, description = "Deleted with its consents and refresh tokens"), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 204, description = "Deleted with its consents and refresh tokens"), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn delete_client(
     State(app): State<AppState>,
     admin: Admin,
     Path(client_id): Path<String>,
-) -> Response {
-    match clients::delete(
-        app.store.as_ref(),
-        &client_id,
-        &admin.actor(),
-        app.clock.now(),
-    )
-    .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => client_error(e),
-    }
+) -> Result<Response, ApiError> {
+    let (store, now) = (app.store.as_ref(), app.clock.now());
+    clients::delete(store, &client_id, &admin.actor(), now).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(post, path = "/admin/api/v1/clients/{client_id}/rotate-secret", tag = "clients", params(("client_id" = String, Path)), request_body = RotateSecretRequest, responses(
     (status = 200, description = "The new secret, shown once", body = RotatedSecret),
-    (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn rotate_client_secret(
     State(app): State<AppState>,
     admin: Admin,
     Path(client_id): Path<String>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ApiError> {
     let request: RotateSecretRequest = if body.is_empty() {
         RotateSecretRequest::default()
     } else {
-        match parse(&body) {
-            Ok(r) => r,
-            Err(reason) => return bad_body(reason),
-        }
+        parse(&body)?
     };
     let overlap = time::Duration::seconds(request.overlap_seconds.unwrap_or(86_400).max(0));
-    match clients::rotate_secret(
-        app.store.as_ref(),
-        &client_id,
-        overlap,
-        &admin.actor(),
-        app.clock.now(),
-    )
-    .await
-    {
-        Ok((c, secret)) => (
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(RotatedSecret {
-                client_id: c.client_id.0,
-                client_secret: secret,
-                previous_secret_expires_at: c.previous_secret_expires.map(|t| t.unix_timestamp()),
-            }),
-        )
-            .into_response(),
-        Err(e) => client_error(e),
-    }
+    let (store, now) = (app.store.as_ref(), app.clock.now());
+    let (client, secret) =
+        clients::rotate_secret(store, &client_id, overlap, &admin.actor(), now).await?;
+    let body = RotatedSecret {
+        client_id: client.client_id.0,
+        client_secret: secret,
+        previous_secret_expires_at: client.previous_secret_expires.map(|t| t.unix_timestamp()),
+    };
+    Ok(no_store(Json(body).into_response()))
 }
 
 #[utoipa::path(post, path = "/admin/api/v1/clients/{client_id}/disable", tag = "clients", params(("client_id" = String, Path)), responses(
-    (status = 200, body = ClientView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 200, body = ClientView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn disable_client(
     State(app): State<AppState>,
     admin: Admin,
     Path(client_id): Path<String>,
-) -> Response {
+) -> Result<Response, ApiError> {
     set_enabled(&app, &admin, &client_id, false).await
 }
 
 #[utoipa::path(post, path = "/admin/api/v1/clients/{client_id}/enable", tag = "clients", params(("client_id" = String, Path)), responses(
-    (status = 200, body = ClientView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+    (status = 200, body = ClientView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn enable_client(
     State(app): State<AppState>,
     admin: Admin,
     Path(client_id): Path<String>,
-) -> Response {
+) -> Result<Response, ApiError> {
     set_enabled(&app, &admin, &client_id, true).await
 }
 
-async fn set_enabled(app: &AppState, admin: &Admin, client_id: &str, enabled: bool) -> Response {
-    match clients::set_enabled(
-        app.store.as_ref(),
-        client_id,
-        enabled,
-        &admin.actor(),
-        app.clock.now(),
-    )
-    .await
-    {
-        Ok(c) => Json(ClientView::from(&c)).into_response(),
-        Err(e) => client_error(e),
-    }
+async fn set_enabled(
+    app: &AppState,
+    admin: &Admin,
+    client_id: &str,
+    enabled: bool,
+) -> Result<Response, ApiError> {
+    let (store, now) = (app.store.as_ref(), app.clock.now());
+    let client = clients::set_enabled(store, client_id, enabled, &admin.actor(), now).await?;
+    Ok(Json(ClientView::from(&client)).into_response())
 }

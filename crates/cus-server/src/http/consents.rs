@@ -1,6 +1,5 @@
 //! "Mis autorizaciones": the consents a person gave, and withdrawing them.
 
-use super::params::WebForm;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
@@ -8,15 +7,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use cus_core::ClientId;
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::audit::AuditKind;
 use cus_core::forms::WithdrawForm;
 
 use super::csrf;
-use super::errors;
+use super::errors::{PageError, no_store};
+use super::extract::{CsrfForm, CurrentSession};
 use super::meta::RequestMeta;
-use super::oidc::current_session;
 use super::routes::Routes;
 use crate::app::AppState;
+use crate::audit;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -37,79 +37,49 @@ struct ConsentsPage {
     items: Vec<Item>,
 }
 
-async fn list_consents(State(app): State<AppState>, jar: CookieJar) -> Response {
-    let session = match current_session(&app, &jar).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/Account").into_response(),
-        Err(e) => return errors::internal(&e),
-    };
-    let result: anyhow::Result<Vec<Item>> = async {
-        let mut items = Vec::new();
-        for consent in app.store.consents_of(session.account_id).await? {
-            let name = app
-                .store
-                .client(&consent.client_id)
-                .await?
-                .map_or_else(|| consent.client_id.0.clone(), |c| c.name);
-            items.push(Item {
-                client_id: consent.client_id.0,
-                client_name: name,
-                granted_on: consent.granted_at.date().to_string(),
-            });
-        }
-        Ok(items)
+async fn list_consents(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    session: CurrentSession,
+) -> Result<Response, PageError> {
+    let session = session.required("")?;
+    let mut items = Vec::new();
+    for consent in app.store.consents_of(session.account_id).await? {
+        let name = app
+            .store
+            .client(&consent.client_id)
+            .await?
+            .map_or_else(|| consent.client_id.0.clone(), |c| c.name);
+        items.push(Item {
+            client_id: consent.client_id.0,
+            client_name: name,
+            granted_on: consent.granted_at.date().to_string(),
+        });
     }
-    .await;
-    match result {
-        Ok(items) => {
-            let (jar, csrf) = csrf::token(&app, jar);
-            let mut response = (jar, ConsentsPage { csrf, items }).into_response();
-            response.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            response
-        }
-        Err(e) => errors::internal(&e),
-    }
+    let (jar, csrf) = csrf::token(&app, jar);
+    Ok(no_store(
+        (jar, ConsentsPage { csrf, items }).into_response(),
+    ))
 }
 
 async fn withdraw_consent(
     State(app): State<AppState>,
-    jar: CookieJar,
+    session: CurrentSession,
     meta: RequestMeta,
-    WebForm(form): WebForm<WithdrawForm>,
-) -> Response {
-    if !csrf::verify(&app, &jar, form.csrf.as_deref()) {
-        return errors::form_expired();
-    }
-    let session = match current_session(&app, &jar).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/Account").into_response(),
-        Err(e) => return errors::internal(&e),
-    };
+    CsrfForm(form): CsrfForm<WithdrawForm>,
+) -> Result<Response, PageError> {
+    let session = session.required("")?;
     let client = ClientId(form.client_id.unwrap_or_default());
-    let result: anyhow::Result<()> = async {
-        if app
-            .store
-            .withdraw_consent(session.account_id, &client, app.clock.now())
-            .await?
-        {
-            let mut event = AuditEvent::new(
-                AuditKind::ConsentWithdrawn,
-                app.clock.now(),
-                Some(client.0.clone()),
-            );
-            event.ip = meta.ip;
-            event.user_agent = meta.user_agent;
-            event.detail = Some(format!("account {}", session.account_id));
-            app.store.append_audit(&event).await?;
-        }
-        Ok(())
+    let now = app.clock.now();
+    if app
+        .store
+        .withdraw_consent(session.account_id, &client, now)
+        .await?
+    {
+        let subject = Some(client.0.clone());
+        let mut event = audit::of_request(AuditKind::ConsentWithdrawn, now, subject, &meta);
+        event.detail = Some(format!("account {}", session.account_id));
+        app.store.append_audit(&event).await?;
     }
-    .await;
-    match result {
-        Ok(()) => Redirect::to("/autorizaciones").into_response(),
-        Err(e) => errors::internal(&e),
-    }
+    Ok(Redirect::to("/autorizaciones").into_response())
 }

@@ -63,3 +63,9 @@ pub async fn solve(app: &AppState, id: &str, answer: &str) -> anyhow::Result<boo
         None => false,
     })
 }
+
+/// Throws captcha `id` away unsolved ("Refrescar" asks for a new image instead).
+pub async fn discard(app: &AppState, id: &str) -> anyhow::Result<()> {
+    app.cache.delete(&Key::new(Namespace::Captcha, id)).await?;
+    Ok(())
+}

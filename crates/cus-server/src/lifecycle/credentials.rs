@@ -85,10 +85,7 @@ pub async fn attempt(
 }
 
 fn audit(kind: AuditKind, app: &AppState, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
-    let mut event = AuditEvent::new(kind, app.clock.now(), Some(rut.compact()));
-    event.ip = meta.ip.clone();
-    event.user_agent = meta.user_agent.clone();
-    event
+    crate::audit::of_request(kind, app.clock.now(), Some(rut.compact()), meta)
 }
 
 /// Verifies `cus` for `rut`. `None` for an unknown RUT or a wrong CUS, indistinguishably:

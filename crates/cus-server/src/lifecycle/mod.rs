@@ -24,8 +24,23 @@ pub enum FlowError {
     Internal(anyhow::Error),
 }
 
-impl<E: Into<anyhow::Error>> From<E> for FlowError {
-    fn from(e: E) -> Self {
+// Only the failures of the store, the cache and the services built on them become
+// `Internal`, each named: a blanket conversion would let any error — a parse error of the
+// person's input, say — pass as "service unavailable" instead of a message on the form.
+impl From<anyhow::Error> for FlowError {
+    fn from(e: anyhow::Error) -> Self {
+        FlowError::Internal(e)
+    }
+}
+
+impl From<cus_store::StoreError> for FlowError {
+    fn from(e: cus_store::StoreError) -> Self {
+        FlowError::Internal(e.into())
+    }
+}
+
+impl From<cus_cache::CacheError> for FlowError {
+    fn from(e: cus_cache::CacheError) -> Self {
         FlowError::Internal(e.into())
     }
 }

@@ -74,10 +74,7 @@ pub(super) fn audit(
     rut: &Rut,
     meta: &RequestMeta,
 ) -> AuditEvent {
-    let mut event = AuditEvent::new(kind, now, Some(rut.compact()));
-    event.ip = meta.ip.clone();
-    event.user_agent = meta.user_agent.clone();
-    event
+    crate::audit::of_request(kind, now, Some(rut.compact()), meta)
 }
 
 /// Regístrese: validates everything, then writes the account and its notifications in one

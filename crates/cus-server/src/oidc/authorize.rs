@@ -16,7 +16,7 @@ use url::Url;
 
 use super::session::Session;
 use crate::app::AppState;
-use crate::limits::{self, Verdict};
+use crate::limits;
 use crate::request::RequestMeta;
 use crate::secrets::{random_token, token_hash};
 
@@ -121,7 +121,7 @@ pub async fn validate(
 /// Counts one authorization request from `ip` against `limits.authorize_per_ip`: every
 /// request, whether it is kept pending or answered at once with a code (each is cache
 /// state a stranger could pile up).
-pub async fn admit(app: &AppState, ip: &str) -> anyhow::Result<Verdict> {
+pub async fn admit(app: &AppState, ip: &str) -> Result<(), limits::Refused> {
     limits::check(app, "authorize-ip", ip, app.config.limits.authorize_per_ip).await
 }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
+use crate::limits;
 
 /// Client secrets are 256-bit random values we generate, so a fast hash is enough (a slow
 /// one protects low-entropy passwords); a stored hash never reveals the secret.
@@ -219,6 +220,54 @@ async fn authenticate_assertion(
     if !first_use {
         return Err(refuse("assertion replayed (jti already used)"));
     }
+    Ok(client)
+}
+
+/// Why a protocol request's client was not admitted.
+pub enum Rejected {
+    /// The credentials failed (RFC 6749 §5.2 `invalid_client`, or a malformed request).
+    Failed(AuthFailure),
+    /// The address or the client is over its budget, or the cache cannot tell.
+    Refused(limits::Refused),
+}
+
+impl From<limits::Refused> for Rejected {
+    fn from(refused: limits::Refused) -> Self {
+        Self::Refused(refused)
+    }
+}
+
+/// The client a request to `/token`, `/introspect` or `/revoke` authenticates as, from
+/// address `ip`. An address that failed too often is not heard, whoever it claims to be;
+/// each failure counts. An authenticated client is then counted per client *and* address:
+/// anyone can name a public client, so a budget of the whole client could be spent by one
+/// address for every person using the portal (docs/security.md, "Sizing the limits").
+pub async fn admit(app: &AppState, presented: Presented<'_>, ip: &str) -> Result<Client, Rejected> {
+    let failures = app.config.limits.client_auth_failures_per_ip;
+    limits::exhausted(app, "client-auth-ip", ip, failures).await?;
+    let client = match authenticate(app, presented).await {
+        Ok(client) => client,
+        Err(failure) => {
+            tracing::info!(
+                error = failure.error.code.as_str(),
+                "client authentication failed"
+            );
+            if failure.error.code == ErrorCode::InvalidClient
+                && let Err(e) = limits::failed(app, "client-auth-ip", ip, failures).await
+            {
+                tracing::error!(error = %format!("{e:#}"), "counting a failure failed");
+            }
+            return Err(Rejected::Failed(failure));
+        }
+    };
+    let subject = limits::client_at(&client.client_id.0, ip);
+    limits::check(
+        app,
+        "token-client-ip",
+        &subject,
+        app.config.limits.token_per_client,
+    )
+    .await?;
     Ok(client)
 }
 

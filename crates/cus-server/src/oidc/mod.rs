@@ -4,8 +4,10 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod introspection;
 pub mod session;
 pub mod tokens;
+pub mod userinfo;
 
 use std::time::Duration;
 

@@ -60,9 +60,11 @@ fn grant_error(text: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, text)
 }
 
+/// The store, the cache or the keys failed: logged here, once, and answered as every
+/// protocol endpoint answers an internal failure (503, `http::errors::ProtocolError`).
 fn server_error<E: std::fmt::Display>(e: E) -> OAuthError {
     tracing::error!(error = %e, "token endpoint failure");
-    OAuthError::new(ErrorCode::ServerError, "internal error")
+    OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later")
 }
 
 pub async fn exchange(

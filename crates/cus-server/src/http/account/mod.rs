@@ -1,0 +1,26 @@
+//! People's pages around the protocol: the login page `/Account` ([`login`]), consent
+//! ([`consent`]), and logout ([`logout`]).
+
+mod consent;
+mod login;
+mod logout;
+
+use axum::routing::{get, post};
+
+use super::routes::Routes;
+
+pub use login::start_session;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .route("/Account", get(login::login_page).post(login::login))
+        .route(
+            "/consent",
+            get(consent::consent_page).post(consent::consent),
+        )
+        .route(
+            "/end_session",
+            get(logout::end_session).post(logout::end_session),
+        )
+        .route("/end_session/confirm", post(logout::end_session_confirm))
+}
