@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::CookieJar;
 use cus_core::ClientId;
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::forms::WithdrawForm;
+use cus_store::Change;
 
 use super::csrf;
 use super::errors;
@@ -89,27 +90,23 @@ async fn withdraw_consent(
         Err(e) => return errors::internal(&e),
     };
     let client = ClientId(form.client_id.unwrap_or_default());
-    let result: anyhow::Result<()> = async {
-        if app
-            .store
-            .withdraw_consent(session.account_id, &client, app.clock.now())
-            .await?
-        {
-            let mut event = AuditEvent::new(
-                AuditKind::ConsentWithdrawn,
-                app.clock.now(),
-                Some(client.0.clone()),
-            );
-            event.ip = meta.ip;
-            event.user_agent = meta.user_agent;
-            event.detail = Some(format!("account {}", session.account_id));
-            app.store.append_audit(&event).await?;
-        }
-        Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to("/autorizaciones").into_response(),
-        Err(e) => errors::internal(&e),
+    let now = app.clock.now();
+    let mut event = AuditEvent::new(AuditKind::ConsentWithdrawn, now, Some(client.0.clone()));
+    event.ip = meta.ip;
+    event.user_agent = meta.user_agent;
+    event.detail = Some(format!("account {}", session.account_id));
+    // The event is written with the withdrawal, and only if there was a consent to withdraw.
+    match app
+        .store
+        .withdraw_consent(
+            session.account_id,
+            &client,
+            Change::audited(&event).revoking_tokens_at(now),
+        )
+        .await
+    {
+        // Nothing left to withdraw (a second click) ends on the same page.
+        Ok(_withdrawn) => Redirect::to("/autorizaciones").into_response(),
+        Err(e) => errors::internal(&e.into()),
     }
 }

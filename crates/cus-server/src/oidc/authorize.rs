@@ -11,6 +11,7 @@ use cus_core::authorize;
 pub use cus_core::authorize::{AuthorizeError, AuthorizeParams};
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{AccountId, Client, ClientId};
+use cus_store::Change;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -249,7 +250,8 @@ pub async fn next_step(
     Ok(Next::Redirect(issue_code(app, pending, session).await?))
 }
 
-/// Records the person's consent to the pending request's scopes, and audits it.
+/// Records the person's consent to the pending request's scopes with its audit event, in
+/// one transaction: a consent is never given without its trail.
 async fn record_consent(
     app: &AppState,
     pending: &PendingAuthorization,
@@ -278,8 +280,9 @@ async fn record_consent(
         session.account_id,
         pending.scopes.join(" ")
     ));
-    app.store.grant_consent(&consent).await?;
-    app.store.append_audit(&event).await?;
+    app.store
+        .grant_consent(&consent, Change::audited(&event))
+        .await?;
     Ok(())
 }
 
