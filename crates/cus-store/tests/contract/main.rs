@@ -884,28 +884,8 @@ async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
 }
 
 async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
-    let new = new_account("77.777.777-7");
-    store
-        .create_account(
-            &new,
-            Change::audited(&audit(AuditKind::AccountCreated, "77777777-7")),
-        )
-        .await
-        .expect("created");
-    let c = client("portal-c");
-    store
-        .create_client(
-            &c,
-            Change::audited(&audit(AuditKind::ClientCreated, "portal-c")),
-        )
-        .await
-        .expect("created");
-    let consent = Consent {
-        account_id: new.account.id,
-        client_id: c.client_id.clone(),
-        scopes: vec!["openid".into(), "run".into()],
-        granted_at: now(),
-    };
+    let consent = person_and_portal(&store, "77.777.777-7", "portal-c").await;
+    let (account, c) = (consent.account_id, client("portal-c"));
     store
         .grant_consent(
             &consent,
@@ -925,10 +905,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
         .await
         .expect("granted again");
     assert_eq!(
-        store
-            .consent(new.account.id, &c.client_id)
-            .await
-            .expect("read"),
+        store.consent(account, &c.client_id).await.expect("read"),
         Some(wider.clone())
     );
     // The portal holds a refresh token from the person's login; another portal too.
@@ -945,7 +922,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
             .insert_refresh_token(&RefreshToken {
                 token_hash: hash.into(),
                 family_id: Uuid::now_v7(),
-                account_id: new.account.id,
+                account_id: account,
                 client_id: client_id.clone(),
                 grant_json: "{}".into(),
                 created_at: now(),
@@ -959,7 +936,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
     assert!(
         store
             .withdraw_consent(
-                new.account.id,
+                account,
                 &c.client_id,
                 Change::audited(&audit(AuditKind::ConsentWithdrawn, "portal-c"))
                     .revoking_tokens_at(now()),
@@ -986,7 +963,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
     assert!(!revoked("of-c2").await, "another portal's do not");
     assert!(
         store
-            .consent(new.account.id, &c.client_id)
+            .consent(account, &c.client_id)
             .await
             .expect("read")
             .is_none()
