@@ -3,7 +3,7 @@
 
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::{Account, AccountId, Credentials, NewAccount, Rut, TipoPersona};
-use cus_store::Store;
+use cus_store::{Change, Store};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -74,8 +74,7 @@ pub async fn create_account(
                 account: account.clone(),
                 credentials,
             },
-            &[],
-            &event,
+            Change::audited(&event),
         )
         .await
         .map_err(|e| match e {

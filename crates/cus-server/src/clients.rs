@@ -6,7 +6,7 @@ use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::client::validate_redirect_uri;
 use cus_core::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 use cus_jose::assertion::ClientKeys;
-use cus_store::{Store, StoreError};
+use cus_store::{Change, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -394,13 +394,13 @@ pub async fn create(
     store
         .create_client(
             &client,
-            &event(
+            Change::audited(&event(
                 AuditKind::ClientCreated,
                 now,
                 &client.client_id,
                 actor,
                 "created",
-            ),
+            )),
         )
         .await?;
     Ok(Created {
@@ -453,13 +453,13 @@ pub async fn update(
     store
         .update_client(
             &client,
-            &event(
+            Change::audited(&event(
                 AuditKind::ClientChanged,
                 now,
                 &client.client_id,
                 actor,
                 "updated",
-            ),
+            )),
         )
         .await?;
     Ok(client)
@@ -487,13 +487,13 @@ pub async fn rotate_secret(
     store
         .update_client(
             &client,
-            &event(
+            Change::audited(&event(
                 AuditKind::ClientChanged,
                 now,
                 &client.client_id,
                 actor,
                 "secret rotated",
-            ),
+            )),
         )
         .await?;
     Ok((client, secret))
@@ -513,13 +513,13 @@ pub async fn set_enabled(
     store
         .update_client(
             &client,
-            &event(
+            Change::audited(&event(
                 AuditKind::ClientChanged,
                 now,
                 &client.client_id,
                 actor,
                 what,
-            ),
+            )),
         )
         .await?;
     Ok(client)
@@ -535,7 +535,13 @@ pub async fn delete(
     if store
         .delete_client(
             &client_id,
-            &event(AuditKind::ClientChanged, now, &client_id, actor, "deleted"),
+            Change::audited(&event(
+                AuditKind::ClientChanged,
+                now,
+                &client_id,
+                actor,
+                "deleted",
+            )),
         )
         .await?
     {

@@ -1,11 +1,11 @@
 //! Durable CUS state behind small traits, with one SQLite and one PostgreSQL
-//! implementation sharing the same SQL (see `sql.rs`) and proven equal by one contract
-//! test suite (`tests/contract.rs`).
+//! implementation sharing the same SQL (see `sql/mod.rs`) and proven equal by one contract
+//! test suite (`tests/contract`).
 
+mod change;
 mod error;
 mod model;
 mod postgres;
-mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -17,6 +17,7 @@ use cus_core::{Account, AccountId, Client, ClientId, NewAccount, Rut};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use change::Change;
 pub use error::StoreError;
 pub use model::{
     AuditFilter, Consent, DeliveryStatus, RefreshToken, SigningKey, StoredNotification,
@@ -29,30 +30,24 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Accounts and their secrets.
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    /// Creates the account together with its notifications and audit event, atomically.
-    /// A RUT that already exists is [`StoreError::AlreadyExists`].
-    async fn create_account(
-        &self,
-        account: &NewAccount,
-        notifications: &[Notification],
-        audit: &AuditEvent,
-    ) -> Result<()>;
+    /// Creates the account together with the change's notices and audit event, atomically
+    /// (a new account has no tokens to revoke). A RUT that already exists is
+    /// [`StoreError::AlreadyExists`].
+    async fn create_account(&self, account: &NewAccount, change: Change<'_>) -> Result<()>;
     async fn account_by_rut(&self, rut: &Rut) -> Result<Option<(Account, cus_core::Credentials)>>;
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
-    /// Saves every mutable field of an account and its credentials, with the
-    /// notifications and audit event the change causes, atomically. `revoke_tokens_at`
-    /// also revokes the person's refresh tokens (a CUS change). A write that is not a CUS
-    /// change (`None`) applies only while the account's `tokens_valid_after` is still the
-    /// one it carries, i.e. no CUS change happened since it was read; otherwise nothing is
+    /// Saves every mutable field of an account and its credentials, with the change's
+    /// notices and audit event, atomically. The change's `revoke_tokens_at` also revokes
+    /// the person's refresh tokens (a CUS change). A write that is not a CUS change
+    /// (`None`) applies only while the account's `tokens_valid_after` is still the one it
+    /// carries, i.e. no CUS change happened since it was read; otherwise nothing is
     /// written and the answer is [`StoreError::Conflict`]: a stale copy must never put an
     /// old CUS back.
     async fn update_account(
         &self,
         account: &Account,
         credentials: &cus_core::Credentials,
-        notifications: &[Notification],
-        audit: &AuditEvent,
-        revoke_tokens_at: Option<OffsetDateTime>,
+        change: Change<'_>,
     ) -> Result<()>;
     /// The account whose pending e-mail verification token has this hash.
     async fn account_by_email_verification(
@@ -64,11 +59,15 @@ pub trait Accounts: Send + Sync {
 /// Registered relying parties.
 #[async_trait]
 pub trait Clients: Send + Sync {
-    async fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<()>;
-    /// Saves every mutable field of a client, with the audit event, atomically.
-    async fn update_client(&self, client: &Client, audit: &AuditEvent) -> Result<()>;
-    /// Deletes a client (its consents and refresh tokens go with it); `false` if unknown.
-    async fn delete_client(&self, id: &ClientId, audit: &AuditEvent) -> Result<bool>;
+    /// Registers a client with the change's notices and audit event, atomically. A
+    /// client id that already exists is [`StoreError::AlreadyExists`].
+    async fn create_client(&self, client: &Client, change: Change<'_>) -> Result<()>;
+    /// Saves every mutable field of a client, with the change's notices and audit event,
+    /// atomically.
+    async fn update_client(&self, client: &Client, change: Change<'_>) -> Result<()>;
+    /// Deletes a client (its consents and refresh tokens go with it) and writes the change's
+    /// notices and audit event with it; `false`, and nothing written, if unknown.
+    async fn delete_client(&self, id: &ClientId, change: Change<'_>) -> Result<bool>;
     async fn client(&self, id: &ClientId) -> Result<Option<Client>>;
     /// Stores the hash of an initial access token for dynamic registration (RFC 7591 §3).
     async fn insert_initial_access_token(
@@ -132,15 +131,19 @@ pub trait Outbox: Send + Sync {
 #[async_trait]
 pub trait Consents: Send + Sync {
     async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>>;
-    async fn grant_consent(&self, consent: &Consent) -> Result<()>;
-    /// Deletes the consent and, in the same transaction, revokes at `at` every refresh
-    /// token the person's login gave that client: a withdrawn consent releases nothing
-    /// more. `false` when there was no consent.
+    /// Records (or widens) a consent with the change's notices and audit event, in one
+    /// transaction: no consent without its trail, no trail of a consent that failed.
+    async fn grant_consent(&self, consent: &Consent, change: Change<'_>) -> Result<()>;
+    /// Deletes the consent and, in the same transaction, revokes every refresh token the
+    /// person's login gave that client: a withdrawn consent releases nothing more. The
+    /// tokens are revoked at the change's `revoke_tokens_at`, or at its audit event's time
+    /// when that is `None` (a withdrawal never leaves them live). The change's notices and
+    /// audit event are written only when there was a consent; `false` when there was none.
     async fn withdraw_consent(
         &self,
         account: AccountId,
         client: &ClientId,
-        at: OffsetDateTime,
+        change: Change<'_>,
     ) -> Result<bool>;
     /// Every consent a person gave, oldest first.
     async fn consents_of(&self, account: AccountId) -> Result<Vec<Consent>>;

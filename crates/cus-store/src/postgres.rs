@@ -24,5 +24,17 @@ impl PgStore {
     }
 }
 
-// Outbox claims skip rows another node has locked (see `claim_notifications`).
-crate::sql::impl_store!(PgStore, Postgres, "postgres", " FOR UPDATE SKIP LOCKED");
+// What the shared SQL needs to know of this backend (see `sql/mod.rs`).
+type Db = Postgres;
+type Backend = PgStore;
+const NAME: &str = "postgres";
+/// Nodes claim outbox rows concurrently: each skips the rows another is leasing (see
+/// `sql/outbox.rs`).
+const SKIP_LOCKED: bool = true;
+
+#[expect(
+    clippy::duplicate_mod,
+    reason = "the shared SQL is compiled once per backend, on purpose"
+)]
+#[path = "sql/mod.rs"]
+mod sql;

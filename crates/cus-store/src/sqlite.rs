@@ -40,4 +40,16 @@ impl SqliteStore {
     }
 }
 
-crate::sql::impl_store!(SqliteStore, Sqlite, "sqlite", "");
+// What the shared SQL needs to know of this backend (see `sql/mod.rs`).
+type Db = Sqlite;
+type Backend = SqliteStore;
+const NAME: &str = "sqlite";
+/// One writer at a time: an outbox claim is its own transaction, no row lock to skip.
+const SKIP_LOCKED: bool = false;
+
+#[expect(
+    clippy::duplicate_mod,
+    reason = "the shared SQL is compiled once per backend, on purpose"
+)]
+#[path = "sql/mod.rs"]
+mod sql;

@@ -9,6 +9,7 @@ use axum_extra::extract::cookie::CookieJar;
 use cus_core::ClientId;
 use cus_core::audit::AuditKind;
 use cus_core::forms::WithdrawForm;
+use cus_store::Change;
 
 use super::csrf;
 use super::errors::{PageError, no_store};
@@ -71,15 +72,14 @@ async fn withdraw_consent(
     let session = session.required("")?;
     let client = ClientId(form.client_id.unwrap_or_default());
     let now = app.clock.now();
-    if app
-        .store
-        .withdraw_consent(session.account_id, &client, now)
-        .await?
-    {
-        let subject = Some(client.0.clone());
-        let mut event = audit::of_request(AuditKind::ConsentWithdrawn, now, subject, &meta);
-        event.detail = Some(format!("account {}", session.account_id));
-        app.store.append_audit(&event).await?;
-    }
+    let subject = Some(client.0.clone());
+    let mut event = audit::of_request(AuditKind::ConsentWithdrawn, now, subject, &meta);
+    event.detail = Some(format!("account {}", session.account_id));
+    // The event is written with the withdrawal, and only if there was a consent to
+    // withdraw; nothing left to withdraw (a second click) ends on the same page.
+    let change = Change::audited(&event).revoking_tokens_at(now);
+    app.store
+        .withdraw_consent(session.account_id, &client, change)
+        .await?;
     Ok(Redirect::to("/autorizaciones").into_response())
 }

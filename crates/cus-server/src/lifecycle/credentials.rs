@@ -9,6 +9,7 @@
 
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::{Account, Credentials, Rut};
+use cus_store::Change;
 
 use super::lockout::{self, AfterFailure};
 use super::{captcha, messages};
@@ -115,7 +116,7 @@ async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<V
             let mut event = AuditEvent::new(AuditKind::CusChanged, now, Some(rut.compact()));
             event.detail = Some(changed.join("; "));
             app.store
-                .update_account(&account, &credentials, &[], &event, None)
+                .update_account(&account, &credentials, Change::audited(&event))
                 .await?;
         }
         return Ok(Some(Verified {
@@ -145,7 +146,13 @@ async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<V
     event.detail = Some("generated CUS used for the first time".into());
     let logouts = crate::oidc::backchannel::all_sessions_ended(app, account.id).await?;
     app.store
-        .update_account(&account, &credentials, &logouts, &event, Some(now))
+        .update_account(
+            &account,
+            &credentials,
+            Change::audited(&event)
+                .with_notices(&logouts)
+                .revoking_tokens_at(now),
+        )
         .await?;
     Ok(Some(Verified {
         account,
@@ -168,7 +175,11 @@ async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, m
                     event.at,
                 );
                 app.store
-                    .update_account(&account, &credentials, &[notice], &event, None)
+                    .update_account(
+                        &account,
+                        &credentials,
+                        Change::audited(&event).with_notices(&[notice]),
+                    )
                     .await?;
             }
             None => app.store.append_audit(&event).await?,

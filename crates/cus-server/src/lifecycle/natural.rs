@@ -9,6 +9,7 @@ use cus_core::contact::{self, mask_celular, mask_email};
 use cus_core::contact_form::{self, ContactInput};
 use cus_core::policy::{self, CusPolicyError};
 use cus_core::{Account, AccountId, Credentials, NewAccount, Rut, TipoPersona};
+use cus_store::Change;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -189,7 +190,11 @@ pub(super) async fn save_registration(
         account: account.clone(),
         credentials,
     };
-    match app.store.create_account(&new, &notifications, &event).await {
+    match app
+        .store
+        .create_account(&new, Change::audited(&event).with_notices(&notifications))
+        .await
+    {
         Ok(()) => {}
         Err(cus_store::StoreError::AlreadyExists(_)) => {
             return Err(invalid("rut", ALREADY_REGISTERED));
@@ -313,7 +318,11 @@ pub async fn generate(
     }
     let event = audit(AuditKind::CusGenerated, now, rut, meta);
     app.store
-        .update_account(&account, &credentials, &notifications, &event, None)
+        .update_account(
+            &account,
+            &credentials,
+            Change::audited(&event).with_notices(&notifications),
+        )
         .await?;
     // The secret answer unlocks logins (the new CUS must be usable) but keeps the lock
     // ladder, and the answer counts among the hour's five: knowing the answer must not
@@ -371,7 +380,13 @@ async fn set_cus(
     notices.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     let event = audit(AuditKind::CusChanged, now, &account.rut, meta);
     app.store
-        .update_account(&account, &credentials, &notices, &event, Some(now))
+        .update_account(
+            &account,
+            &credentials,
+            Change::audited(&event)
+                .with_notices(&notices)
+                .revoking_tokens_at(now),
+        )
         .await?;
     // Lockouts and answer limits end with a CUS the owner chose.
     let _ = app.cache.delete(&answer_lock(&account.rut)).await;
@@ -598,7 +613,14 @@ pub async fn update(
     }
     match app
         .store
-        .update_account(&account, &credentials, &notifications, &event, revoke)
+        .update_account(
+            &account,
+            &credentials,
+            Change {
+                revoke_tokens_at: revoke,
+                ..Change::audited(&event).with_notices(&notifications)
+            },
+        )
         .await
     {
         Ok(()) => {}
@@ -642,7 +664,7 @@ pub async fn verify_email(app: &AppState, token: &str) -> Result<Account, FlowEr
     credentials.email_verify_expires = None;
     let event = AuditEvent::new(AuditKind::EmailVerified, now, Some(account.rut.compact()));
     app.store
-        .update_account(&account, &credentials, &[], &event, None)
+        .update_account(&account, &credentials, Change::audited(&event))
         .await?;
     Ok(account)
 }

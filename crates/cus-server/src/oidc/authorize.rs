@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::audit::AuditKind;
 use cus_core::authorize;
 pub use cus_core::authorize::{AuthorizeError, AuthorizeParams};
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{AccountId, Client, ClientId};
+use cus_store::Change;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -249,7 +250,8 @@ pub async fn next_step(
     Ok(Next::Redirect(issue_code(app, pending, session).await?))
 }
 
-/// Records the person's consent to the pending request's scopes, and audits it.
+/// Records the person's consent to the pending request's scopes with its audit event, in
+/// one transaction: a consent is never given without its trail.
 async fn record_consent(
     app: &AppState,
     pending: &PendingAuthorization,
@@ -266,20 +268,16 @@ async fn record_consent(
         scopes: pending.scopes.clone(),
         granted_at: now,
     };
-    let mut event = AuditEvent::new(
-        AuditKind::ConsentGiven,
-        now,
-        Some(pending.client_id.0.clone()),
-    );
-    event.ip = meta.ip.clone();
-    event.user_agent = meta.user_agent.clone();
+    let subject = Some(pending.client_id.0.clone());
+    let mut event = crate::audit::of_request(AuditKind::ConsentGiven, now, subject, meta);
     event.detail = Some(format!(
         "account {} scopes {}",
         session.account_id,
         pending.scopes.join(" ")
     ));
-    app.store.grant_consent(&consent).await?;
-    app.store.append_audit(&event).await?;
+    app.store
+        .grant_consent(&consent, Change::audited(&event))
+        .await?;
     Ok(())
 }
 

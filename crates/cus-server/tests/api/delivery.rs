@@ -177,7 +177,11 @@ async fn queue_messages(app: &TestApp) {
     ];
     app.state
         .store
-        .update_account(&account, &credentials, &messages, &event, None)
+        .update_account(
+            &account,
+            &credentials,
+            cus_store::Change::audited(&event).with_notices(&messages),
+        )
         .await
         .expect("queued");
 }

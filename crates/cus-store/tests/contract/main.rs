@@ -10,7 +10,7 @@ use cus_core::{
     Account, AccountId, Address, Client, ClientId, ClientKind, Credentials, GrantType, NewAccount,
     Rut, TipoPersona, TokenAuthMethod,
 };
-use cus_store::{AuditFilter, Consent, RefreshToken, SigningKey, Store, StoreError};
+use cus_store::{AuditFilter, Change, Consent, RefreshToken, SigningKey, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -47,6 +47,8 @@ contract!(
     a_stale_copy_cannot_undo_a_cus_change,
     deliveries_show_each_state_and_keep_no_delivered_body,
     consent_is_granted_and_withdrawn,
+    a_consent_and_its_audit_event_are_written_together,
+    a_withdrawal_and_its_audit_event_are_written_together,
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
 
@@ -142,7 +144,10 @@ fn client(id: &str) -> Client {
 async fn account_round_trips(store: Arc<dyn Store>) {
     let new = new_account("12.345.678-5");
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "12345678-5"))
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, "12345678-5")),
+        )
         .await
         .expect("created");
     let (account, credentials) = store
@@ -176,7 +181,10 @@ async fn juridica_account_round_trips(store: Arc<dyn Store>) {
         celular: Some("+56911112222".into()),
     });
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "76086428-5"))
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, "76086428-5")),
+        )
         .await
         .expect("created");
     let (read, _) = store
@@ -194,9 +202,7 @@ async fn juridica_account_round_trips(store: Arc<dyn Store>) {
         .update_account(
             &changed,
             &new.credentials,
-            &[],
-            &audit(AuditKind::DataUpdated, "76086428-5"),
-            None,
+            Change::audited(&audit(AuditKind::DataUpdated, "76086428-5")),
         )
         .await
         .expect("updated");
@@ -215,8 +221,8 @@ async fn same_rut_created_concurrently_yields_one_account(store: Arc<dyn Store>)
             store
                 .create_account(
                     &new_account("11.111.111-1"),
-                    &[notification("a@example.cl")],
-                    &audit(AuditKind::AccountCreated, "11111111-1"),
+                    Change::audited(&audit(AuditKind::AccountCreated, "11111111-1"))
+                        .with_notices(&[notification("a@example.cl")]),
                 )
                 .await
         })
@@ -250,11 +256,10 @@ async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Sto
     store
         .create_account(
             &first,
-            &[
+            Change::audited(&audit(AuditKind::AccountCreated, "22222222-2")).with_notices(&[
                 notification("maria@example.cl"),
                 notification("+56912345678"),
-            ],
-            &audit(AuditKind::AccountCreated, "22222222-2"),
+            ]),
         )
         .await
         .expect("created");
@@ -263,8 +268,8 @@ async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Sto
     let again = store
         .create_account(
             &new_account("22.222.222-2"),
-            &[notification("other@example.cl")],
-            &audit(AuditKind::AccountCreated, "22222222-2"),
+            Change::audited(&audit(AuditKind::AccountCreated, "22222222-2"))
+                .with_notices(&[notification("other@example.cl")]),
         )
         .await;
     assert!(matches!(again, Err(StoreError::AlreadyExists("account"))));
@@ -277,12 +282,18 @@ async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Sto
 async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
     let new = new_account("33.333.333-3");
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "33333333-3"))
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, "33333333-3")),
+        )
         .await
         .expect("created");
     let c = client("portal-u");
     store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-u"))
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-u")),
+        )
         .await
         .expect("client");
     let family = Uuid::now_v7();
@@ -321,9 +332,9 @@ async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
         .update_account(
             &account,
             &credentials,
-            &[notification("maria@example.cl")],
-            &audit(AuditKind::CusChanged, "33333333-3"),
-            Some(later),
+            Change::audited(&audit(AuditKind::CusChanged, "33333333-3"))
+                .with_notices(&[notification("maria@example.cl")])
+                .revoking_tokens_at(later),
         )
         .await
         .expect("updated");
@@ -364,9 +375,8 @@ async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
         .update_account(
             &ghost,
             &credentials,
-            &[notification("x@example.cl")],
-            &audit(AuditKind::CusChanged, "x"),
-            None,
+            Change::audited(&audit(AuditKind::CusChanged, "x"))
+                .with_notices(&[notification("x@example.cl")]),
         )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound("account"))));
@@ -380,7 +390,10 @@ async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
 async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
     let c = client("portal-a");
     store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-a"))
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-a")),
+        )
         .await
         .expect("created");
     assert_eq!(
@@ -388,13 +401,16 @@ async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
         Some(c.clone())
     );
     let dup = store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-a"))
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-a")),
+        )
         .await;
     assert!(matches!(dup, Err(StoreError::AlreadyExists("client"))));
     store
         .create_client(
             &client("portal-b"),
-            &audit(AuditKind::ClientCreated, "portal-b"),
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-b")),
         )
         .await
         .expect("created");
@@ -418,7 +434,10 @@ async fn clients_are_stored_and_unique(store: Arc<dyn Store>) {
 async fn clients_are_updated_and_deleted_with_audit(store: Arc<dyn Store>) {
     let c = client("portal-e");
     store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-e"))
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-e")),
+        )
         .await
         .expect("created");
     let mut changed = c.clone();
@@ -438,7 +457,10 @@ async fn clients_are_updated_and_deleted_with_audit(store: Arc<dyn Store>) {
     changed.enabled = false;
     changed.updated_at = now() + Duration::seconds(1);
     store
-        .update_client(&changed, &audit(AuditKind::ClientChanged, "portal-e"))
+        .update_client(
+            &changed,
+            Change::audited(&audit(AuditKind::ClientChanged, "portal-e")),
+        )
         .await
         .expect("updated");
     assert_eq!(
@@ -449,19 +471,28 @@ async fn clients_are_updated_and_deleted_with_audit(store: Arc<dyn Store>) {
     ghost.client_id = ClientId("ghost".into());
     assert!(matches!(
         store
-            .update_client(&ghost, &audit(AuditKind::ClientChanged, "ghost"))
+            .update_client(
+                &ghost,
+                Change::audited(&audit(AuditKind::ClientChanged, "ghost"))
+            )
             .await,
         Err(StoreError::NotFound("client"))
     ));
     assert!(
         store
-            .delete_client(&c.client_id, &audit(AuditKind::ClientChanged, "portal-e"))
+            .delete_client(
+                &c.client_id,
+                Change::audited(&audit(AuditKind::ClientChanged, "portal-e"))
+            )
             .await
             .expect("deleted")
     );
     assert!(
         !store
-            .delete_client(&c.client_id, &audit(AuditKind::ClientChanged, "portal-e"))
+            .delete_client(
+                &c.client_id,
+                Change::audited(&audit(AuditKind::ClientChanged, "portal-e"))
+            )
             .await
             .expect("deleted")
     );
@@ -578,7 +609,10 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
 async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
     let new = new_account("55.555.555-5");
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "55555555-5"))
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, "55555555-5")),
+        )
         .await
         .expect("created");
     let (stale, stale_credentials) = store
@@ -597,9 +631,7 @@ async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
         .update_account(
             &changed,
             &owners,
-            &[],
-            &audit(AuditKind::CusChanged, "55555555-5"),
-            Some(later),
+            Change::audited(&audit(AuditKind::CusChanged, "55555555-5")).revoking_tokens_at(later),
         )
         .await
         .expect("the owner's change");
@@ -609,9 +641,7 @@ async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
         .update_account(
             &from_stale,
             &stale_credentials,
-            &[],
-            &audit(AuditKind::DataUpdated, "55555555-5"),
-            None,
+            Change::audited(&audit(AuditKind::DataUpdated, "55555555-5")),
         )
         .await;
     assert!(
@@ -634,9 +664,7 @@ async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
         .update_account(
             &fresh,
             &credentials,
-            &[],
-            &audit(AuditKind::DataUpdated, "55555555-5"),
-            None,
+            Change::audited(&audit(AuditKind::DataUpdated, "55555555-5")),
         )
         .await
         .expect("a fresh copy is written");
@@ -651,8 +679,8 @@ async fn many_workers_lease_each_message_once(store: Arc<dyn Store>) {
     store
         .create_account(
             &new_account("66.666.666-6"),
-            &messages,
-            &audit(AuditKind::AccountCreated, "66666666-6"),
+            Change::audited(&audit(AuditKind::AccountCreated, "66666666-6"))
+                .with_notices(&messages),
         )
         .await
         .expect("created");
@@ -686,8 +714,8 @@ async fn outbox_delivers_pending_once(store: Arc<dyn Store>) {
     store
         .create_account(
             &new_account("66.666.666-6"),
-            &[notification("x@example.cl")],
-            &audit(AuditKind::AccountCreated, "66666666-6"),
+            Change::audited(&audit(AuditKind::AccountCreated, "66666666-6"))
+                .with_notices(&[notification("x@example.cl")]),
         )
         .await
         .expect("created");
@@ -856,39 +884,37 @@ async fn notices_queue_on_their_own_all_or_none(store: Arc<dyn Store>) {
 }
 
 async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
-    let new = new_account("77.777.777-7");
+    let consent = person_and_portal(&store, "77.777.777-7", "portal-c").await;
+    let (account, c) = (consent.account_id, client("portal-c"));
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "77777777-7"))
+        .grant_consent(
+            &consent,
+            Change::audited(&audit(AuditKind::ConsentGiven, "portal-c")),
+        )
         .await
-        .expect("created");
-    let c = client("portal-c");
-    store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-c"))
-        .await
-        .expect("created");
-    let consent = Consent {
-        account_id: new.account.id,
-        client_id: c.client_id.clone(),
-        scopes: vec!["openid".into(), "run".into()],
-        granted_at: now(),
-    };
-    store.grant_consent(&consent).await.expect("granted");
+        .expect("granted");
     let wider = Consent {
         scopes: vec!["openid".into(), "run".into(), "email".into()],
         ..consent.clone()
     };
-    store.grant_consent(&wider).await.expect("granted again");
+    store
+        .grant_consent(
+            &wider,
+            Change::audited(&audit(AuditKind::ConsentGiven, "portal-c")),
+        )
+        .await
+        .expect("granted again");
     assert_eq!(
-        store
-            .consent(new.account.id, &c.client_id)
-            .await
-            .expect("read"),
+        store.consent(account, &c.client_id).await.expect("read"),
         Some(wider.clone())
     );
     // The portal holds a refresh token from the person's login; another portal too.
     let other = client("portal-c2");
     store
-        .create_client(&other, &audit(AuditKind::ClientCreated, "portal-c2"))
+        .create_client(
+            &other,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-c2")),
+        )
         .await
         .expect("created");
     for (hash, client_id) in [("of-c", &c.client_id), ("of-c2", &other.client_id)] {
@@ -896,7 +922,7 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
             .insert_refresh_token(&RefreshToken {
                 token_hash: hash.into(),
                 family_id: Uuid::now_v7(),
-                account_id: new.account.id,
+                account_id: account,
                 client_id: client_id.clone(),
                 grant_json: "{}".into(),
                 created_at: now(),
@@ -909,7 +935,12 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
     }
     assert!(
         store
-            .withdraw_consent(new.account.id, &c.client_id, now())
+            .withdraw_consent(
+                account,
+                &c.client_id,
+                Change::audited(&audit(AuditKind::ConsentWithdrawn, "portal-c"))
+                    .revoking_tokens_at(now()),
+            )
             .await
             .expect("withdrawn")
     );
@@ -932,22 +963,191 @@ async fn consent_is_granted_and_withdrawn(store: Arc<dyn Store>) {
     assert!(!revoked("of-c2").await, "another portal's do not");
     assert!(
         store
-            .consent(new.account.id, &c.client_id)
+            .consent(account, &c.client_id)
             .await
             .expect("read")
             .is_none()
     );
 }
 
+/// An account and a client, created with their own audit events, to consent between.
+async fn person_and_portal(store: &Arc<dyn Store>, rut: &str, client_id: &str) -> Consent {
+    let new = new_account(rut);
+    let subject = new.account.rut.compact();
+    store
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, &subject)),
+        )
+        .await
+        .expect("created");
+    let c = client(client_id);
+    store
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, client_id)),
+        )
+        .await
+        .expect("created");
+    Consent {
+        account_id: new.account.id,
+        client_id: c.client_id,
+        scopes: vec!["openid".into(), "run".into()],
+        granted_at: now(),
+    }
+}
+
+/// The audit trail of one subject, oldest first.
+async fn trail(store: &Arc<dyn Store>, subject: &str) -> Vec<AuditEvent> {
+    store
+        .audit_events(&AuditFilter {
+            subject: Some(subject.into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+}
+
+/// A consent and the audit event that records it are one write: both are there when the
+/// call returns, and a grant that fails (a client that does not exist) leaves no event of
+/// a consent that never happened.
+async fn a_consent_and_its_audit_event_are_written_together(store: Arc<dyn Store>) {
+    let consent = person_and_portal(&store, "12.121.212-9", "portal-g").await;
+    let mut given = audit(AuditKind::ConsentGiven, "portal-g");
+    given.detail = Some(format!("account {} scopes openid run", consent.account_id));
+    store
+        .grant_consent(&consent, Change::audited(&given))
+        .await
+        .expect("granted");
+    assert_eq!(
+        store
+            .consent(consent.account_id, &consent.client_id)
+            .await
+            .expect("read"),
+        Some(consent.clone())
+    );
+    let events = trail(&store, "portal-g").await;
+    assert_eq!(
+        events.last(),
+        Some(&given),
+        "the consent's event is written"
+    );
+    assert_eq!(events.len(), 2, "client creation, then the consent");
+
+    let to_nobody = Consent {
+        client_id: ClientId("portal-ghost".into()),
+        ..consent.clone()
+    };
+    let refused = store
+        .grant_consent(
+            &to_nobody,
+            Change::audited(&audit(AuditKind::ConsentGiven, "portal-ghost")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+    assert!(
+        trail(&store, "portal-ghost").await.is_empty(),
+        "no event of a consent that was not written"
+    );
+}
+
+/// Withdrawing a consent deletes it, revokes the portal's refresh tokens and writes its
+/// audit event in one transaction; withdrawing one that is not there writes no event. The
+/// tokens end at the change's revocation time, or at its event's time when it names none.
+async fn a_withdrawal_and_its_audit_event_are_written_together(store: Arc<dyn Store>) {
+    let consent = person_and_portal(&store, "13.131.313-6", "portal-w").await;
+    let token = |hash: &str| RefreshToken {
+        token_hash: hash.into(),
+        family_id: Uuid::now_v7(),
+        account_id: consent.account_id,
+        client_id: consent.client_id.clone(),
+        grant_json: "{}".into(),
+        created_at: now(),
+        expires_at: now() + Duration::days(1),
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let granted = audit(AuditKind::ConsentGiven, "portal-w");
+    for (hash, revoke_at) in [
+        ("rt-w1", Some(now() + Duration::seconds(3))),
+        ("rt-w2", None),
+    ] {
+        store
+            .grant_consent(&consent, Change::audited(&granted))
+            .await
+            .expect("granted");
+        store
+            .insert_refresh_token(&token(hash))
+            .await
+            .expect("refresh token");
+        let mut withdrawn = audit(AuditKind::ConsentWithdrawn, "portal-w");
+        withdrawn.at += Duration::seconds(1);
+        let change = Change {
+            revoke_tokens_at: revoke_at,
+            ..Change::audited(&withdrawn)
+        };
+        assert!(
+            store
+                .withdraw_consent(consent.account_id, &consent.client_id, change)
+                .await
+                .expect("withdrawn")
+        );
+        assert!(
+            store
+                .consent(consent.account_id, &consent.client_id)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        assert_eq!(
+            trail(&store, "portal-w").await.last(),
+            Some(&withdrawn),
+            "the withdrawal's event is written"
+        );
+        let revoked = store
+            .refresh_token(hash)
+            .await
+            .expect("read")
+            .expect("present");
+        assert_eq!(revoked.revoked_at, Some(revoke_at.unwrap_or(withdrawn.at)));
+    }
+
+    let before = trail(&store, "portal-w").await.len();
+    assert!(
+        !store
+            .withdraw_consent(
+                consent.account_id,
+                &consent.client_id,
+                Change::audited(&audit(AuditKind::ConsentWithdrawn, "portal-w")),
+            )
+            .await
+            .expect("nothing to withdraw")
+    );
+    assert_eq!(
+        trail(&store, "portal-w").await.len(),
+        before,
+        "no event for a consent that was not there"
+    );
+}
+
 async fn refresh_tokens_rotate_once_and_revoke_by_family(store: Arc<dyn Store>) {
     let new = new_account("88.888.888-8");
     store
-        .create_account(&new, &[], &audit(AuditKind::AccountCreated, "88888888-8"))
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, "88888888-8")),
+        )
         .await
         .expect("created");
     let c = client("portal-d");
     store
-        .create_client(&c, &audit(AuditKind::ClientCreated, "portal-d"))
+        .create_client(
+            &c,
+            Change::audited(&audit(AuditKind::ClientCreated, "portal-d")),
+        )
         .await
         .expect("created");
     let family = Uuid::now_v7();
