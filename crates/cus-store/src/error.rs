@@ -25,11 +25,13 @@ pub enum StoreError {
 impl StoreError {
     /// Maps a unique violation to [`StoreError::AlreadyExists`], anything else to `Database`.
     pub(crate) fn on_insert(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-        move |err| match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::AlreadyExists(what)
+        move |err| {
+            if let sqlx::Error::Database(db) = &err
+                && db.is_unique_violation()
+            {
+                return StoreError::AlreadyExists(what);
             }
-            _ => StoreError::Database(err),
+            StoreError::Database(err)
         }
     }
 }

@@ -3,7 +3,6 @@
 //! company's RUT: a jurídica account is an account of another kind, not a parallel system.
 
 use cus_core::contact;
-use cus_core::policy::{self, CusPolicyError};
 use cus_core::{Account, AccountId, Representante, Rut, TipoPersona};
 use uuid::Uuid;
 
@@ -77,24 +76,11 @@ pub async fn register(
         .map_err(|e| errors.insert("rep_email", e.into()))
         .ok();
     let cus = match (&rut, &contact) {
-        (Some(rut), Some(c)) => policy::check_cus(
-            &input.cus,
-            &input.cus_repetida,
-            rut,
-            Some(&c.email),
-            policy::is_common,
-        )
-        .map_err(|e| {
-            errors.insert(
-                if matches!(e, CusPolicyError::Mismatch) {
-                    "cus_repetida"
-                } else {
-                    "cus"
-                },
-                e.to_string(),
-            )
-        })
-        .ok(),
+        (Some(rut), Some(c)) => {
+            super::new_cus(&input.cus, &input.cus_repetida, rut, &c.email, "cus")
+                .map_err(|(field, message)| errors.insert(field, message))
+                .ok()
+        }
         _ => None,
     };
     let (Some(rut), Some(contact), Some(rep_rut), Some(rep_email), Some(cus), true) =

@@ -11,6 +11,9 @@ pub mod natural;
 
 use std::collections::BTreeMap;
 
+use cus_core::Rut;
+use cus_core::policy::{self, CusPolicyError};
+
 pub use cus_core::contact_form::FieldErrors;
 
 /// What can go wrong in a lifecycle flow, as the pages need to tell it.
@@ -43,6 +46,30 @@ impl From<cus_cache::CacheError> for FlowError {
     fn from(e: cus_cache::CacheError) -> Self {
         FlowError::Internal(e.into())
     }
+}
+
+/// A new CUS, typed twice, under the CUS policy (`cus_core::policy::check_cus`, with the
+/// blocklist): the normalised CUS to hash, or the message and the field it goes beside —
+/// `field`, where the CUS was typed, or `cus_repetida` when the two differ. Every form that
+/// sets a CUS goes through here.
+pub fn new_cus(
+    cus: &str,
+    repeated: &str,
+    rut: &Rut,
+    email: &str,
+    field: &'static str,
+) -> Result<String, (&'static str, String)> {
+    policy::check_cus(cus, repeated, rut, Some(email), policy::is_common).map_err(|e| {
+        let beside = match e {
+            CusPolicyError::Mismatch => "cus_repetida",
+            CusPolicyError::TooShort
+            | CusPolicyError::TooLong
+            | CusPolicyError::ContainsRut
+            | CusPolicyError::ContainsEmail
+            | CusPolicyError::Common => field,
+        };
+        (beside, e.to_string())
+    })
 }
 
 /// One field error.

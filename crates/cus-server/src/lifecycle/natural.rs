@@ -7,7 +7,6 @@ use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::audit::{AuditEvent, AuditKind};
 use cus_core::contact::{self, mask_celular, mask_email};
 use cus_core::contact_form::{self, ContactInput};
-use cus_core::policy::{self, CusPolicyError};
 use cus_core::{Account, AccountId, Credentials, NewAccount, Rut, TipoPersona};
 use cus_store::Change;
 use time::OffsetDateTime;
@@ -26,17 +25,6 @@ const MAX_ANSWERS: u64 = 5;
 const ANSWER_WINDOW: Duration = Duration::from_secs(3600);
 /// How long the data form stays open after the CUS was checked.
 const UPDATE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
-
-fn policy_error_field(e: &CusPolicyError) -> &'static str {
-    match e {
-        CusPolicyError::Mismatch => "cus_repetida",
-        CusPolicyError::TooShort
-        | CusPolicyError::TooLong
-        | CusPolicyError::ContainsRut
-        | CusPolicyError::ContainsEmail
-        | CusPolicyError::Common => "cus",
-    }
-}
 
 /// Registration as typed.
 #[derive(Debug, Default, Clone)]
@@ -109,15 +97,11 @@ pub async fn register(
         contact_form::optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
     let contact = contact_form::parse(&input.contact, true, &mut errors);
     let cus = match (&rut, &contact) {
-        (Some(rut), Some(contact)) => policy::check_cus(
-            &input.cus,
-            &input.cus_repetida,
-            rut,
-            Some(&contact.email),
-            policy::is_common,
-        )
-        .map_err(|e| errors.insert(policy_error_field(&e), e.to_string()))
-        .ok(),
+        (Some(rut), Some(contact)) => {
+            super::new_cus(&input.cus, &input.cus_repetida, rut, &contact.email, "cus")
+                .map_err(|(field, message)| errors.insert(field, message))
+                .ok()
+        }
         _ => None,
     };
     let (Some(rut), Some(contact), Some(cus), true) = (rut, contact, cus, errors.is_empty()) else {
@@ -347,23 +331,8 @@ async fn set_cus(
     repeated: &str,
     meta: &RequestMeta,
 ) -> Result<Account, FlowError> {
-    let cus = policy::check_cus(
-        cus,
-        repeated,
-        &account.rut,
-        Some(&account.email),
-        policy::is_common,
-    )
-    .map_err(|e| {
-        invalid(
-            if matches!(e, CusPolicyError::Mismatch) {
-                "cus_repetida"
-            } else {
-                "cus_nueva"
-            },
-            e.to_string(),
-        )
-    })?;
+    let cus = super::new_cus(cus, repeated, &account.rut, &account.email, "cus_nueva")
+        .map_err(|(field, message)| invalid(field, message))?;
     let now = app.clock.now();
     let mut account = account;
     credentials.cus_hash = app.hasher.hash(&cus).await?;
@@ -531,24 +500,11 @@ pub async fn update(
     let contact = contact_form::parse(input, false, &mut errors);
     let changing_cus = !new_cus.is_empty() || !repeated.is_empty();
     let new_cus = match &contact {
-        Some(c) if changing_cus => policy::check_cus(
-            new_cus,
-            repeated,
-            &account.rut,
-            Some(&c.email),
-            policy::is_common,
-        )
-        .map_err(|e| {
-            errors.insert(
-                if matches!(e, CusPolicyError::Mismatch) {
-                    "cus_repetida"
-                } else {
-                    "cus_nueva"
-                },
-                e.to_string(),
-            )
-        })
-        .ok(),
+        Some(c) if changing_cus => {
+            super::new_cus(new_cus, repeated, &account.rut, &c.email, "cus_nueva")
+                .map_err(|(field, message)| errors.insert(field, message))
+                .ok()
+        }
         _ => None,
     };
     let Some(contact) = contact.filter(|_| errors.is_empty()) else {
