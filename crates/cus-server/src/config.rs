@@ -72,6 +72,9 @@ pub struct Lockout {
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// Where `/metrics` and the detailed health checks are served; `None`: nowhere.
+    #[serde(deserialize_with = "optional_address")]
+    pub management_listen: Option<SocketAddr>,
     pub issuer: String,
     pub shutdown_grace_seconds: u64,
     pub request_timeout_seconds: u64,
@@ -79,6 +82,21 @@ pub struct Server {
     /// ranges). Empty: the peer address is the client's.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address and port, or the empty string for none.
+fn optional_address<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "\"{text}\" is not an address and port like 127.0.0.1:9090"
+        ))
+    })
 }
 
 /// A list of networks, each an address (`10.0.0.7`) or a CIDR range (`10.0.0.0/16`).
@@ -333,6 +351,7 @@ impl Config {
             "environment": match self.environment { Environment::Development => "development", Environment::Production => "production" },
             "server": {
                 "listen": self.server.listen.to_string(),
+                "management_listen": self.server.management_listen.map(|a| a.to_string()).unwrap_or_default(),
                 "issuer": self.server.issuer,
                 "shutdown_grace_seconds": self.server.shutdown_grace_seconds,
                 "request_timeout_seconds": self.server.request_timeout_seconds,

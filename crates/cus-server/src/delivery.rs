@@ -261,6 +261,7 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
             app.store
                 .mark_abandoned(n.id, app.clock.now(), &reason)
                 .await?;
+            counted(n.channel.as_str(), "abandoned");
             continue;
         }
         let delivered = tokio::time::timeout(SEND_LIMIT, delivery.deliver(app, n))
@@ -274,6 +275,7 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
         match delivered {
             Ok(()) => {
                 app.store.mark_sent(n.id, app.clock.now()).await?;
+                counted(n.channel.as_str(), "sent");
                 sent += 1;
                 tracing::info!(notification.id = %n.id, channel = n.channel.as_str(), "notification delivered");
             }
@@ -283,10 +285,16 @@ pub async fn deliver_due(app: &AppState, delivery: &Delivery) -> anyhow::Result<
                 let reason = format!("{e:#}");
                 tracing::warn!(notification.id = %n.id, channel = n.channel.as_str(), error = %reason, "delivery failed; will retry");
                 app.store.mark_failed(n.id, &reason, retry).await?;
+                counted(n.channel.as_str(), "retried");
             }
         }
     }
     Ok(sent)
+}
+
+fn counted(channel: &'static str, result: &'static str) {
+    metrics::counter!(crate::metrics::OUTBOX, "channel" => channel, "result" => result)
+        .increment(1);
 }
 
 /// Background task of `cus serve`, until `stop` says so. A round under way when it does is

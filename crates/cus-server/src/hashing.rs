@@ -48,10 +48,13 @@ impl Hasher {
         let argon = self.argon();
         let secret = secret.to_owned();
         tokio::task::spawn_blocking(move || {
-            argon
+            let started = std::time::Instant::now();
+            let hashed = argon
                 .hash_password(secret.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))
+                .map_err(|e| anyhow::anyhow!("cannot hash: {e}"));
+            timed(started);
+            hashed
         })
         .await?
     }
@@ -85,14 +88,23 @@ impl Hasher {
         let secret = secret.to_owned();
         let argon = self.argon();
         let matched = tokio::task::spawn_blocking(move || {
-            argon
+            let started = std::time::Instant::now();
+            let matched = argon
                 .verify_password(secret.as_bytes(), phc.as_str())
-                .is_ok()
+                .is_ok();
+            timed(started);
+            matched
         })
         .await
         .unwrap_or(false);
         known && matched
     }
+}
+
+/// Records one argon2id computation (the figure to size `hashing.max_concurrent` by).
+fn timed(started: std::time::Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::histogram!(crate::metrics::ARGON2_SECONDS).record(seconds);
 }
 
 #[cfg(test)]

@@ -16,6 +16,22 @@ use crate::secrets::Kek;
 
 pub use cus_jose::{ALGORITHMS, VerifyError, half_hash};
 
+/// Publishes when the newest key of each algorithm became active (a rotation that stopped
+/// happening shows as a growing age).
+fn record_ages(keys: &[SigningKey]) {
+    for alg in ALGORITHMS {
+        let newest = keys
+            .iter()
+            .filter(|k| k.alg == alg && k.retired_at.is_none())
+            .map(|k| k.active_from)
+            .max();
+        if let Some(active_from) = newest {
+            let at = active_from.unix_timestamp() as f64;
+            metrics::gauge!(crate::metrics::SIGNING_KEY_ACTIVE_FROM, "alg" => alg).set(at);
+        }
+    }
+}
+
 /// The keys of this node, reloaded from the store so every node follows a rotation.
 pub struct Keyring {
     store: Arc<dyn Store>,
@@ -54,7 +70,9 @@ impl Keyring {
     /// Re-reads the keys from the store (after a rotation or a prune by any node).
     pub async fn reload(&self) -> anyhow::Result<()> {
         let mut loaded = Vec::new();
-        for key in self.store.keys().await? {
+        let stored = self.store.keys().await?;
+        record_ages(&stored);
+        for key in stored {
             loaded.push(
                 self.unseal(&key)
                     .with_context(|| format!("signing key {}", key.kid))?,

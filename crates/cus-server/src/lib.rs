@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;
+pub mod metrics;
 pub mod oidc;
 pub mod outbound;
 pub mod request;

@@ -33,10 +33,15 @@ pub async fn check(app: &AppState, name: &str, subject: &str, limit: Limit) -> R
         .await?;
     if count > limit.max {
         tracing::warn!(limit = name, "rate limit exceeded");
+        limited(name);
         Err(Refused::Limited(left.max(Duration::from_secs(1))))
     } else {
         Ok(())
     }
+}
+
+fn limited(name: &str) {
+    metrics::counter!(crate::metrics::RATE_LIMITED, "limit" => name.to_owned()).increment(1);
 }
 
 /// The subject of a per-client limit counted per address: the address first (it never
@@ -56,6 +61,7 @@ pub async fn exhausted(
     let count = app.cache.count(&failures_key(name, subject)).await?;
     if count >= limit.max {
         tracing::warn!(limit = name, "failure limit reached");
+        limited(name);
         // The counter's window is not read back; its whole length is the safe answer.
         return Err(Refused::Limited(Duration::from_secs(limit.window.max(1))));
     }

@@ -15,6 +15,8 @@ use crate::config::Config;
 pub struct Application {
     listener: tokio::net::TcpListener,
     address: SocketAddr,
+    /// The management listener (`server.management_listen`), when configured.
+    management: Option<tokio::net::TcpListener>,
     state: AppState,
 }
 
@@ -29,6 +31,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let address = listener.local_addr()?;
+        let management =
+            match config.server.management_listen {
+                Some(at) => Some(tokio::net::TcpListener::bind(at).await.with_context(|| {
+                    format!("cannot listen on {at} (server.management_listen)")
+                })?),
+                None => None,
+            };
         let scheme = if config.tls_enabled() {
             "https"
         } else {
@@ -70,16 +79,25 @@ impl Application {
             hasher,
             csrf_key,
             message_key,
+            draining: std::sync::atomic::AtomicBool::new(false),
         };
+        // Installed before the first request, so every metric is recorded.
+        crate::metrics::handle();
         Ok(Self {
             listener,
             address,
+            management,
             state: AppState(Arc::new(app)),
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The management listener's address, when one is configured.
+    pub fn management_address(&self) -> Option<SocketAddr> {
+        self.management.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -91,6 +109,15 @@ impl Application {
         let state = self.state.clone();
         let router = crate::http::router(state.clone());
         tokio::spawn(crate::oidc::keep_keys_fresh(state.clone()));
+        tokio::spawn(crate::metrics::keep_up());
+        if let Some(listener) = self.management {
+            let management = crate::http::management(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, management).await {
+                    tracing::error!(error = %e, "the management listener stopped");
+                }
+            });
+        }
         let delivery = crate::delivery::Delivery::from_config(&state.config.outbox)?;
         let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
         let outbox = tokio::spawn(crate::delivery::run(
@@ -115,8 +142,9 @@ impl Application {
             .context("cannot load the TLS certificate or key")?;
             let handle = axum_server::Handle::new();
             let signal_handle = handle.clone();
+            let signalled = state.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                shutdown_signal(&signalled).await;
                 signal_handle.graceful_shutdown(Some(grace));
             });
             axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
@@ -129,12 +157,13 @@ impl Application {
             // timeout.
             let stopping = Arc::new(tokio::sync::Notify::new());
             let signalled = stopping.clone();
+            let draining = state.clone();
             let serve = axum::serve(
                 self.listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                shutdown_signal(&draining).await;
                 signalled.notify_one();
             });
             tokio::select! {
@@ -192,7 +221,9 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store:
     Ok(store)
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C, then marks the node draining (`/readyz` answers 503 from
+/// here on, so the balancer sends no new requests while in-flight ones finish).
+async fn shutdown_signal(app: &AppState) {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -213,5 +244,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+    app.draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("shutdown requested: finishing in-flight requests");
 }

@@ -54,10 +54,56 @@ fn routes() -> Routes {
         .route("/static/cus.js", axum::routing::get(script))
 }
 
+/// The management listener's router (`server.management_listen`): Prometheus metrics and
+/// the health checks with their reasons. Never merged into the public router.
+pub fn management(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics_text))
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/readyz", axum::routing::get(health::readyz_detailed))
+        .with_state(state)
+}
+
+async fn metrics_text() -> impl axum::response::IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::handle().render(),
+    )
+}
+
+/// Counts every request by its route template (never the path: it may carry ids) and
+/// status, and times it.
+async fn measured(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => route.clone(), "method" => method.clone())
+        .record(seconds);
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}
+
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let https = state.issuer.starts_with("https://");
-    let mut router = routes().into_router().with_state(state);
+    // Per route (axum applies `layer` after routing), so the route template is known.
+    let mut router = routes()
+        .into_router()
+        .with_state(state)
+        .layer(axum::middleware::from_fn(measured));
     if https {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,

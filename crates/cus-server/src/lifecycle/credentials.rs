@@ -44,8 +44,35 @@ pub enum Attempt {
     Locked,
 }
 
-/// Checks `cus` for `rut` at `place` (for the audit trail), under the lockout rules.
+impl Attempt {
+    /// The outcome as metrics label it.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Verified(_) => "verified",
+            Self::Wrong { .. } => "wrong",
+            Self::CaptchaRequired => "captcha_required",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// Checks `cus` for `rut` at `place` (for the audit trail and the metrics), under the
+/// lockout rules.
 pub async fn attempt(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+    captcha: Captcha<'_>,
+    place: &'static str,
+    meta: &RequestMeta,
+) -> anyhow::Result<Attempt> {
+    let attempt = check(app, rut, cus, captcha, place, meta).await?;
+    let outcome = attempt.label();
+    metrics::counter!(crate::metrics::LOGINS, "form" => place, "outcome" => outcome).increment(1);
+    Ok(attempt)
+}
+
+async fn check(
     app: &AppState,
     rut: &Rut,
     cus: &str,

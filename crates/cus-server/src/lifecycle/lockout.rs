@@ -105,6 +105,7 @@ pub async fn failed(app: &AppState, rut: &Rut, attempt: Admitted) -> anyhow::Res
     let duration = Duration::from_secs(seconds);
     app.cache.put(&lock(rut), b"1", duration).await?;
     app.cache.delete(&failures(rut)).await?;
+    metrics::counter!(crate::metrics::LOCKOUTS).increment(1);
     Ok(AfterFailure::Locked(duration))
 }
 

@@ -89,11 +89,13 @@ pub async fn exchange(
             "this client may not use this grant type",
         ));
     }
-    match grant {
+    let issued = match grant {
         GrantType::AuthorizationCode => redeem_code(app, client, form).await,
         GrantType::RefreshToken => refresh(app, client, form).await,
         GrantType::ClientCredentials => client_credentials(app, client, form).await,
-    }
+    }?;
+    metrics::counter!(crate::metrics::TOKENS_ISSUED, "grant" => grant.as_str()).increment(1);
+    Ok(issued)
 }
 
 async fn redeem_code(

@@ -1,0 +1,91 @@
+//! Prometheus metrics. One recorder per process, rendered by the management listener's
+//! `/metrics` (never the public one). Every metric CUS records is named here, so the
+//! list an operator alerts on is in one place (docs/operations.md, Metrics).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// HTTP requests, by route template, method and status.
+pub const HTTP_REQUESTS: &str = "cus_http_requests_total";
+/// HTTP latency in seconds, by route template and method.
+pub const HTTP_SECONDS: &str = "cus_http_request_duration_seconds";
+/// CUS checks by the form they came from and their outcome.
+pub const LOGINS: &str = "cus_logins_total";
+/// RUTs locked after too many wrong CUS.
+pub const LOCKOUTS: &str = "cus_lockouts_total";
+/// Requests refused by a rate limit, by limit.
+pub const RATE_LIMITED: &str = "cus_rate_limited_total";
+/// Tokens issued at `/token`, by grant.
+pub const TOKENS_ISSUED: &str = "cus_tokens_issued_total";
+/// Outbox messages by channel and result (sent, retried, abandoned).
+pub const OUTBOX: &str = "cus_outbox_messages_total";
+/// Failures of the store, the cache or another dependency answered with 503.
+pub const INTERNAL_ERRORS: &str = "cus_internal_errors_total";
+/// Time to hash or verify one CUS or secret answer with argon2id, in seconds.
+pub const ARGON2_SECONDS: &str = "cus_argon2_duration_seconds";
+/// Unix time the newest signing key of each algorithm became active; its age is
+/// `time() - cus_signing_key_active_from_seconds` (a node has no clock of its own here).
+pub const SIGNING_KEY_ACTIVE_FROM: &str = "cus_signing_key_active_from_seconds";
+
+/// Latency buckets: from a cached page (1 ms) to a slow argon2 verification (4 s).
+const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0,
+];
+
+/// The process's recorder, installed at first use. In a test process several apps share
+/// it, as several handlers of one node do.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows none");
+        }
+        describe();
+        handle
+    })
+}
+
+/// Keeps the histograms' windows moving (the exporter's housekeeping).
+pub async fn keep_up() {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle().run_upkeep();
+    }
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by route template, method and status"
+    );
+    describe_histogram!(
+        HTTP_SECONDS,
+        Unit::Seconds,
+        "HTTP latency by route template and method"
+    );
+    describe_counter!(LOGINS, "CUS checks by form and outcome");
+    describe_counter!(LOCKOUTS, "RUTs locked after too many wrong CUS");
+    describe_counter!(RATE_LIMITED, "Requests refused by a rate limit, by limit");
+    describe_counter!(TOKENS_ISSUED, "Tokens issued at /token, by grant");
+    describe_counter!(OUTBOX, "Outbox messages by channel and result");
+    describe_counter!(INTERNAL_ERRORS, "Dependency failures answered with 503");
+    describe_histogram!(
+        ARGON2_SECONDS,
+        Unit::Seconds,
+        "argon2id hash or verification time"
+    );
+    describe_gauge!(
+        SIGNING_KEY_ACTIVE_FROM,
+        Unit::Seconds,
+        "Unix time the newest signing key of each algorithm became active"
+    );
+}
