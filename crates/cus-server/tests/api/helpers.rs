@@ -112,6 +112,37 @@ impl TestApp {
     }
 }
 
+/// A rate limit of `max` requests per window, for a test that waits the window out with
+/// [`TestApp::outlast_window`]. On the in-process cache the window ends when the test moves
+/// the app's clock, so it can be long enough that no slow request straddles it; Redis
+/// expires counters in real time, so there it is short, to keep the wait short.
+pub fn short_limit(backend: Backend, max: u64) -> cus_server::config::Limit {
+    let window = match backend {
+        Backend::Embedded => 60,
+        Backend::Production => 2,
+    };
+    cus_server::config::Limit { max, window }
+}
+
+impl TestApp {
+    /// Lets a rate-limit window of `limit` end: the in-process cache reads the app's clock,
+    /// which moves at once; Redis keeps its own, so there the test waits the window out.
+    pub async fn outlast_window(&self, limit: cus_server::config::Limit) {
+        match self.state.cache.backend() {
+            "memory" => self
+                .clock
+                .advance(i64::try_from(limit.window).expect("a window in seconds")),
+            _ => {
+                tokio::time::sleep(
+                    std::time::Duration::from_secs(limit.window)
+                        + std::time::Duration::from_millis(100),
+                )
+                .await;
+            }
+        }
+    }
+}
+
 /// Runs the same async test body on both backends.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

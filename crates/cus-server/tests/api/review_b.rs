@@ -3,14 +3,13 @@
 //! that must name the session (9), one liveness rule for access tokens (11).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
 
 use crate::helpers::{
     Backend, CUS, REDIRECT, RUT, TestApp, TestClient, input_value, location, on_both_backends,
-    test_config,
+    short_limit, test_config,
 };
 
 on_both_backends!(
@@ -368,7 +367,8 @@ async fn item_03_oversized_parameters_are_invalid_request_and_not_stored(backend
 /// Item 3: creating pending requests is limited per client IP.
 async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.authorize_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.authorize_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, false).await;
     let url = authorize_url(&app, &client.id, &[("scope", "openid")]);
@@ -384,7 +384,7 @@ async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=4).contains(&retry));
+    assert!((1..=limit.window).contains(&retry));
     assert!(
         response
             .text()
@@ -392,7 +392,7 @@ async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend
             .expect("page")
             .contains("Demasiadas solicitudes")
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let response = app.browser().get(&url).send().await.expect("GET");
     assert!(
         location(&response).starts_with("/Account?rid="),

@@ -1,12 +1,10 @@
 //! Abuse limits and hardening: rate limits (429 at the configured count, reset after the
 //! window), the login lockout ladder, security headers on every page.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, test_config,
+    Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, short_limit, test_config,
 };
 use crate::lifecycle::{login, outbox, validate_step};
 
@@ -40,7 +38,8 @@ async fn login_attempt(
 
 async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.form_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -55,9 +54,9 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=4).contains(&retry));
+    assert!((1..=limit.window).contains(&retry));
     assert!(page.contains("Demasiadas solicitudes"));
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let (status, _, _) = login_attempt(&app, &browser, RUT, CUS).await;
     assert_eq!(status, 200, "a new window");
 }
@@ -67,7 +66,8 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
 /// budget is the lockout ladder, spent only by wrong CUS).
 async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.form_per_rut = limit;
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -85,7 +85,7 @@ async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: B
         200,
         "the owner still signs in"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let (status, _) = validate_step(&app, &browser, "/natural/generar", RUT).await;
     assert_eq!(status, 200, "a new window");
 }
@@ -184,7 +184,8 @@ async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
 /// every call comes from the same one).
 async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.token_per_client = limit;
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
     let other = app.client(false, true).await;
@@ -219,7 +220,7 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
         200,
         "another client is answered as usual"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(call(&client, "/revoke").await.status(), 200, "a new window");
 }
 
@@ -227,7 +228,8 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
 /// the right secret, until the window ends; another address is not affected.
 async fn failed_client_authentications_close_an_address_then_reset(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.client_auth_failures_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.client_auth_failures_per_ip = limit;
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
@@ -254,7 +256,7 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
         200,
         "another address"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(
         call("198.51.100.1", &secret).await.status(),
         200,
@@ -264,7 +266,8 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
 
 async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.register_per_ip = cus_server::config::Limit { max: 2, window: 4 };
+    let limit = short_limit(backend, 2);
+    config.limits.register_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     let register = || async {
         app.http
@@ -281,7 +284,7 @@ async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     assert!(limited.headers().get("retry-after").is_some());
     let body: Value = limited.json().await.expect("json");
     assert_eq!(body["error"], "temporarily_unavailable");
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(register().await.status(), 401, "a new window");
 }
 
