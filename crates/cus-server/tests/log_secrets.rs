@@ -105,12 +105,15 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .try_init()
         .expect("the only subscriber of this binary");
 
-    let dir = std::env::temp_dir().join(format!("cus-logs-{}", std::process::id()));
+    let dir = tempfile::Builder::new()
+        .prefix("cus-logs-")
+        .tempdir()
+        .expect("a temporary folder");
     let mut config = Config::load(None).expect("config");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.database.url = cus_store::testing::fresh_sqlite_url().into();
-    config.keys.dev_kek_path = dir.join("kek");
-    config.outbox.dir = dir.join("outbox");
+    config.database.url = format!("sqlite://{}", dir.path().join("cus.db").display()).into();
+    config.keys.dev_kek_path = dir.path().join("kek");
+    config.outbox.dir = dir.path().join("outbox");
     config.outbox.poll_seconds = 1;
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
@@ -381,7 +384,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await
         .expect("generar");
     assert_eq!(generated.status(), 200);
-    let generated_cus = sms_with_a_cus(&dir.join("outbox").join("sms")).await;
+    let generated_cus = sms_with_a_cus(&dir.path().join("outbox").join("sms")).await;
     secrets.push(generated_cus.clone());
     // Its first use asks for a CUS of one's own; then "Cambie su CUS" changes it again.
     let first_use = person

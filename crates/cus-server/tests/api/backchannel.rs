@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use base64::Engine;
 use josekit::jwk::JwkSet;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends};
-use crate::lifecycle::{open_form, outbox, post};
+use crate::helpers::html::{open_form, post};
+use crate::helpers::oidc::payload;
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends, outbox};
 
 on_both_backends!(
     logout_tells_every_portal_of_the_session,
@@ -66,16 +66,8 @@ async fn portal(app: &TestApp, endpoint: Option<String>) -> TestClient {
 
 /// Signs `browser` in to `client`; the ID token's claims, and the token.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> (Value, String) {
-    let id_token = crate::login_pages::id_token(app, browser, client).await;
+    let id_token = app.id_token(browser, client, RUT, CUS).await;
     (payload(&id_token), id_token)
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("json")
 }
 
 /// Verifies a logout token as a portal would (signature through the JWKS, then §2.6's

@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use serde_json::Value;
 
-use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, location, on_both_backends,
-};
+use crate::helpers::html::location;
+use crate::helpers::oidc::{authorize_url, code_of, kid, query_of};
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends};
 
 on_both_backends!(
     unregistered_redirect_uri_is_an_error_page_never_a_redirect,
@@ -28,28 +27,6 @@ on_both_backends!(
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st4te")
-        .append_pair("nonce", "n0nce");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .expect("url")
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
 /// The error a redirect to the relying party carries.
 async fn redirected_error(app: &TestApp, url: &str) -> HashMap<String, String> {
     let response = app.browser().get(url).send().await.expect("authorize");
@@ -68,13 +45,14 @@ async fn redirected_error(app: &TestApp, url: &str) -> HashMap<String, String> {
 
 async fn code_for(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
     let callback = app
-        .browse_to_callback(&app.browser(), &authorize_url(app, client, extra), RUT, CUS)
+        .browse_to_callback(
+            &app.browser(),
+            &authorize_url(app, &client.id, extra),
+            RUT,
+            CUS,
+        )
         .await;
-    callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code")
+    code_of(&callback)
 }
 
 async fn token(
@@ -127,7 +105,7 @@ async fn setup(backend: Backend, public: bool) -> (TestApp, TestClient) {
 
 async fn unregistered_redirect_uri_is_an_error_page_never_a_redirect(backend: Backend) {
     let (app, client) = setup(backend, false).await;
-    let url = authorize_url(&app, &client, &[("scope", "openid")]).replace("callback", "evil");
+    let url = authorize_url(&app, &client.id, &[("scope", "openid")]).replace("callback", "evil");
     let response = app.browser().get(&url).send().await.expect("authorize");
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
@@ -142,7 +120,11 @@ async fn unregistered_redirect_uri_is_an_error_page_never_a_redirect(backend: Ba
 
 async fn public_client_without_pkce_is_refused(backend: Backend) {
     let (app, client) = setup(backend, true).await;
-    let q = redirected_error(&app, &authorize_url(&app, &client, &[("scope", "openid")])).await;
+    let q = redirected_error(
+        &app,
+        &authorize_url(&app, &client.id, &[("scope", "openid")]),
+    )
+    .await;
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("PKCE"));
 }
@@ -154,7 +136,7 @@ async fn plain_pkce_is_refused(backend: Backend) {
         ("code_challenge", VERIFIER),
         ("code_challenge_method", "plain"),
     ];
-    let q = redirected_error(&app, &authorize_url(&app, &client, &extra)).await;
+    let q = redirected_error(&app, &authorize_url(&app, &client.id, &extra)).await;
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("plain"));
 }
@@ -304,7 +286,7 @@ async fn prompt_none_without_session_is_login_required(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let q = redirected_error(
         &app,
-        &authorize_url(&app, &client, &[("scope", "openid"), ("prompt", "none")]),
+        &authorize_url(&app, &client.id, &[("scope", "openid"), ("prompt", "none")]),
     )
     .await;
     assert_eq!(q["error"], "login_required");
@@ -314,7 +296,7 @@ async fn scope_without_openid_is_invalid_scope(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let q = redirected_error(
         &app,
-        &authorize_url(&app, &client, &[("scope", "profile email")]),
+        &authorize_url(&app, &client.id, &[("scope", "profile email")]),
     )
     .await;
     assert_eq!(q["error"], "invalid_scope");
@@ -325,7 +307,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let browser = app.browser();
     app.browse_to_callback(
         &browser,
-        &authorize_url(&app, &client, &[("scope", "openid")]),
+        &authorize_url(&app, &client.id, &[("scope", "openid")]),
         RUT,
         CUS,
     )
@@ -333,7 +315,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let response = browser
         .get(authorize_url(
             &app,
-            &client,
+            &client.id,
             &[("scope", "openid"), ("prompt", "login")],
         ))
         .send()
@@ -344,7 +326,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let response = browser
         .get(authorize_url(
             &app,
-            &client,
+            &client.id,
             &[("scope", "openid"), ("prompt", "none")],
         ))
         .send()
@@ -356,21 +338,12 @@ async fn prompt_login_asks_again(backend: Backend) {
     );
 }
 
-fn kid_of(jwt: &str) -> String {
-    let header = jwt.split('.').next().expect("header");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .expect("b64");
-    let header: Value = serde_json::from_slice(&bytes).expect("json");
-    header["kid"].as_str().expect("kid").to_owned()
-}
-
 async fn keys_rotate_and_old_tokens_still_verify(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let code = code_for(&app, &client, &[("scope", "openid")]).await;
     let (_, before) = redeem(&app, &client, &code, None).await;
     let old_id_token = before["id_token"].as_str().expect("id_token").to_owned();
-    let old_kid = kid_of(&old_id_token);
+    let old_kid = kid(&old_id_token);
 
     let kek = cus_server::secrets::Kek::from_config(&app.state.config.keys).expect("kek");
     let now = app.state.clock.now();
@@ -414,7 +387,7 @@ async fn keys_rotate_and_old_tokens_still_verify(backend: Backend) {
 
     let code = code_for(&app, &client, &[("scope", "openid")]).await;
     let (_, after) = redeem(&app, &client, &code, None).await;
-    let new_kid = kid_of(after["id_token"].as_str().expect("id_token"));
+    let new_kid = kid(after["id_token"].as_str().expect("id_token"));
     assert_ne!(new_kid, old_kid);
     assert!(
         kids.contains(&new_kid.as_str()),

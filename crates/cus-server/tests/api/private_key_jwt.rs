@@ -5,6 +5,7 @@ use josekit::jwk::Jwk;
 use josekit::jws::{self, ES256, JwsHeader};
 use serde_json::{Value, json};
 
+use crate::helpers::oidc::key_pair;
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
@@ -13,11 +14,6 @@ on_both_backends!(
 );
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-fn key(kid: &str) -> (Jwk, Value) {
-    let (private, public) = cus_jose::generate("ES256", kid).expect("key pair");
-    (private, json!({ "keys": [public] }))
-}
 
 fn metadata(jwks: Option<Value>) -> cus_server::clients::ClientMetadata {
     cus_server::clients::ClientMetadata {
@@ -64,7 +60,7 @@ async fn token_with(app: &TestApp, signed: &str) -> (u16, Value) {
 
 async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (private, jwks) = key("portal-key-1");
+    let (private, jwks) = key_pair("portal-key-1");
     let created = cus_server::clients::create(
         app.state.store.as_ref(),
         None,
@@ -96,7 +92,7 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
         "replayed"
     );
 
-    let (stranger, _) = key("portal-key-1");
+    let (stranger, _) = key_pair("portal-key-1");
     let (status, _) = token_with(&app, &assertion(&stranger, &claims("jti-2"))).await;
     assert_eq!(status, 401, "signed by a key the client did not register");
 
@@ -162,7 +158,7 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
 
 async fn registration_refuses_private_key_jwt_without_usable_public_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (private, _) = key("k");
+    let (private, _) = key_pair("k");
     let with_private_member = json!({ "keys": [serde_json::to_value(&private).expect("jwk")] });
     for jwks in [None, Some(json!({"keys": []})), Some(with_private_member)] {
         let result = cus_server::clients::create(

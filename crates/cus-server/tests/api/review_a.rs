@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::helpers::api::register;
+use crate::helpers::oidc::key_pair;
 use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends, test_config};
 
 on_both_backends!(
@@ -68,11 +70,6 @@ fn item_6_default_limits_are_sized_for_national_traffic() {
     assert!(at_least(config.limits.form_per_ip, 5));
 }
 
-fn key(kid: &str) -> Value {
-    let (_, public) = cus_jose::generate("ES256", kid).expect("key pair");
-    json!({ "keys": [public] })
-}
-
 /// Moving a client to `private_key_jwt` ends its secret, and the previous one a rotation
 /// left alive: both are refused at `/token` as `invalid_client`.
 async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
@@ -117,7 +114,7 @@ async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
         &client.id,
         cus_server::clients::ClientMetadata {
             token_endpoint_auth_method: Some("private_key_jwt".into()),
-            jwks: Some(key("k1")),
+            jwks: Some(key_pair("k1").1),
             ..Default::default()
         },
         "test",
@@ -158,19 +155,6 @@ async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
     assert!(refused.is_err(), "confidential to public is refused");
 }
 
-async fn register(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/register"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// `backchannel_logout_uri` is https; http only to a loopback host, and only for a client
 /// in development (every redirect URI loopback).
 async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
@@ -195,7 +179,7 @@ async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
     for (uri, redirect) in refused {
         let (status, body) = register(
             &app,
-            &token,
+            Some(token.as_str()),
             json!({ "client_name": "Portal", "redirect_uris": [redirect], "backchannel_logout_uri": uri }),
         )
         .await;
@@ -216,7 +200,7 @@ async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
     for (uri, redirect) in accepted {
         let (status, body) = register(
             &app,
-            &token,
+            Some(token.as_str()),
             json!({ "client_name": "Portal", "redirect_uris": [redirect], "backchannel_logout_uri": uri }),
         )
         .await;

@@ -2,14 +2,13 @@
 //! and rate-limited pending requests (3), one decision before any code (7), logout hints
 //! that must name the session (9), one liveness rule for access tokens (11).
 
-use std::collections::HashMap;
-
-use base64::Engine;
 use serde_json::Value;
 
+use crate::helpers::browse::login;
+use crate::helpers::html::{input_value, location};
+use crate::helpers::oidc::{authorize_url, code_of, payload, query_of};
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, input_value, location, on_both_backends,
-    short_limit, test_config,
+    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends, short_limit, test_config,
 };
 
 on_both_backends!(
@@ -30,36 +29,6 @@ const OTHER_RUT: &str = "11.111.111-1";
 const OTHER_CUS: &str = "tortuga verde del Maule 9";
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st4te")
-        .append_pair("nonce", "n0nce");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .expect("url")
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("json")
-}
 
 /// A non-first-party confidential client allowed `scope`.
 async fn portal_allowed(app: &TestApp, scope: &str) -> TestClient {
@@ -84,81 +53,7 @@ async fn other_account(app: &TestApp) -> cus_core::Account {
         celular: None,
         address: None,
     };
-    cus_server::admin::create_account(
-        app.state.store.as_ref(),
-        &app.state.hasher,
-        spec,
-        OTHER_CUS,
-        false,
-        app.state.clock.now(),
-    )
-    .await
-    .expect("account created")
-}
-
-/// Like `browse_to_callback`, but also returns the consent pages seen on the way.
-async fn browse_collecting_consent(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    start: &str,
-    rut: &str,
-    cus: &str,
-) -> (url::Url, Vec<String>) {
-    let mut consents = Vec::new();
-    let mut next = start.to_owned();
-    for _ in 0..12 {
-        if next.starts_with('/') {
-            next = app.url(&next);
-        } else if !next.starts_with(&app.base) {
-            return (url::Url::parse(&next).expect("callback"), consents);
-        }
-        let response = browser.get(&next).send().await.expect("GET");
-        if response.status().is_redirection() {
-            next = location(&response);
-            continue;
-        }
-        let page = response.text().await.expect("page");
-        let (action, form) = if page.contains("action=\"/Account\"") {
-            (
-                "/Account",
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").unwrap_or_default()),
-                    ("rut", rut.to_owned()),
-                    ("cus", cus.to_owned()),
-                ],
-            )
-        } else if page.contains("action=\"/consent\"") {
-            consents.push(page.clone());
-            (
-                "/consent",
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").expect("rid")),
-                    ("decision", "allow".to_owned()),
-                ],
-            )
-        } else {
-            panic!("unexpected page at {next}: {page}");
-        };
-        let response = browser
-            .post(app.url(action))
-            .form(&form)
-            .send()
-            .await
-            .expect("POST");
-        assert!(response.status().is_redirection(), "{action}");
-        next = location(&response);
-    }
-    panic!("too many redirects");
-}
-
-fn code_of(callback: &url::Url) -> String {
-    callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {callback}"))
+    app.account_from(spec, OTHER_CUS).await
 }
 
 async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
@@ -192,8 +87,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
             ("claims", RELEASE_ASKED),
         ],
     );
-    let (callback, consents) =
-        browse_collecting_consent(&app, &app.browser(), &url, RUT, CUS).await;
+    let (callback, consents) = app
+        .browse_collecting_consent(&app.browser(), &url, RUT, CUS)
+        .await;
     assert_eq!(consents.len(), 1);
     for data in ["correo", "teléfono", "RUT", "dirección"] {
         assert!(!consents[0].contains(data), "consent lists {data}");
@@ -223,7 +119,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
         &wider.id,
         &[("scope", "openid"), ("claims", RELEASE_ASKED)],
     );
-    let (callback, _) = browse_collecting_consent(&app, &browser, &url, RUT, CUS).await;
+    let (callback, _) = app
+        .browse_collecting_consent(&browser, &url, RUT, CUS)
+        .await;
     let tokens = app.redeem(&wider, &code_of(&callback)).await;
     let (_, info) = userinfo(&app, tokens["access_token"].as_str().expect("at")).await;
     assert!(info.get("email").is_none(), "email not consented yet");
@@ -235,7 +133,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
         &wider.id,
         &[("scope", "openid email"), ("claims", RELEASE_ASKED)],
     );
-    let (callback, consents) = browse_collecting_consent(&app, &browser, &url, RUT, CUS).await;
+    let (callback, consents) = app
+        .browse_collecting_consent(&browser, &url, RUT, CUS)
+        .await;
     assert_eq!(consents.len(), 1, "the new scope is asked");
     assert!(consents[0].contains("Su correo electrónico"));
     assert!(!consents[0].contains("RUT"), "rut is not released");
@@ -443,7 +343,7 @@ fn rid_of(to: &str) -> String {
 
 /// Logs `browser` in without a pending request.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, rut: &str, cus: &str) {
-    let response = crate::lifecycle::login(app, browser, rut, cus).await;
+    let response = login(app, browser, rut, cus).await;
     assert_eq!(response.status().as_u16(), 200);
 }
 
@@ -557,7 +457,9 @@ async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     let client = portal_allowed(&app, "openid").await;
     // Person A's id_token.
     let url = authorize_url(&app, &client.id, &[("scope", "openid")]);
-    let (callback, _) = browse_collecting_consent(&app, &app.browser(), &url, RUT, CUS).await;
+    let (callback, _) = app
+        .browse_collecting_consent(&app.browser(), &url, RUT, CUS)
+        .await;
     let tokens = app.redeem(&client, &code_of(&callback)).await;
     let hint = tokens["id_token"].as_str().expect("id_token").to_owned();
     // Person B's browser, asked for A.
@@ -576,20 +478,6 @@ async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     assert!(to.starts_with("/Account?rid="), "{to}");
     let to = allow_consent(&app, &browser, &rid_of(&to)).await;
     assert!(to.starts_with("/Account?rid="), "login is asked: {to}");
-}
-
-/// An id_token for `rut` signed in `browser` (first-party client: no consent).
-async fn id_token_of(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    client: &TestClient,
-    rut: &str,
-    cus: &str,
-) -> String {
-    let url = authorize_url(app, &client.id, &[("scope", "openid")]);
-    let callback = app.browse_to_callback(browser, &url, rut, cus).await;
-    let tokens = app.redeem(client, &code_of(&callback)).await;
-    tokens["id_token"].as_str().expect("id_token").to_owned()
 }
 
 /// Whether `browser` still has a session (prompt=none gets a code).
@@ -622,9 +510,9 @@ async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend
     app.account().await;
     other_account(&app).await;
     let client = app.client(false, true).await;
-    let a_hint = id_token_of(&app, &app.browser(), &client, RUT, CUS).await;
+    let a_hint = app.id_token(&app.browser(), &client, RUT, CUS).await;
     let b = app.browser();
-    let b_hint = id_token_of(&app, &b, &client, OTHER_RUT, OTHER_CUS).await;
+    let b_hint = app.id_token(&b, &client, OTHER_RUT, OTHER_CUS).await;
 
     let (status, page) = end_session(&app, &b, &a_hint).await;
     assert_eq!(status, 200);
@@ -633,7 +521,7 @@ async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend
 
     // B's own hint from an earlier session (same person, other `sid`) asks too.
     let b2 = app.browser();
-    id_token_of(&app, &b2, &client, OTHER_RUT, OTHER_CUS).await;
+    app.id_token(&b2, &client, OTHER_RUT, OTHER_CUS).await;
     let (_, page) = end_session(&app, &b2, &b_hint).await;
     assert!(page.contains("action=\"/end_session/confirm\""), "asked");
     assert!(signed_in(&app, &b2, &client).await);
@@ -649,7 +537,7 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
     app.account().await;
     let client = app.client(false, true).await;
     let browser = app.browser();
-    let hint = id_token_of(&app, &browser, &client, RUT, CUS).await;
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
     let (status, page) = end_session(&app, &browser, &hint).await;
     assert_eq!(status, 200);
     assert!(
@@ -659,7 +547,7 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
     assert!(!signed_in(&app, &browser, &client).await, "ended");
 
     let browser = app.browser();
-    let hint = id_token_of(&app, &browser, &client, RUT, CUS).await;
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
     app.clock
         .advance(i64::try_from(app.config.oidc.id_token_ttl).expect("ttl") + 60);
     assert!(payload(&hint)["exp"].as_i64().expect("exp") < app.state.clock.now().unix_timestamp());

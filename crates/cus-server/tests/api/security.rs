@@ -3,10 +3,12 @@
 
 use serde_json::Value;
 
+use crate::helpers::browse::login;
+use crate::helpers::html::{html_of, input_value, open_form, post};
+use crate::helpers::natural::validate_step;
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, short_limit, test_config,
+    Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit, test_config,
 };
-use crate::lifecycle::{login, outbox, validate_step};
 
 /// A valid RUT without an account.
 const OTHER_RUT: &str = "11.111.111-1";
@@ -308,14 +310,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
     assert!(page.contains("ingrese las letras de la imagen"));
     // With it, failures go on counting up to the lock.
     for _ in 4..=10 {
-        let page = browser
-            .get(app.url("/Account"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("html");
+        let page = html_of(&browser, app.url("/Account")).await;
         let csrf = input_value(&page, "csrf").expect("csrf");
         let wrong = browser
             .post(app.url("/Account"))
@@ -388,7 +383,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
 
     // "Cambie su CUS" takes a CUS too: while locked it checks nothing (review item 1).
     let browser = app.browser();
-    let form = crate::lifecycle::open_form(&app, &browser, "/natural/cambiar").await;
+    let form = open_form(&app, &browser, "/natural/cambiar").await;
     let fields = vec![
         ("csrf", form.csrf),
         ("captcha_id", form.captcha_id),
@@ -398,7 +393,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
         ("cus_nueva", "una clave nueva y propia".into()),
         ("cus_repetida", "una clave nueva y propia".into()),
     ];
-    let (status, page) = crate::lifecycle::post(&app, &browser, "/natural/cambiar", &fields).await;
+    let (status, page) = post(&app, &browser, "/natural/cambiar", &fields).await;
     assert_eq!(status, 422);
     assert!(page.contains("bloqueado temporalmente"), "{page}");
     let (status, _, _) = login_attempt(&app, &app.browser(), RUT, "una clave nueva y propia").await;
@@ -443,7 +438,7 @@ async fn every_route_carries_the_security_headers(backend: Backend) {
             assert!(html.contains("action=\"/consent\""), "{html}");
             break;
         }
-        next = app.url(&crate::helpers::location(&response));
+        next = app.url(&crate::helpers::html::location(&response));
     }
     // Not a vacuous walk: the pages of the guide and their forms were all there.
     assert!(seen.html >= 30, "{} HTML answers", seen.html);

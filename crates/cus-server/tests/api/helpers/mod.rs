@@ -1,6 +1,17 @@
-//! `TestApp`: a CUS server on a free port, on SQLite + in-process cache or PostgreSQL +
-//! Redis, built from the same `Config` the binary uses.
+//! Everything the API tests share. Here: `TestApp`, a CUS server on a free port, on
+//! SQLite + in-process cache or PostgreSQL + Redis, built from the same `Config` the binary
+//! uses; in the submodules, a person at a browser, the pages, the people and the relying
+//! party's side of the protocol.
 
+pub mod api;
+pub mod browse;
+pub mod cli;
+pub mod html;
+pub mod juridica;
+pub mod natural;
+pub mod oidc;
+
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use cus_server::app::AppState;
@@ -20,7 +31,7 @@ pub struct TestApp {
     pub base: String,
     /// Where the server listens (the issuer may name another host).
     pub address: std::net::SocketAddr,
-    pub config: Config,
+    pub config: TestConfig,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub state: AppState,
     pub clock: Arc<ShiftedClock>,
@@ -31,13 +42,40 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// The default configuration, pointed at fresh backends, on a free port.
-pub async fn test_config(backend: Backend) -> Config {
+/// A `Config` whose files (SQLite database, KEK, outbox) live in a temporary folder of
+/// its own, removed when the last app or configuration holding it is dropped. Reads and
+/// changes like the `Config` it holds.
+#[derive(Clone)]
+pub struct TestConfig {
+    config: Config,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Deref for TestConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl DerefMut for TestConfig {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+}
+
+/// The default configuration, pointed at fresh backends, on a free port, its files in a
+/// temporary folder (under `TMPDIR`).
+pub async fn test_config(backend: Backend) -> TestConfig {
+    let dir = tempfile::Builder::new()
+        .prefix("cus-test-")
+        .tempdir()
+        .expect("a temporary folder");
     let mut config = Config::load(None).expect("default configuration loads");
     config.server.listen = "127.0.0.1:0".parse().expect("address");
-    let dir = std::env::temp_dir().join(format!("cus-test-{}", uuid::Uuid::new_v4().simple()));
-    config.outbox.dir = dir.join("outbox");
-    config.keys.dev_kek_path = dir.join("kek");
+    config.outbox.dir = dir.path().join("outbox");
+    config.keys.dev_kek_path = dir.path().join("kek");
     config.keys.publish_lead_seconds = 0;
     // Cheap hashes: the tests exercise flows, not argon2's cost.
     config.hash.memory_kib = 1024;
@@ -47,7 +85,8 @@ pub async fn test_config(backend: Backend) -> Config {
     config.outbox.poll_seconds = 3600;
     match backend {
         Backend::Embedded => {
-            config.database.url = cus_store::testing::fresh_sqlite_url().into();
+            config.database.url =
+                format!("sqlite://{}", dir.path().join("cus.db").display()).into();
             config.cache.url = "memory".to_owned().into();
         }
         Backend::Production => {
@@ -56,7 +95,10 @@ pub async fn test_config(backend: Backend) -> Config {
             config.cache.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
         }
     }
-    config
+    TestConfig {
+        config,
+        _dir: Arc::new(dir),
+    }
 }
 
 /// Applies the migrations to `config`'s database, as `cus migrate` would (a production
@@ -73,21 +115,16 @@ impl TestApp {
         Self::spawn_with(test_config(backend).await).await
     }
 
-    pub async fn spawn_with(config: Config) -> Self {
+    pub async fn spawn_with(config: TestConfig) -> Self {
         let clock = ShiftedClock::new();
-        let app = Application::build_with_clock(config.clone(), clock.clone())
+        let app = Application::build_with_clock(config.config.clone(), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
         let state = app.state().clone();
         let address = app.address();
         let base = state.issuer.clone();
         let server = tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("client");
+        let http = browse::browser();
         Self {
             base,
             address,
@@ -263,11 +300,20 @@ impl TestApp {
                 codigo_comuna: 13101,
             }),
         };
+        self.account_from(spec, CUS).await
+    }
+
+    /// Creates the account `spec` describes, with `cus`, as an operator would.
+    pub async fn account_from(
+        &self,
+        spec: cus_server::admin::AccountSpec,
+        cus: &str,
+    ) -> cus_core::Account {
         cus_server::admin::create_account(
             self.state.store.as_ref(),
             &self.state.hasher,
             spec,
-            CUS,
+            cus,
             false,
             self.state.clock.now(),
         )
@@ -276,98 +322,18 @@ impl TestApp {
     }
 }
 
-/// The value of a hidden or text input in an HTML page.
-pub fn input_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\""))?;
-    let rest = &html[at..];
-    let start = rest.find("value=\"")? + 7;
-    let end = rest[start..].find('"')?;
-    Some(
-        rest[start..start + end]
-            .replace("&#43;", "+")
-            .replace("&amp;", "&"),
-    )
-}
-
-/// Follows the redirect of a response, relative to the app.
-pub fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("a redirect")
-        .to_owned()
-}
-
-impl TestApp {
-    /// Follows redirects like a browser until one leaves this server, logging in with
-    /// `rut`/`cus` and consenting when asked. Returns the URL the relying party receives.
-    pub async fn browse_to_callback(
-        &self,
-        browser: &reqwest::Client,
-        start: &str,
-        rut: &str,
-        cus: &str,
-    ) -> url::Url {
-        let mut next = start.to_owned();
-        for _ in 0..10 {
-            if !next.starts_with(&self.base) {
-                next = if next.starts_with('/') {
-                    format!("{}{next}", self.base)
-                } else {
-                    return url::Url::parse(&next).expect("callback URL");
-                };
+/// The undelivered messages as their recipients will read them: sealed bodies opened
+/// (`sealed` still tells which were kept sealed).
+pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
+    app.pending()
+        .await
+        .into_iter()
+        .map(|stored| {
+            let mut n = stored.notification;
+            if n.sealed {
+                n.body = app.state.message_key.open(&n.body).expect("opens");
             }
-            let response = browser.get(&next).send().await.expect("GET");
-            if response.status().is_redirection() {
-                next = location(&response);
-                continue;
-            }
-            let page = response.text().await.expect("page");
-            let form = if page.contains("action=\"/Account\"") {
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").unwrap_or_default()),
-                    ("rut", rut.to_owned()),
-                    ("cus", cus.to_owned()),
-                ]
-            } else if page.contains("action=\"/consent\"") {
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").expect("rid")),
-                    ("decision", "allow".to_owned()),
-                ]
-            } else {
-                panic!("unexpected page at {next}: {page}");
-            };
-            let action = if page.contains("action=\"/Account\"") {
-                "/Account"
-            } else {
-                "/consent"
-            };
-            let response = browser
-                .post(self.url(action))
-                .form(&form)
-                .send()
-                .await
-                .expect("POST");
-            assert!(
-                response.status().is_redirection(),
-                "{action} answered {}: {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
-            next = location(&response);
-        }
-        panic!("too many redirects");
-    }
-
-    pub fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("browser")
-    }
+            n
+        })
+        .collect()
 }
