@@ -245,16 +245,18 @@ async fn sets_collect_members_once_and_are_taken_whole(Subject { cache, .. }: Su
 
 async fn sets_expire_from_their_last_addition(Subject { cache, time }: Subject) {
     let key = Key::new(Namespace::AccountSessions, "account-1");
-    let ttl = Duration::from_millis(300);
+    // Each step must land within the TTL of the addition before it: on Redis, in real time
+    // on a busy machine, 400 ms of slack each.
+    let ttl = Duration::from_millis(1000);
     cache.add_member(&key, "a", ttl).await.expect("add");
-    time.pass(Duration::from_millis(200)).await;
+    time.pass(Duration::from_millis(600)).await;
     cache.add_member(&key, "b", ttl).await.expect("add");
-    time.pass(Duration::from_millis(200)).await;
+    time.pass(Duration::from_millis(600)).await;
     let mut members = cache.take_members(&key).await.expect("take");
     members.sort();
     assert_eq!(members, ["a", "b"], "the second addition extended the set");
     cache.add_member(&key, "c", ttl).await.expect("add");
-    time.pass(Duration::from_millis(450)).await;
+    time.pass(Duration::from_millis(1100)).await;
     assert!(
         cache.take_members(&key).await.expect("take").is_empty(),
         "expired"

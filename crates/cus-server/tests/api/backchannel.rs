@@ -3,15 +3,10 @@
 //! in to that has a `backchannel_logout_uri` receives a logout token it can verify with
 //! the JWKS; a portal that fails is retried; one without the URI is not called.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::Path;
-use axum::http::StatusCode;
 use josekit::jwk::JwkSet;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
+use crate::helpers::fakes::portal_endpoints;
 use crate::helpers::html::{open_form, post};
 use crate::helpers::oidc::payload;
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends, outbox};
@@ -21,36 +16,6 @@ on_both_backends!(
     a_new_cus_tells_the_portals_of_every_session,
     a_new_login_in_the_browser_ends_its_old_session,
 );
-
-/// Logout tokens received, by portal name.
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// The back-channel endpoints of several portals, at `/{name}`; `broken` answers 500.
-async fn portal_endpoints() -> (String, Received) {
-    let received: Received = Arc::default();
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/{name}",
-        axum::routing::post(
-            move |Path(name): Path<String>,
-                  axum::Form(form): axum::Form<HashMap<String, String>>| {
-                let store = store.clone();
-                async move {
-                    if name == "broken" {
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    let token = form.get("logout_token").cloned().unwrap_or_default();
-                    store.lock().expect("lock").push((name, token));
-                    StatusCode::OK
-                }
-            },
-        ),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, received)
-}
 
 /// A first-party portal (no consent asked), with a back-channel URI when `endpoint` is set.
 async fn portal(app: &TestApp, endpoint: Option<String>) -> TestClient {

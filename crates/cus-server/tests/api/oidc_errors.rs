@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::helpers::html::location;
-use crate::helpers::oidc::{authorize_url, code_of, kid, query_of};
+use crate::helpers::oidc::{CHALLENGE, VERIFIER, authorize_url, code_of, kid, query_of};
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends};
 
 on_both_backends!(
@@ -23,9 +23,6 @@ on_both_backends!(
     prompt_login_asks_again,
     keys_rotate_and_old_tokens_still_verify,
 );
-
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 /// The error a redirect to the relying party carries.
 async fn redirected_error(app: &TestApp, url: &str) -> HashMap<String, String> {

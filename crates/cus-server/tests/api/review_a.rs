@@ -2,13 +2,11 @@
 //! client moved off secrets loses them (item 10), back-channel logout cannot be aimed
 //! inside the network (item 13), and webhook URLs never show their secrets (item 14).
 
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 use crate::helpers::api::register;
+use crate::helpers::fakes::{Captured, closed_port, portal_endpoints, sms_gateway};
 use crate::helpers::oidc::key_pair;
 use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends, test_config};
 
@@ -208,26 +206,6 @@ async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
     }
 }
 
-/// A portal's back-channel endpoint answering 200, and how many it received.
-async fn logout_endpoint() -> (String, Arc<Mutex<usize>>) {
-    let received = Arc::new(Mutex::new(0));
-    let count = received.clone();
-    let app = axum::Router::new().route(
-        "/bcl",
-        axum::routing::post(move || {
-            let count = count.clone();
-            async move {
-                *count.lock().expect("lock") += 1;
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, received)
-}
-
 /// In production the outbox worker does not POST logout tokens inside the network
 /// (here: to loopback), unless the operator allow-listed the address; the refusal is a
 /// failed delivery with its reason.
@@ -240,7 +218,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
     // In production only `cus migrate` changes the schema: do what it does first.
     crate::helpers::migrate(&config).await;
     let app = TestApp::spawn_with(config.clone()).await;
-    let (base, received) = logout_endpoint().await;
+    let (base, received) = portal_endpoints().await;
     let portal = app
         .client_from(cus_server::clients::ClientMetadata {
             client_name: Some("Portal".into()),
@@ -263,7 +241,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
         .expect("queued");
     assert_eq!(app.deliver_with(&config.outbox).await, 0, "refused");
     assert_eq!(
-        *received.lock().expect("lock"),
+        received.lock().expect("lock").len(),
         0,
         "nothing reached the portal"
     );
@@ -284,41 +262,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
     allowed.backchannel_allowed_networks = vec!["127.0.0.0/8".parse().expect("net")];
     app.clock.advance(3600);
     assert_eq!(app.deliver_with(&allowed).await, 1, "allow-listed");
-    assert_eq!(*received.lock().expect("lock"), 1);
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// An SMS gateway that answers 500.
-async fn broken_gateway() -> u16 {
-    let app = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
-/// A closed port: connecting fails.
-async fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
+    assert_eq!(received.lock().expect("lock").len(), 1);
 }
 
 /// A webhook URL carries its credentials in the user-info and the query; a failed SMS
@@ -335,7 +279,10 @@ async fn item_14_webhook_secrets_never_reach_stored_errors_or_logs(backend: Back
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    for port in [broken_gateway().await, closed_port().await] {
+    for port in [
+        sms_gateway(StatusCode::INTERNAL_SERVER_ERROR).await.0,
+        closed_port().await,
+    ] {
         let mut outbox = config.outbox.clone();
         outbox.sms_webhook_url =
             format!("http://gw-USERSECRET:PASSSECRET@127.0.0.1:{port}/sms?api_key=KEYSECRET&to=x")

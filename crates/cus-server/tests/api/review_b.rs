@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use crate::helpers::browse::login;
 use crate::helpers::html::{input_value, location};
-use crate::helpers::oidc::{authorize_url, code_of, payload, query_of};
+use crate::helpers::oidc::{CHALLENGE, authorize_url, code_of, payload, query_of};
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends, short_limit, test_config,
+    Backend, CUS, OTHER_CUS, OTHER_RUT, REDIRECT, RUT, TestApp, TestClient, on_both_backends,
+    short_limit, test_config,
 };
 
 on_both_backends!(
@@ -24,12 +25,6 @@ on_both_backends!(
     item_11_introspect_and_userinfo_refuse_tokens_older_than_a_cus_change,
 );
 
-/// A second person.
-const OTHER_RUT: &str = "11.111.111-1";
-const OTHER_CUS: &str = "tortuga verde del Maule 9";
-
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
 /// A non-first-party confidential client allowed `scope`.
 async fn portal_allowed(app: &TestApp, scope: &str) -> TestClient {
     app.client_from(cus_server::clients::ClientMetadata {
@@ -41,19 +36,6 @@ async fn portal_allowed(app: &TestApp, scope: &str) -> TestClient {
         ..Default::default()
     })
     .await
-}
-
-/// Creates the second person, `OTHER_RUT` with `OTHER_CUS`.
-async fn other_account(app: &TestApp) -> cus_core::Account {
-    let spec = cus_server::admin::AccountSpec {
-        rut: cus_core::Rut::parse(OTHER_RUT).expect("valid"),
-        nombres: "Juan Pablo".into(),
-        apellidos: vec!["Soto".into(), "Rojas".into()],
-        email: "juan@example.cl".into(),
-        celular: None,
-        address: None,
-    };
-    app.account_from(spec, OTHER_CUS).await
 }
 
 async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
@@ -453,7 +435,7 @@ async fn item_07_consent_post_honours_max_age(backend: Backend) {
 async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
-    other_account(&app).await;
+    app.other_account().await;
     let client = portal_allowed(&app, "openid").await;
     // Person A's id_token.
     let url = authorize_url(&app, &client.id, &[("scope", "openid")]);
@@ -508,7 +490,7 @@ async fn end_session(app: &TestApp, browser: &reqwest::Client, hint: &str) -> (u
 async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
-    other_account(&app).await;
+    app.other_account().await;
     let client = app.client(false, true).await;
     let a_hint = app.id_token(&app.browser(), &client, RUT, CUS).await;
     let b = app.browser();

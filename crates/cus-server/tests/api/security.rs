@@ -7,11 +7,9 @@ use crate::helpers::browse::login;
 use crate::helpers::html::{html_of, input_value, open_form, post};
 use crate::helpers::natural::validate_step;
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit, test_config,
+    Backend, CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit,
+    test_config,
 };
-
-/// A valid RUT without an account.
-const OTHER_RUT: &str = "11.111.111-1";
 
 on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod browse;
 pub mod cli;
+pub mod fakes;
 pub mod html;
 pub mod juridica;
 pub mod natural;
@@ -198,6 +199,10 @@ pub(crate) use on_both_backends;
 pub const RUT: &str = "12.345.678-5";
 pub const CUS: &str = "caballo azul de Ñuble 7";
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+/// A second person's RUT: without an account unless a test creates it
+/// ([`TestApp::other_account`]).
+pub const OTHER_RUT: &str = "11.111.111-1";
+pub const OTHER_CUS: &str = "tortuga verde del Maule 9";
 
 /// A registered client and its secret.
 pub struct TestClient {
@@ -301,6 +306,19 @@ impl TestApp {
             }),
         };
         self.account_from(spec, CUS).await
+    }
+
+    /// Creates the second person, `OTHER_RUT` with `OTHER_CUS`.
+    pub async fn other_account(&self) -> cus_core::Account {
+        let spec = cus_server::admin::AccountSpec {
+            rut: cus_core::Rut::parse(OTHER_RUT).expect("valid"),
+            nombres: "Juan Pablo".into(),
+            apellidos: vec!["Soto".into(), "Rojas".into()],
+            email: "juan@example.cl".into(),
+            celular: None,
+            address: None,
+        };
+        self.account_from(spec, OTHER_CUS).await
     }
 
     /// Creates the account `spec` describes, with `cus`, as an operator would.

@@ -8,6 +8,10 @@ use serde_json::Value;
 
 use super::{REDIRECT, TestApp};
 
+/// The PKCE pair of RFC 7636, Appendix B: `CHALLENGE` is S256 of `VERIFIER`.
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
 /// An `/authorize` URL on `app` for `client_id` (code flow, the test redirect URI, state
 /// `st4te`, nonce `n0nce`), then the `extra` parameters.
 pub fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
