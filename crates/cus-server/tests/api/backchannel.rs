@@ -7,7 +7,7 @@ use josekit::jwk::JwkSet;
 use serde_json::Value;
 
 use crate::helpers::fakes::portal_endpoints;
-use crate::helpers::html::{open_form, post};
+use crate::helpers::forms::{open_form, post};
 use crate::helpers::oidc::payload;
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends, outbox};
 

@@ -11,7 +11,7 @@ use openidconnect::{
 use serde_json::Value;
 
 use crate::helpers::browse::login;
-use crate::helpers::html::{form_of, open_form, post, with};
+use crate::helpers::forms::{form_of, open_form, post, with};
 use crate::helpers::juridica::{CUS, RUT, company, register_company};
 use crate::helpers::natural::{validate_step, verify_email};
 use crate::helpers::oidc::{code_of, payload, rp_http};

@@ -6,7 +6,8 @@ use std::time::Duration;
 use cus_core::notification::Channel;
 
 use crate::helpers::browse::login;
-use crate::helpers::html::{FormPage, html_of, input_value, location, open_form, post, with};
+use crate::helpers::forms::{FormPage, open_form, post, with};
+use crate::helpers::html::{html_of, input_value, location};
 use crate::helpers::natural::{
     CUS, RUT, answer_step, generated_cus, register, registration, verify_email,
 };

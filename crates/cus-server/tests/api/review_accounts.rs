@@ -6,7 +6,8 @@
 use cus_core::notification::Channel;
 
 use crate::helpers::browse::login;
-use crate::helpers::html::{form_of, input_value, open_form, post, text_after, with};
+use crate::helpers::forms::{form_of, open_form, post, with};
+use crate::helpers::html::{input_value, text_after};
 use crate::helpers::juridica;
 use crate::helpers::natural::{
     self, CUS, RUT, answer_step, generated_cus, registration, validate_step, verify_email,

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use crate::helpers::browse::login;
-use crate::helpers::html::{html_of, input_value, open_form, post};
+use crate::helpers::forms::{open_form, post};
+use crate::helpers::html::{html_of, input_value};
 use crate::helpers::natural::validate_step;
 use crate::helpers::{
     Backend, CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit,

@@ -2,7 +2,7 @@
 //! representative.
 
 use super::TestApp;
-use super::html::{FormPage, open_form, post};
+use super::forms::{FormPage, open_form, post};
 
 pub const RUT: &str = "76.086.428-5";
 pub const CUS: &str = "capacitacion del sur clave";

@@ -7,6 +7,7 @@ pub mod api;
 pub mod browse;
 pub mod cli;
 pub mod fakes;
+pub mod forms;
 pub mod html;
 pub mod juridica;
 pub mod natural;

@@ -4,7 +4,7 @@
 
 use cus_core::notification::Channel;
 
-use super::html::{FormPage, form_of, open_form, post};
+use super::forms::{FormPage, form_of, open_form, post};
 use super::{TestApp, outbox};
 
 pub const RUT: &str = "15.555.555-6";
