@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::api::client_credentials_works;
 use crate::helpers::api::{admin_token, call, initial_token, register};
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
@@ -58,18 +59,6 @@ async fn admin_api_needs_a_token_with_the_admin_scope(backend: Backend) {
     )
     .await;
     assert_eq!(status, 403);
-}
-
-async fn client_credentials_works(app: &TestApp, id: &str, secret: &str) -> u16 {
-    app.http
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .status()
-        .as_u16()
 }
 
 async fn admin_api_manages_clients(backend: Backend) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::fakes::OwnRedis;
+use crate::helpers::wait_for_status;
 use crate::helpers::{Backend, TestApp, on_both_backends, test_config};
 
 on_both_backends!(health_and_readiness_answer, catalogue_is_served);
@@ -54,18 +55,6 @@ async fn catalogue_is_served(backend: Backend) {
     assert_eq!(total, 346);
     assert_eq!(app.get("/api/regiones/99/comunas").await.status(), 404);
     assert_eq!(app.get("/api/regiones/abc/comunas").await.status(), 404);
-}
-
-async fn wait_for_status(app: &TestApp, want: u16) -> u16 {
-    let mut last = 0;
-    for _ in 0..50 {
-        last = app.get("/readyz").await.status().as_u16();
-        if last == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

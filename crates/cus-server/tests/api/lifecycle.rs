@@ -6,6 +6,7 @@ use std::time::Duration;
 use cus_core::notification::Channel;
 
 use crate::helpers::browse::login;
+use crate::helpers::files_in;
 use crate::helpers::forms::{FormPage, open_form, post, with};
 use crate::helpers::html::{html_of, input_value, location};
 use crate::helpers::natural::{
@@ -509,20 +510,6 @@ async fn update_changes_data_and_reverifies_a_new_email(backend: Backend) {
     verify_email(&app, "juan@nuevo.cl").await;
     let (_, page) = answer_step(&app, &app.browser(), "escuela republica de chile").await;
     assert!(page.contains("j***@nuevo.cl"), "{page}");
-}
-
-fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    !p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn pending_messages_survive_a_restart(backend: Backend) {

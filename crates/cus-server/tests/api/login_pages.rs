@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::helpers::browse::{login_form, post_login};
 use crate::helpers::html::{html_of, input_value, location};
 use crate::helpers::oidc::authorize_url;
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends};
@@ -17,38 +18,6 @@ on_both_backends!(
     logout_without_hint_asks_first,
     unregistered_post_logout_uri_is_refused,
 );
-
-async fn login_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> (String, String) {
-    let page = browser.get(app.url(path)).send().await.expect("page");
-    assert_eq!(
-        page.headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
-    assert!(page.headers().get("content-security-policy").is_some());
-    let html = page.text().await.expect("html");
-    (html.clone(), input_value(&html, "csrf").expect("csrf"))
-}
-
-async fn post_login(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    csrf: &str,
-    rut: &str,
-    cus: &str,
-) -> (u16, String) {
-    let response = browser
-        .post(app.url("/Account"))
-        .form(&[("csrf", csrf), ("rid", ""), ("rut", rut), ("cus", cus)])
-        .send()
-        .await
-        .expect("login");
-    (
-        response.status().as_u16(),
-        response.text().await.expect("html"),
-    )
-}
 
 async fn wrong_cus_and_unknown_rut_get_the_same_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;

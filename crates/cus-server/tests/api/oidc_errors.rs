@@ -1,12 +1,11 @@
 //! Every refusal of the protocol endpoints, with its exact error.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::helpers::html::location;
-use crate::helpers::oidc::{CHALLENGE, VERIFIER, authorize_url, code_of, kid, query_of};
-use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends};
+use crate::helpers::oidc::{CHALLENGE, VERIFIER, authorize_url, kid, query_of};
+use crate::helpers::oidc::{code_for, redeem, redirected_error, setup, token};
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, on_both_backends};
 
 on_both_backends!(
     unregistered_redirect_uri_is_an_error_page_never_a_redirect,
@@ -23,82 +22,6 @@ on_both_backends!(
     prompt_login_asks_again,
     keys_rotate_and_old_tokens_still_verify,
 );
-
-/// The error a redirect to the relying party carries.
-async fn redirected_error(app: &TestApp, url: &str) -> HashMap<String, String> {
-    let response = app.browser().get(url).send().await.expect("authorize");
-    assert!(
-        response.status().is_redirection(),
-        "expected a redirect, got {}",
-        response.status()
-    );
-    let to = location(&response);
-    assert!(to.starts_with(REDIRECT), "{to}");
-    let q = query_of(&to);
-    assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
-    assert_eq!(q.get("iss"), Some(&app.base));
-    q
-}
-
-async fn code_for(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
-    let callback = app
-        .browse_to_callback(
-            &app.browser(),
-            &authorize_url(app, &client.id, extra),
-            RUT,
-            CUS,
-        )
-        .await;
-    code_of(&callback)
-}
-
-async fn token(
-    app: &TestApp,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut request = app.http.post(app.url("/token")).form(form);
-    if let Some(secret) = &client.secret {
-        request = request.basic_auth(&client.id, Some(secret));
-    } else {
-        let mut with_id = form.to_vec();
-        with_id.push(("client_id", &client.id));
-        request = app.http.post(app.url("/token")).form(&with_id);
-    }
-    let response = request.send().await.expect("token");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, response.json().await.expect("json"), headers)
-}
-
-async fn redeem(
-    app: &TestApp,
-    client: &TestClient,
-    code: &str,
-    verifier: Option<&str>,
-) -> (u16, Value) {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    let (status, body, headers) = token(app, client, &form).await;
-    assert_eq!(
-        headers.get("cache-control").and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
-    (status, body)
-}
-
-async fn setup(backend: Backend, public: bool) -> (TestApp, TestClient) {
-    let app = TestApp::spawn(backend).await;
-    app.account().await;
-    let client = app.client(public, true).await;
-    (app, client)
-}
 
 async fn unregistered_redirect_uri_is_an_error_page_never_a_redirect(backend: Backend) {
     let (app, client) = setup(backend, false).await;

@@ -5,6 +5,7 @@
 
 use cus_core::notification::Channel;
 
+use crate::helpers::audit_count;
 use crate::helpers::browse::login;
 use crate::helpers::forms::{form_of, open_form, post, with};
 use crate::helpers::html::{input_value, text_after};
@@ -12,7 +13,10 @@ use crate::helpers::juridica;
 use crate::helpers::natural::{
     self, CUS, RUT, answer_step, generated_cus, registration, validate_step, verify_email,
 };
-use crate::helpers::{Backend, TestApp, TestConfig, on_both_backends, outbox, test_config};
+use crate::helpers::natural::{
+    LOCKED, WRONG, change_cus, open_update, roomy, roomy_config, save_update, wrong_logins_at_once,
+};
+use crate::helpers::{Backend, TestApp, on_both_backends, outbox, test_config};
 
 on_both_backends!(
     item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus,
@@ -28,79 +32,6 @@ on_both_backends!(
     item_15_genere_nueva_cus_does_not_tell_which_ruts_exist,
     a_new_cus_is_emailed_only_to_a_verified_address,
 );
-
-const LOCKED: &str = "bloqueado temporalmente";
-
-/// A server whose form limits leave room for the many requests of one test from one
-/// address (those limits have tests of their own).
-async fn roomy(backend: Backend) -> TestApp {
-    TestApp::spawn_with(roomy_config(backend).await).await
-}
-
-async fn roomy_config(backend: Backend) -> TestConfig {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip.max = 100_000;
-    config.limits.form_per_rut.max = 100_000;
-    config
-}
-const WRONG: &str = "RUT o Clave CUS incorrectos.";
-
-/// Step 1 of "Actualice sus datos": RUT + CUS, captcha solved.
-async fn open_update(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    rut: &str,
-    cus: &str,
-) -> (u16, String) {
-    let form = open_form(app, browser, "/natural/actualizar").await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-    ];
-    post(app, browser, "/natural/actualizar", &fields).await
-}
-
-/// "Cambie su CUS" at `path`, captcha solved.
-async fn change_cus(app: &TestApp, path: &str, rut: &str, cus: &str, new: &str) -> (u16, String) {
-    let browser = app.browser();
-    let form = open_form(app, &browser, path).await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-        ("cus_nueva", new.to_owned()),
-        ("cus_repetida", new.to_owned()),
-    ];
-    post(app, &browser, path, &fields).await
-}
-
-/// Step 2 of "Actualice sus datos" from the opened form `page`, with a new e-mail.
-async fn save_update(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    page: &str,
-    email: &str,
-) -> (u16, String) {
-    let fields: Vec<(&'static str, String)> = [
-        ("csrf", input_value(page, "csrf").expect("csrf")),
-        ("ticket", input_value(page, "ticket").expect("ticket")),
-        ("pregunta", "1".into()),
-        ("calle", "Los Aromos".into()),
-        ("numero", "12".into()),
-        ("region", "13".into()),
-        ("comuna", "13101".into()),
-        ("email", email.into()),
-        ("celular", "87654321".into()),
-    ]
-    .into_iter()
-    .collect();
-    post(app, browser, "/natural/actualizar/datos", &fields).await
-}
 
 async fn item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus(backend: Backend) {
     let mut config = test_config(backend).await;
@@ -301,42 +232,6 @@ async fn item_08_concurrent_logins_cannot_pass_the_lock(backend: Backend) {
         failed <= 5,
         "{failed} guesses were checked, at most 5 may be"
     );
-}
-
-/// `n` wrong logins for the test RUT sent at once, each from its own browser with its own
-/// form; their statuses.
-async fn wrong_logins_at_once(app: &std::sync::Arc<TestApp>, n: usize) -> Vec<u16> {
-    let mut forms = Vec::new();
-    for _ in 0..n {
-        let browser = app.browser();
-        let form = open_form(app, &browser, "/Account").await;
-        forms.push((browser, form.csrf));
-    }
-    let mut guesses = tokio::task::JoinSet::new();
-    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
-        let app = app.clone();
-        guesses.spawn(async move {
-            let fields = [
-                ("csrf", csrf),
-                ("rid", String::new()),
-                ("rut", crate::helpers::RUT.to_owned()),
-                ("cus", format!("intento número {i}")),
-            ];
-            post(&app, &browser, "/Account", &fields).await.0
-        });
-    }
-    guesses.join_all().await
-}
-
-async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
-    app.state
-        .store
-        .audit_events(&cus_store::AuditFilter::default())
-        .await
-        .expect("audit")
-        .iter()
-        .filter(|e| e.kind == kind && e.outcome == outcome)
-        .count()
 }
 
 async fn item_12_a_generated_cus_expires_and_is_cancelled(backend: Backend) {

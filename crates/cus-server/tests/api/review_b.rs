@@ -2,14 +2,13 @@
 //! and rate-limited pending requests (3), one decision before any code (7), logout hints
 //! that must name the session (9), one liveness rule for access tokens (11).
 
-use serde_json::Value;
-
-use crate::helpers::browse::login;
+use crate::helpers::browse::{allow_consent, end_session, sign_in, signed_in};
 use crate::helpers::html::{input_value, location};
 use crate::helpers::oidc::{CHALLENGE, authorize_url, code_of, payload, query_of};
+use crate::helpers::oidc::{RELEASE_ASKED, introspect, portal_allowed, rid_of, userinfo};
 use crate::helpers::{
-    Backend, CUS, OTHER_CUS, OTHER_RUT, REDIRECT, RUT, TestApp, TestClient, on_both_backends,
-    short_limit, test_config,
+    Backend, CUS, OTHER_CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, short_limit,
+    test_config,
 };
 
 on_both_backends!(
@@ -24,34 +23,6 @@ on_both_backends!(
     item_09_logout_with_own_hint_ends_at_once_even_expired,
     item_11_introspect_and_userinfo_refuse_tokens_older_than_a_cus_change,
 );
-
-/// A non-first-party confidential client allowed `scope`.
-async fn portal_allowed(app: &TestApp, scope: &str) -> TestClient {
-    app.client_from(cus_server::clients::ClientMetadata {
-        client_name: Some("Portal externo".into()),
-        redirect_uris: Some(vec![REDIRECT.into()]),
-        post_logout_redirect_uris: Some(vec!["http://127.0.0.1:9/bye".into()]),
-        scope: Some(scope.into()),
-        first_party: Some(false),
-        ..Default::default()
-    })
-    .await
-}
-
-async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("userinfo");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-const RELEASE_ASKED: &str =
-    r#"{"userinfo":{"email":null,"rut":null},"id_token":{"phone_number":null}}"#;
 
 /// Item 2: the `claims` parameter never reaches past the client's allowed scopes and what
 /// the person consented to.
@@ -282,53 +253,6 @@ async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend
     );
 }
 
-/// Opens the consent page of pending request `rid` and posts "allow"; where it sends the
-/// browser.
-async fn allow_consent(app: &TestApp, browser: &reqwest::Client, rid: &str) -> String {
-    let page = browser
-        .get(app.url(&format!("/consent?rid={rid}")))
-        .send()
-        .await
-        .expect("consent page");
-    let csrf = match page.headers().get("location") {
-        // The page itself may already send the person elsewhere: take a csrf from the
-        // login page, as an attacker posting directly would.
-        Some(_) => {
-            let login = browser
-                .get(app.url("/Account"))
-                .send()
-                .await
-                .expect("login page")
-                .text()
-                .await
-                .expect("html");
-            input_value(&login, "csrf").expect("csrf")
-        }
-        None => input_value(&page.text().await.expect("html"), "csrf").expect("csrf"),
-    };
-    let response = browser
-        .post(app.url("/consent"))
-        .form(&[("csrf", csrf.as_str()), ("rid", rid), ("decision", "allow")])
-        .send()
-        .await
-        .expect("consent");
-    assert!(response.status().is_redirection(), "{}", response.status());
-    location(&response)
-}
-
-fn rid_of(to: &str) -> String {
-    query_of(&format!("http://x{to}"))
-        .get("rid")
-        .cloned()
-        .unwrap_or_else(|| panic!("no rid in {to}"))
-}
-
-/// Logs `browser` in without a pending request.
-async fn sign_in(app: &TestApp, browser: &reqwest::Client, rut: &str, cus: &str) {
-    let response = login(app, browser, rut, cus).await;
-    assert_eq!(response.status().as_u16(), 200);
-}
-
 /// Item 7: a session with a generated CUS gets no code from POST /consent.
 async fn item_07_consent_post_requires_the_forced_cus_change(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -462,30 +386,6 @@ async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     assert!(to.starts_with("/Account?rid="), "login is asked: {to}");
 }
 
-/// Whether `browser` still has a session (prompt=none gets a code).
-async fn signed_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> bool {
-    let response = browser
-        .get(authorize_url(
-            app,
-            &client.id,
-            &[("scope", "openid"), ("prompt", "none")],
-        ))
-        .send()
-        .await
-        .expect("authorize");
-    query_of(&location(&response)).contains_key("code")
-}
-
-async fn end_session(app: &TestApp, browser: &reqwest::Client, hint: &str) -> (u16, String) {
-    let response = browser
-        .get(app.url(&format!("/end_session?id_token_hint={hint}")))
-        .send()
-        .await
-        .expect("logout");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("page"))
-}
-
 /// Item 9: a hint naming someone else does not end this browser's session silently.
 async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -538,19 +438,6 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
         "not asked"
     );
     assert!(!signed_in(&app, &browser, &client).await, "ended");
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("introspect")
-        .json()
-        .await
-        .expect("json")
 }
 
 /// Item 11: after a CUS change, every endpoint that accepts an access token says it is

@@ -4,9 +4,12 @@
 use serde_json::Value;
 
 use crate::helpers::browse::login;
+use crate::helpers::browse::{login_attempt, login_forwarded_for};
 use crate::helpers::forms::{open_form, post};
+use crate::helpers::headers::{Seen, concrete_paths};
 use crate::helpers::html::{html_of, input_value};
 use crate::helpers::natural::validate_step;
+use crate::helpers::two_logins_per_ip;
 use crate::helpers::{
     Backend, CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit,
     test_config,
@@ -24,18 +27,6 @@ on_both_backends!(
     every_route_carries_the_security_headers,
     malformed_bodies_get_a_clear_400_on_every_post,
 );
-
-async fn login_attempt(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    rut: &str,
-    cus: &str,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = login(app, browser, rut, cus).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("html"))
-}
 
 async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
@@ -89,37 +80,6 @@ async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: B
     app.outlast_window(limit).await;
     let (status, _) = validate_step(&app, &browser, "/natural/generar", RUT).await;
     assert_eq!(status, 200, "a new window");
-}
-
-/// A login whose request says it was forwarded for `client`.
-async fn login_forwarded_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> u16 {
-    let page = browser.get(app.url("/Account")).send().await.expect("page");
-    let csrf = input_value(&page.text().await.expect("html"), "csrf").expect("csrf");
-    browser
-        .post(app.url("/Account"))
-        // What a client forged itself, then what the balancer appended.
-        .header("x-forwarded-for", format!("6.6.6.6, {client}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("rid", ""),
-            ("rut", RUT),
-            ("cus", CUS),
-        ])
-        .send()
-        .await
-        .expect("login")
-        .status()
-        .as_u16()
-}
-
-/// A server with an account that takes two form posts per IP, behind `proxies`.
-async fn two_logins_per_ip(backend: Backend, proxies: &[&str]) -> TestApp {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
-    config.server.trusted_proxies = proxies.iter().map(|p| p.parse().expect("net")).collect();
-    let app = TestApp::spawn_with(config).await;
-    app.account().await;
-    app
 }
 
 /// Behind a trusted load balancer each person has their own per-IP budget, and the audit
@@ -442,61 +402,6 @@ async fn every_route_carries_the_security_headers(backend: Backend) {
     // Not a vacuous walk: the pages of the guide and their forms were all there.
     assert!(seen.html >= 30, "{} HTML answers", seen.html);
     assert!(seen.forms >= 20, "{} pages with a form", seen.forms);
-}
-
-/// Every `{placeholder}` of a route filled with the values a browser would send.
-fn concrete_paths(path: &str, client_id: &str) -> Vec<String> {
-    if path.contains("{persona}") {
-        return ["natural", "juridica"]
-            .iter()
-            .map(|persona| path.replace("{persona}", persona))
-            .collect();
-    }
-    vec![
-        path.replace("{codigo}", "13")
-            .replace("{client_id}", client_id),
-    ]
-}
-
-#[derive(Default)]
-struct Seen {
-    html: usize,
-    forms: usize,
-}
-
-impl Seen {
-    /// Checks one answer's headers; returns its body.
-    async fn check(&mut self, path: &str, response: reqwest::Response) -> String {
-        let headers = response.headers().clone();
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
-        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
-        let csp = header("content-security-policy");
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
-            "{path}: {csp}"
-        );
-        assert!(!csp.contains("unsafe-inline"), "{path}");
-        let body = response.text().await.expect("body");
-        if header("content-type").starts_with("text/html") {
-            self.html += 1;
-            assert!(
-                !body.contains("<script>") && !body.contains("style="),
-                "{path}: no inline script or style"
-            );
-            if body.contains("<form") {
-                self.forms += 1;
-                assert_eq!(header("cache-control"), "no-store", "{path}");
-            }
-        }
-        body
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,3 +68,15 @@ pub async fn initial_token(app: &TestApp, lifetime: time::Duration) -> String {
 pub async fn register(app: &TestApp, token: Option<&str>, body: Value) -> (u16, Value) {
     call(app, reqwest::Method::POST, "/register", token, Some(body)).await
 }
+
+pub async fn client_credentials_works(app: &TestApp, id: &str, secret: &str) -> u16 {
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .status()
+        .as_u16()
+}

@@ -2,8 +2,8 @@
 //! the relying party's callback.
 
 use super::html::{html_of, input_value, location};
-use super::oidc::{authorize_url, code_of};
-use super::{TestApp, TestClient};
+use super::oidc::{authorize_url, code_of, query_of};
+use super::{CUS, RUT, TestApp, TestClient};
 
 /// A browser of its own: cookies kept, redirects not followed (the tests look at each).
 pub fn browser() -> reqwest::Client {
@@ -131,4 +131,136 @@ pub async fn login(
         .send()
         .await
         .expect("login")
+}
+
+/// Opens the login page at `path`, checking it is never cached; the page and its CSRF token.
+pub async fn login_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> (String, String) {
+    let page = browser.get(app.url(path)).send().await.expect("page");
+    assert_eq!(
+        page.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(page.headers().get("content-security-policy").is_some());
+    let html = page.text().await.expect("html");
+    (html.clone(), input_value(&html, "csrf").expect("csrf"))
+}
+
+/// Posts the login form with `csrf`; the status and the page.
+pub async fn post_login(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    rut: &str,
+    cus: &str,
+) -> (u16, String) {
+    let response = browser
+        .post(app.url("/Account"))
+        .form(&[("csrf", csrf), ("rid", ""), ("rut", rut), ("cus", cus)])
+        .send()
+        .await
+        .expect("login");
+    (
+        response.status().as_u16(),
+        response.text().await.expect("html"),
+    )
+}
+
+/// A login through [`login`]; the status, the headers and the page.
+pub async fn login_attempt(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    rut: &str,
+    cus: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = login(app, browser, rut, cus).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("html"))
+}
+
+/// A login whose request says it was forwarded for `client`.
+pub async fn login_forwarded_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> u16 {
+    let page = browser.get(app.url("/Account")).send().await.expect("page");
+    let csrf = input_value(&page.text().await.expect("html"), "csrf").expect("csrf");
+    browser
+        .post(app.url("/Account"))
+        // What a client forged itself, then what the balancer appended.
+        .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("rid", ""),
+            ("rut", RUT),
+            ("cus", CUS),
+        ])
+        .send()
+        .await
+        .expect("login")
+        .status()
+        .as_u16()
+}
+
+/// Logs `browser` in without a pending request.
+pub async fn sign_in(app: &TestApp, browser: &reqwest::Client, rut: &str, cus: &str) {
+    let response = login(app, browser, rut, cus).await;
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+/// Whether `browser` still has a session (prompt=none gets a code).
+pub async fn signed_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> bool {
+    let response = browser
+        .get(authorize_url(
+            app,
+            &client.id,
+            &[("scope", "openid"), ("prompt", "none")],
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    query_of(&location(&response)).contains_key("code")
+}
+
+/// Opens the consent page of pending request `rid` and posts "allow"; where it sends the
+/// browser.
+pub async fn allow_consent(app: &TestApp, browser: &reqwest::Client, rid: &str) -> String {
+    let page = browser
+        .get(app.url(&format!("/consent?rid={rid}")))
+        .send()
+        .await
+        .expect("consent page");
+    let csrf = match page.headers().get("location") {
+        // The page itself may already send the person elsewhere: take a csrf from the
+        // login page, as an attacker posting directly would.
+        Some(_) => {
+            let login = browser
+                .get(app.url("/Account"))
+                .send()
+                .await
+                .expect("login page")
+                .text()
+                .await
+                .expect("html");
+            input_value(&login, "csrf").expect("csrf")
+        }
+        None => input_value(&page.text().await.expect("html"), "csrf").expect("csrf"),
+    };
+    let response = browser
+        .post(app.url("/consent"))
+        .form(&[("csrf", csrf.as_str()), ("rid", rid), ("decision", "allow")])
+        .send()
+        .await
+        .expect("consent");
+    assert!(response.status().is_redirection(), "{}", response.status());
+    location(&response)
+}
+
+pub async fn end_session(app: &TestApp, browser: &reqwest::Client, hint: &str) -> (u16, String) {
+    let response = browser
+        .get(app.url(&format!("/end_session?id_token_hint={hint}")))
+        .send()
+        .await
+        .expect("logout");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("page"))
 }

@@ -4,10 +4,12 @@
 //! party's side of the protocol.
 
 pub mod api;
+pub mod backchannel;
 pub mod browse;
 pub mod cli;
 pub mod fakes;
 pub mod forms;
+pub mod headers;
 pub mod html;
 pub mod juridica;
 pub mod natural;
@@ -355,4 +357,81 @@ pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> 
             n
         })
         .collect()
+}
+
+/// Queues an e-mail and an SMS for the test account, as a data update would.
+pub async fn queue_messages(app: &TestApp) {
+    let rut = cus_core::Rut::parse(crate::helpers::RUT).expect("rut");
+    let (account, credentials) = app
+        .state
+        .store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("present");
+    let now = app.state.clock.now();
+    let event = cus_core::audit::AuditEvent::new(
+        cus_core::audit::AuditKind::DataUpdated,
+        now,
+        Some(rut.compact()),
+    );
+    let messages = [
+        cus_server::lifecycle::messages::data_updated(&account.email, "María", now),
+        cus_server::lifecycle::messages::registered_sms("+56912345678", now),
+    ];
+    app.state
+        .store
+        .update_account(&account, &credentials, &messages, &event, None)
+        .await
+        .expect("queued");
+}
+
+/// The files in `dir`, none when it does not exist.
+pub fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How many audit events of `kind` with `outcome` were recorded.
+pub async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
+    app.state
+        .store
+        .audit_events(&cus_store::AuditFilter::default())
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|e| e.kind == kind && e.outcome == outcome)
+        .count()
+}
+
+/// A server with an account that takes two form posts per IP, behind `proxies`.
+pub async fn two_logins_per_ip(backend: Backend, proxies: &[&str]) -> TestApp {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
+    config.server.trusted_proxies = proxies.iter().map(|p| p.parse().expect("net")).collect();
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    app
+}
+
+/// Polls `/readyz` until it answers `want` (10 s at most); the last status.
+pub async fn wait_for_status(app: &TestApp, want: u16) -> u16 {
+    let mut last = 0;
+    for _ in 0..50 {
+        last = app.get("/readyz").await.status().as_u16();
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    last
 }

@@ -5,7 +5,8 @@
 use cus_core::notification::Channel;
 
 use super::forms::{FormPage, form_of, open_form, post};
-use super::{TestApp, outbox};
+use super::html::input_value;
+use super::{Backend, TestApp, TestConfig, outbox, test_config};
 
 pub const RUT: &str = "15.555.555-6";
 pub const CUS: &str = "la casa del lago azul";
@@ -134,4 +135,109 @@ pub async fn answer_step(app: &TestApp, browser: &reqwest::Client, answer: &str)
         ],
     )
     .await
+}
+
+pub const LOCKED: &str = "bloqueado temporalmente";
+
+pub const WRONG: &str = "RUT o Clave CUS incorrectos.";
+
+/// A server whose form limits leave room for the many requests of one test from one
+/// address (those limits have tests of their own).
+pub async fn roomy(backend: Backend) -> TestApp {
+    TestApp::spawn_with(roomy_config(backend).await).await
+}
+
+pub async fn roomy_config(backend: Backend) -> TestConfig {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip.max = 100_000;
+    config.limits.form_per_rut.max = 100_000;
+    config
+}
+
+/// Step 1 of "Actualice sus datos": RUT + CUS, captcha solved.
+pub async fn open_update(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    rut: &str,
+    cus: &str,
+) -> (u16, String) {
+    let form = open_form(app, browser, "/natural/actualizar").await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+        ("rut", rut.to_owned()),
+        ("cus", cus.to_owned()),
+    ];
+    post(app, browser, "/natural/actualizar", &fields).await
+}
+
+/// "Cambie su CUS" at `path`, captcha solved.
+pub async fn change_cus(
+    app: &TestApp,
+    path: &str,
+    rut: &str,
+    cus: &str,
+    new: &str,
+) -> (u16, String) {
+    let browser = app.browser();
+    let form = open_form(app, &browser, path).await;
+    let fields = [
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+        ("rut", rut.to_owned()),
+        ("cus", cus.to_owned()),
+        ("cus_nueva", new.to_owned()),
+        ("cus_repetida", new.to_owned()),
+    ];
+    post(app, &browser, path, &fields).await
+}
+
+/// Step 2 of "Actualice sus datos" from the opened form `page`, with a new e-mail.
+pub async fn save_update(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    page: &str,
+    email: &str,
+) -> (u16, String) {
+    let fields: Vec<(&'static str, String)> = [
+        ("csrf", input_value(page, "csrf").expect("csrf")),
+        ("ticket", input_value(page, "ticket").expect("ticket")),
+        ("pregunta", "1".into()),
+        ("calle", "Los Aromos".into()),
+        ("numero", "12".into()),
+        ("region", "13".into()),
+        ("comuna", "13101".into()),
+        ("email", email.into()),
+        ("celular", "87654321".into()),
+    ]
+    .into_iter()
+    .collect();
+    post(app, browser, "/natural/actualizar/datos", &fields).await
+}
+
+/// `n` wrong logins for the test RUT sent at once, each from its own browser with its own
+/// form; their statuses.
+pub async fn wrong_logins_at_once(app: &std::sync::Arc<TestApp>, n: usize) -> Vec<u16> {
+    let mut forms = Vec::new();
+    for _ in 0..n {
+        let browser = app.browser();
+        let form = open_form(app, &browser, "/Account").await;
+        forms.push((browser, form.csrf));
+    }
+    let mut guesses = tokio::task::JoinSet::new();
+    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
+        let app = app.clone();
+        guesses.spawn(async move {
+            let fields = [
+                ("csrf", csrf),
+                ("rid", String::new()),
+                ("rut", crate::helpers::RUT.to_owned()),
+                ("cus", format!("intento número {i}")),
+            ];
+            post(&app, &browser, "/Account", &fields).await.0
+        });
+    }
+    guesses.join_all().await
 }
