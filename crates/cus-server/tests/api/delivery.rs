@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 
 use crate::helpers::fakes::{sms_gateway, smtp_sink};
-use crate::helpers::queue_messages;
 use crate::helpers::{Backend, TestApp, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,4 +76,31 @@ async fn smtp_and_webhook_deliver_and_failures_are_retried() {
     assert_eq!(pending[0].attempts, 1);
     // Not due again until its backoff passed.
     assert_eq!(app.deliver_with(&failing).await, 0);
+}
+
+/// Queues an e-mail and an SMS for the test account, as a data update would.
+async fn queue_messages(app: &TestApp) {
+    let rut = cus_core::Rut::parse(crate::helpers::RUT).expect("rut");
+    let (account, credentials) = app
+        .state
+        .store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("present");
+    let now = app.state.clock.now();
+    let event = cus_core::audit::AuditEvent::new(
+        cus_core::audit::AuditKind::DataUpdated,
+        now,
+        Some(rut.compact()),
+    );
+    let messages = [
+        cus_server::lifecycle::messages::data_updated(&account.email, "María", now),
+        cus_server::lifecycle::messages::registered_sms("+56912345678", now),
+    ];
+    app.state
+        .store
+        .update_account(&account, &credentials, &messages, &event, None)
+        .await
+        .expect("queued");
 }

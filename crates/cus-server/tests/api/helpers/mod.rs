@@ -359,33 +359,6 @@ pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> 
         .collect()
 }
 
-/// Queues an e-mail and an SMS for the test account, as a data update would.
-pub async fn queue_messages(app: &TestApp) {
-    let rut = cus_core::Rut::parse(crate::helpers::RUT).expect("rut");
-    let (account, credentials) = app
-        .state
-        .store
-        .account_by_rut(&rut)
-        .await
-        .expect("read")
-        .expect("present");
-    let now = app.state.clock.now();
-    let event = cus_core::audit::AuditEvent::new(
-        cus_core::audit::AuditKind::DataUpdated,
-        now,
-        Some(rut.compact()),
-    );
-    let messages = [
-        cus_server::lifecycle::messages::data_updated(&account.email, "María", now),
-        cus_server::lifecycle::messages::registered_sms("+56912345678", now),
-    ];
-    app.state
-        .store
-        .update_account(&account, &credentials, &messages, &event, None)
-        .await
-        .expect("queued");
-}
-
 /// The files in `dir`, none when it does not exist.
 pub fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)
