@@ -3,7 +3,7 @@
 //! that must name the session (9), one liveness rule for access tokens (11).
 
 use crate::helpers::browse::{allow_consent, end_session, sign_in, signed_in};
-use crate::helpers::html::{input_value, location};
+use crate::helpers::html::{html_of, input_value, location};
 use crate::helpers::oidc::{CHALLENGE, authorize_url, code_of, payload, query_of};
 use crate::helpers::oidc::{RELEASE_ASKED, introspect, portal_allowed, rid_of, userinfo};
 use crate::helpers::{
@@ -282,14 +282,7 @@ async fn item_07_consent_post_requires_the_forced_cus_change(backend: Backend) {
         .await
         .expect("authorize");
     let rid = rid_of(&location(&response));
-    let page = browser
-        .get(app.url(&format!("/Account?rid={rid}")))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
+    let page = html_of(&browser, app.url(&format!("/Account?rid={rid}"))).await;
     let response = browser
         .post(app.url("/Account"))
         .form(&[

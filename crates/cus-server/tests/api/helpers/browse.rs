@@ -233,14 +233,7 @@ pub async fn allow_consent(app: &TestApp, browser: &reqwest::Client, rid: &str) 
         // The page itself may already send the person elsewhere: take a csrf from the
         // login page, as an attacker posting directly would.
         Some(_) => {
-            let login = browser
-                .get(app.url("/Account"))
-                .send()
-                .await
-                .expect("login page")
-                .text()
-                .await
-                .expect("html");
+            let login = html_of(browser, app.url("/Account")).await;
             input_value(&login, "csrf").expect("csrf")
         }
         None => input_value(&page.text().await.expect("html"), "csrf").expect("csrf"),

@@ -19,6 +19,24 @@ pub async fn open_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> 
     form_of(app, html_of(browser, app.url(path)).await).await
 }
 
+/// Opens the form at `path` and posts it as a person would: its CSRF token, its captcha
+/// solved, and `fields`; the status and the page.
+pub async fn submit(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    fields: &[(&'static str, String)],
+) -> (u16, String) {
+    let form = open_form(app, browser, path).await;
+    let mut all = vec![
+        ("csrf", form.csrf),
+        ("captcha_id", form.captcha_id),
+        ("captcha", form.captcha),
+    ];
+    all.extend_from_slice(fields);
+    post(app, browser, path, &all).await
+}
+
 /// The form in `html`, its captcha solved.
 pub async fn form_of(app: &TestApp, html: String) -> FormPage {
     let csrf = input_value(&html, "csrf").expect("csrf");

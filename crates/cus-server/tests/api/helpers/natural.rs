@@ -4,7 +4,7 @@
 
 use cus_core::notification::Channel;
 
-use super::forms::{FormPage, form_of, open_form, post};
+use super::forms::{FormPage, form_of, open_form, post, submit};
 use super::html::input_value;
 use super::{Backend, TestApp, TestConfig, outbox, test_config};
 
@@ -58,15 +58,13 @@ pub async fn validate_step(
     path: &str,
     rut: &str,
 ) -> (u16, String) {
-    let form = open_form(app, browser, path).await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("action", "validar".to_owned()),
-    ];
-    post(app, browser, path, &fields).await
+    submit(
+        app,
+        browser,
+        path,
+        &[("rut", rut.to_owned()), ("action", "validar".to_owned())],
+    )
+    .await
 }
 
 /// Opens the newest verification link e-mailed to `recipient`, as its owner would.
@@ -161,15 +159,13 @@ pub async fn open_update(
     rut: &str,
     cus: &str,
 ) -> (u16, String) {
-    let form = open_form(app, browser, "/natural/actualizar").await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-    ];
-    post(app, browser, "/natural/actualizar", &fields).await
+    submit(
+        app,
+        browser,
+        "/natural/actualizar",
+        &[("rut", rut.to_owned()), ("cus", cus.to_owned())],
+    )
+    .await
 }
 
 /// "Cambie su CUS" at `path`, captcha solved.
@@ -181,17 +177,18 @@ pub async fn change_cus(
     new: &str,
 ) -> (u16, String) {
     let browser = app.browser();
-    let form = open_form(app, &browser, path).await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-        ("cus_nueva", new.to_owned()),
-        ("cus_repetida", new.to_owned()),
-    ];
-    post(app, &browser, path, &fields).await
+    submit(
+        app,
+        &browser,
+        path,
+        &[
+            ("rut", rut.to_owned()),
+            ("cus", cus.to_owned()),
+            ("cus_nueva", new.to_owned()),
+            ("cus_repetida", new.to_owned()),
+        ],
+    )
+    .await
 }
 
 /// Step 2 of "Actualice sus datos" from the opened form `page`, with a new e-mail.
