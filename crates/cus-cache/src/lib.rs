@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use keys::{Key, Namespace};
-pub use memory::MemoryCache;
+pub use memory::{MemoryCache, SystemTimeSource, TimeSource};
 pub use redis_cache::RedisCache;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +56,11 @@ pub trait Cache: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
-/// Opens the cache a `cache.url` names: `memory` or `redis://…` / `rediss://…`.
-pub async fn connect(url: &str, prefix: &str) -> Result<Arc<dyn Cache>> {
+/// Opens the cache a `cache.url` names: `memory` or `redis://…` / `rediss://…`. The
+/// in-process cache measures TTLs by `time`; Redis keeps its own clock.
+pub async fn connect(url: &str, prefix: &str, time: Arc<dyn TimeSource>) -> Result<Arc<dyn Cache>> {
     if url == "memory" || url.starts_with("memory:") {
-        Ok(Arc::new(MemoryCache::new(prefix)))
+        Ok(Arc::new(MemoryCache::new(prefix, time)))
     } else if url.starts_with("redis://") || url.starts_with("rediss://") {
         Ok(Arc::new(RedisCache::connect(url, prefix).await?))
     } else {

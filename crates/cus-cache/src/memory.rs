@@ -1,20 +1,42 @@
 //! In-process cache for the embedded single-node set-up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use tokio::time::Instant;
 
 use crate::{Cache, Key, Result};
+
+/// Where the in-process cache reads the time its TTLs run against. The server hands it the
+/// clock the rest of the application reads, so a test that moves that clock forward expires
+/// cache entries with it instead of sleeping. Wall time, like Redis, whose expiries are
+/// absolute Unix times.
+pub trait TimeSource: Send + Sync {
+    fn now(&self) -> SystemTime;
+}
+
+impl<F: Fn() -> SystemTime + Send + Sync> TimeSource for F {
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// The system's wall clock.
+pub struct SystemTimeSource;
+
+impl TimeSource for SystemTimeSource {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
 
 /// Sweep expired entries every this many writes, so abandoned keys do not pile up.
 const SWEEP_EVERY: u64 = 1024;
 
 struct Entry {
     value: Vec<u8>,
-    expires: Instant,
+    expires: SystemTime,
 }
 
 #[derive(Default)]
@@ -28,13 +50,16 @@ struct Inner {
 pub struct MemoryCache {
     prefix: String,
     inner: Mutex<Inner>,
+    time: Arc<dyn TimeSource>,
 }
 
 impl MemoryCache {
-    pub fn new(prefix: &str) -> Self {
+    /// An empty cache whose keys start with `prefix`, measuring TTLs by `time`.
+    pub fn new(prefix: &str, time: Arc<dyn TimeSource>) -> Self {
         Self {
             prefix: prefix.to_owned(),
             inner: Mutex::new(Inner::default()),
+            time,
         }
     }
 
@@ -42,11 +67,11 @@ impl MemoryCache {
         format!("{}{}", self.prefix, key.as_str())
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Inner, Instant) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner, SystemTime) -> T) -> T {
         // A panic while holding the lock cannot leave the map half-updated, so a poisoned
         // lock is still safe to use.
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
+        let now = self.time.now();
         inner.writes += 1;
         if inner.writes.is_multiple_of(SWEEP_EVERY) {
             inner.map.retain(|_, e| e.expires > now);
@@ -55,7 +80,7 @@ impl MemoryCache {
     }
 }
 
-fn live(inner: &mut Inner, key: &str, now: Instant) -> bool {
+fn live(inner: &mut Inner, key: &str, now: SystemTime) -> bool {
     match inner.map.get(key) {
         Some(e) if e.expires > now => true,
         Some(_) => {
@@ -146,7 +171,7 @@ impl Cache for MemoryCache {
                         .map_or(0, u64::from_le_bytes)
                         + 1;
                     entry.value = count.to_le_bytes().to_vec();
-                    (count, entry.expires.saturating_duration_since(now))
+                    (count, entry.expires.duration_since(now).unwrap_or_default())
                 }
                 None => (1, window),
             }

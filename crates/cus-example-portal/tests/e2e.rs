@@ -27,16 +27,21 @@ struct World {
     state: cus_server::app::AppState,
     issuer: String,
     portal_base: String,
+    /// CUS's files (SQLite database, KEK, outbox): removed with the world.
+    _dir: tempfile::TempDir,
 }
 
 async fn world() -> World {
     // CUS, embedded.
-    let dir = std::env::temp_dir().join(format!("cus-portal-{}", rand_suffix()));
+    let dir = tempfile::Builder::new()
+        .prefix("cus-portal-")
+        .tempdir()
+        .expect("a temporary folder");
     let mut config = Config::load(None).expect("config");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.database.url = cus_store::testing::fresh_sqlite_url().into();
-    config.keys.dev_kek_path = dir.join("kek");
-    config.outbox.dir = dir.join("outbox");
+    config.database.url = format!("sqlite://{}", dir.path().join("cus.db").display()).into();
+    config.keys.dev_kek_path = dir.path().join("kek");
+    config.outbox.dir = dir.path().join("outbox");
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
     // The outbox worker (it delivers logout notices) runs every second.
@@ -104,6 +109,7 @@ async fn world() -> World {
         state,
         issuer,
         portal_base,
+        _dir: dir,
     }
 }
 
@@ -250,10 +256,4 @@ async fn a_logout_at_cus_signs_the_portal_out_by_back_channel() {
             .expect("read")
             .is_empty()
     );
-}
-
-fn rand_suffix() -> String {
-    format!("{:x}", std::process::id())
-        + &format!("{:?}", std::time::SystemTime::now())
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "")
 }

@@ -20,6 +20,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// `clock` as the in-process cache's time source: cache TTLs then run on the clock the rest
+/// of the application reads, so moving a test's clock expires cache entries too.
+pub fn cache_time(clock: Arc<dyn Clock>) -> Arc<dyn cus_cache::TimeSource> {
+    Arc::new(move || std::time::SystemTime::from(clock.now()))
+}
+
 /// The system clock shifted by an adjustable offset: lets tests make time pass.
 #[derive(Default)]
 pub struct ShiftedClock {

@@ -177,31 +177,64 @@ pub struct Tls {
     pub key_file: String,
 }
 
+/// A span of time, written in the configuration as whole seconds (`code_ttl = 60`). A span
+/// longer than a century is refused when the configuration loads, so every reading below
+/// is exact: no caller converts, clamps or falls back to a default of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct Seconds(i64);
+
+impl Seconds {
+    /// The longest span accepted: a century (a timestamp plus it stays representable).
+    const MAX: i64 = 100 * 366 * 24 * 3600;
+
+    /// Whole seconds, for arithmetic on Unix timestamps.
+    pub const fn secs(self) -> i64 {
+        self.0
+    }
+
+    /// For timers and cache TTLs.
+    pub const fn std(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0.unsigned_abs())
+    }
+
+    /// For arithmetic on `OffsetDateTime`s.
+    pub const fn time(self) -> time::Duration {
+        time::Duration::seconds(self.0)
+    }
+}
+
+impl TryFrom<u64> for Seconds {
+    type Error = String;
+
+    fn try_from(seconds: u64) -> Result<Self, String> {
+        i64::try_from(seconds)
+            .ok()
+            .filter(|s| *s <= Self::MAX)
+            .map(Self)
+            .ok_or_else(|| format!("{seconds} seconds is more than a century"))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Oidc {
-    pub code_ttl: u64,
-    pub access_token_ttl: u64,
-    pub id_token_ttl: u64,
-    pub refresh_token_ttl: u64,
-    pub refresh_grace: u64,
-    pub session_idle: u64,
-    pub session_absolute: u64,
+    pub code_ttl: Seconds,
+    pub access_token_ttl: Seconds,
+    pub id_token_ttl: Seconds,
+    pub refresh_token_ttl: Seconds,
+    pub refresh_grace: Seconds,
+    pub session_idle: Seconds,
+    pub session_absolute: Seconds,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounts {
-    /// Seconds a generated CUS works if it is never used.
-    pub generated_cus_ttl: u64,
+    /// How long a generated CUS works if it is never used.
+    pub generated_cus_ttl: Seconds,
     /// A new CUS goes by e-mail only to a verified address.
     pub new_cus_requires_verified_email: bool,
-}
-
-impl Accounts {
-    pub fn generated_cus_ttl(&self) -> time::Duration {
-        time::Duration::seconds(i64::try_from(self.generated_cus_ttl).unwrap_or(i64::MAX))
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -288,7 +321,7 @@ impl Config {
                 bail!("server.issuer must have no query, fragment or trailing slash");
             }
         }
-        if self.accounts.generated_cus_ttl == 0 {
+        if self.accounts.generated_cus_ttl.secs() == 0 {
             bail!("accounts.generated_cus_ttl must be at least 1 second");
         }
         if self.outbox.give_up_hours == 0 {
@@ -378,13 +411,13 @@ impl Config {
             },
             "tls": { "cert_file": self.tls.cert_file, "key_file": self.tls.key_file },
             "oidc": {
-                "code_ttl": self.oidc.code_ttl,
-                "access_token_ttl": self.oidc.access_token_ttl,
-                "id_token_ttl": self.oidc.id_token_ttl,
-                "refresh_token_ttl": self.oidc.refresh_token_ttl,
-                "refresh_grace": self.oidc.refresh_grace,
-                "session_idle": self.oidc.session_idle,
-                "session_absolute": self.oidc.session_absolute,
+                "code_ttl": self.oidc.code_ttl.secs(),
+                "access_token_ttl": self.oidc.access_token_ttl.secs(),
+                "id_token_ttl": self.oidc.id_token_ttl.secs(),
+                "refresh_token_ttl": self.oidc.refresh_token_ttl.secs(),
+                "refresh_grace": self.oidc.refresh_grace.secs(),
+                "session_idle": self.oidc.session_idle.secs(),
+                "session_absolute": self.oidc.session_absolute.secs(),
             },
             "hash": {
                 "memory_kib": self.hash.memory_kib,
@@ -408,7 +441,7 @@ impl Config {
                 "ladder": self.lockout.ladder,
             },
             "accounts": {
-                "generated_cus_ttl": self.accounts.generated_cus_ttl,
+                "generated_cus_ttl": self.accounts.generated_cus_ttl.secs(),
                 "new_cus_requires_verified_email": self.accounts.new_cus_requires_verified_email,
             },
         });
@@ -429,5 +462,33 @@ mod tests {
         assert_eq!(config.cache.url.expose_secret(), "memory");
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.environment, Environment::Development);
+    }
+
+    #[test]
+    fn spans_are_read_as_durations_and_a_century_is_the_most() {
+        let defaults = || Figment::from(Toml::string(DEFAULT_TOML));
+        let config: Config = defaults().extract().expect("defaults parse");
+        assert_eq!(
+            config.oidc.code_ttl.std(),
+            std::time::Duration::from_secs(60)
+        );
+        assert_eq!(config.oidc.code_ttl.time(), time::Duration::seconds(60));
+        assert_eq!(config.oidc.code_ttl.secs(), 60);
+        let century = 100 * 366 * 24 * 3600_u64;
+        let at_most: Config = defaults()
+            .merge(("oidc.refresh_token_ttl", century))
+            .extract()
+            .expect("a century is accepted");
+        assert_eq!(at_most.oidc.refresh_token_ttl.std().as_secs(), century);
+        for too_long in [century + 1, u64::MAX] {
+            let refused = defaults()
+                .merge(("oidc.refresh_token_ttl", too_long))
+                .extract::<Config>()
+                .expect_err("more than a century");
+            assert!(
+                refused.to_string().contains("more than a century"),
+                "{refused}"
+            );
+        }
     }
 }

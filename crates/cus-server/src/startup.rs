@@ -49,14 +49,18 @@ impl Application {
             config.server.issuer.clone()
         };
         let store = open_store(&config).await?;
-        let cache = cus_cache::connect(config.cache.url.expose_secret(), &config.cache.prefix)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open the cache at {}: {e}",
-                    crate::telemetry::redact_url(config.cache.url.expose_secret())
-                )
-            })?;
+        let cache = cus_cache::connect(
+            config.cache.url.expose_secret(),
+            &config.cache.prefix,
+            crate::clock::cache_time(clock.clone()),
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the cache at {}: {e}",
+                crate::telemetry::redact_url(config.cache.url.expose_secret())
+            )
+        })?;
         let kek = crate::secrets::Kek::from_config(&config.keys)?;
         let csrf_key = kek.derive("csrf");
         let message_key = crate::secrets::MessageKey::derive(&kek);

@@ -5,47 +5,26 @@
 //! token or client secret appears in it.
 //! A test binary of its own, because it installs the process-wide log subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cus_server::clock::SystemClock;
 use cus_server::config::Config;
 use cus_server::startup::Application;
 use serde_json::Value;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+/// The API tests' stand-ins (the log capture) and their one HTML scraper.
+#[path = "api/helpers/fakes.rs"]
+#[expect(
+    dead_code,
+    reason = "this binary needs only the log capture and a portal"
+)]
+mod fakes;
+#[path = "api/helpers/html.rs"]
+#[expect(dead_code, reason = "this binary reads pages with part of the scraper")]
+mod html;
 
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn value_of(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    let rest = &html[at..];
-    let start = rest.find("value=\"").expect("value") + 7;
-    rest[start..start + rest[start..].find('"').expect("end")].to_owned()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("redirect")
-        .to_owned()
-}
+use fakes::{Captured, portal_endpoints};
+use html::{html_of, input_value, location};
 
 /// The CUS in the newest SMS that carries one, once the outbox worker has written it.
 async fn sms_with_a_cus(dir: &std::path::Path) -> String {
@@ -68,31 +47,6 @@ async fn sms_with_a_cus(dir: &std::path::Path) -> String {
     panic!("no SMS with a generated CUS in {}", dir.display());
 }
 
-/// A portal's back-channel logout endpoint that keeps the tokens it receives.
-async fn logout_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/logout",
-        axum::routing::post(
-            move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
-                let store = store.clone();
-                async move {
-                    if let Some(token) = form.get("logout_token") {
-                        store.lock().expect("lock").push(token.clone());
-                    }
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let uri = format!("http://{}/logout", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (uri, received)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs_at_trace_level() {
     let captured = Captured::default();
@@ -105,12 +59,15 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .try_init()
         .expect("the only subscriber of this binary");
 
-    let dir = std::env::temp_dir().join(format!("cus-logs-{}", std::process::id()));
+    let dir = tempfile::Builder::new()
+        .prefix("cus-logs-")
+        .tempdir()
+        .expect("a temporary folder");
     let mut config = Config::load(None).expect("config");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.database.url = cus_store::testing::fresh_sqlite_url().into();
-    config.keys.dev_kek_path = dir.join("kek");
-    config.outbox.dir = dir.join("outbox");
+    config.database.url = format!("sqlite://{}", dir.path().join("cus.db").display()).into();
+    config.keys.dev_kek_path = dir.path().join("kek");
+    config.outbox.dir = dir.path().join("outbox");
     config.outbox.poll_seconds = 1;
     config.hash.memory_kib = 1024;
     config.hash.iterations = 1;
@@ -141,7 +98,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .text()
         .await
         .expect("html");
-    let csrf = value_of(&page, "csrf");
+    let csrf = input_value(&page, "csrf").expect("csrf");
     secrets.push(csrf.clone());
     let form = [
         ("csrf", csrf.as_str()),
@@ -171,12 +128,12 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     assert_eq!(registered.status(), 200);
 
     // A client with a back-channel logout endpoint, and the whole OpenID flow.
-    let (logout_uri, logout_tokens) = logout_endpoint().await;
+    let (endpoints, logout_tokens) = portal_endpoints().await;
     let meta = cus_server::clients::ClientMetadata {
         client_name: Some("Portal".into()),
         redirect_uris: Some(vec!["http://127.0.0.1:9/cb".into()]),
         first_party: Some(true),
-        backchannel_logout_uri: Some(logout_uri),
+        backchannel_logout_uri: Some(format!("{endpoints}/portal")),
         ..Default::default()
     };
     let created = cus_server::clients::create(
@@ -205,8 +162,8 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await
         .expect("html");
     let login = [
-        ("csrf", value_of(&page, "csrf")),
-        ("rid", value_of(&page, "rid")),
+        ("csrf", input_value(&page, "csrf").expect("csrf")),
+        ("rid", input_value(&page, "rid").expect("rid")),
         ("rut", "12.345.678-5".into()),
         ("cus", cus.into()),
     ];
@@ -315,7 +272,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await
         .expect("html");
     let wrong = [
-        ("csrf", value_of(&page, "csrf")),
+        ("csrf", input_value(&page, "csrf").expect("csrf")),
         ("rid", String::new()),
         ("rut", "12.345.678-5".into()),
         ("cus", "intento equivocado secreto".into()),
@@ -338,23 +295,14 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     let form_page = |path: &'static str| {
         let person = person.clone();
         let base = base.clone();
-        async move {
-            person
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .expect("page")
-                .text()
-                .await
-                .expect("html")
-        }
+        async move { html_of(&person, format!("{base}{path}")).await }
     };
     let validated = person
         .post(format!("{base}/natural/generar"))
         .form(&[
             (
                 "csrf",
-                value_of(&form_page("/natural/generar").await, "csrf"),
+                input_value(&form_page("/natural/generar").await, "csrf").expect("csrf"),
             ),
             ("rut", "12.345.678-5".into()),
             ("captcha_id", "x".into()),
@@ -370,7 +318,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     let generated = person
         .post(format!("{base}/natural/generar"))
         .form(&[
-            ("csrf", value_of(&validated, "csrf")),
+            ("csrf", input_value(&validated, "csrf").expect("csrf")),
             ("rut", "12.345.678-5".into()),
             ("respuesta", answer.into()),
             ("captcha_id", "x".into()),
@@ -381,13 +329,16 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .await
         .expect("generar");
     assert_eq!(generated.status(), 200);
-    let generated_cus = sms_with_a_cus(&dir.join("outbox").join("sms")).await;
+    let generated_cus = sms_with_a_cus(&dir.path().join("outbox").join("sms")).await;
     secrets.push(generated_cus.clone());
     // Its first use asks for a CUS of one's own; then "Cambie su CUS" changes it again.
     let first_use = person
         .post(format!("{base}/Account"))
         .form(&[
-            ("csrf", value_of(&form_page("/Account").await, "csrf")),
+            (
+                "csrf",
+                input_value(&form_page("/Account").await, "csrf").expect("csrf"),
+            ),
             ("rid", String::new()),
             ("rut", "12.345.678-5".into()),
             ("cus", generated_cus),
@@ -402,7 +353,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .form(&[
             (
                 "csrf",
-                value_of(&form_page("/natural/nueva-clave?rid=").await, "csrf"),
+                input_value(&form_page("/natural/nueva-clave?rid=").await, "csrf").expect("csrf"),
             ),
             ("rid", String::new()),
             ("cus_nueva", own.into()),
@@ -418,7 +369,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
         .form(&[
             (
                 "csrf",
-                value_of(&form_page("/natural/cambiar").await, "csrf"),
+                input_value(&form_page("/natural/cambiar").await, "csrf").expect("csrf"),
             ),
             ("captcha_id", "x".into()),
             ("captcha", "prueba".into()),
@@ -448,7 +399,7 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     }
     let delivered = logout_tokens.lock().expect("lock").clone();
     assert_eq!(delivered.len(), 1, "the logout notice was delivered");
-    secrets.extend(delivered);
+    secrets.extend(delivered.into_iter().map(|(_, token)| token));
 
     let logs =
         String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();

@@ -1,10 +1,11 @@
 //! One contract, every backend: each test below runs against the in-process cache and
 //! Redis (`REDIS_URL`, default redis://127.0.0.1:6379). Each test uses its own key prefix.
+//! The in-process cache reads a clock the test moves; Redis expires keys in real time.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use cus_cache::{Cache, CacheExt, Key, Namespace};
+use cus_cache::{Cache, CacheExt, Key, Namespace, TimeSource};
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -34,13 +35,54 @@ fn prefix() -> String {
     format!("test:{}:", uuid::Uuid::new_v4().simple())
 }
 
-fn memory() -> Arc<dyn Cache> {
-    Arc::new(cus_cache::MemoryCache::new(&prefix()))
+/// A backend under test, and how time passes for it.
+struct Subject {
+    cache: Arc<dyn Cache>,
+    time: Time,
 }
 
-async fn redis() -> Arc<dyn Cache> {
+enum Time {
+    /// The cache reads this clock, which stands still until the test moves it.
+    Manual(Arc<ManualTime>),
+    /// The backend keeps its own clock: time passes by waiting.
+    Real,
+}
+
+impl Time {
+    /// Lets `span` pass for the cache.
+    async fn pass(&self, span: Duration) {
+        match self {
+            Self::Manual(clock) => clock.advance(span),
+            Self::Real => tokio::time::sleep(span).await,
+        }
+    }
+}
+
+struct ManualTime(Mutex<SystemTime>);
+
+impl ManualTime {
+    fn advance(&self, span: Duration) {
+        *self.0.lock().expect("clock") += span;
+    }
+}
+
+impl TimeSource for ManualTime {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().expect("clock")
+    }
+}
+
+fn memory() -> Subject {
+    let clock = Arc::new(ManualTime(Mutex::new(SystemTime::now())));
+    Subject {
+        cache: Arc::new(cus_cache::MemoryCache::new(&prefix(), clock.clone())),
+        time: Time::Manual(clock),
+    }
+}
+
+async fn redis() -> Subject {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let cache = cus_cache::connect(&url, &prefix())
+    let cache = cus_cache::connect(&url, &prefix(), Arc::new(cus_cache::SystemTimeSource))
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -53,10 +95,13 @@ async fn redis() -> Arc<dyn Cache> {
         .ping()
         .await
         .unwrap_or_else(|e| panic!("Redis at {url} does not answer: {e}"));
-    cache
+    Subject {
+        cache,
+        time: Time::Real,
+    }
 }
 
-async fn values_round_trip(cache: Arc<dyn Cache>) {
+async fn values_round_trip(Subject { cache, .. }: Subject) {
     let key = Key::new(Namespace::Session, "abc");
     assert_eq!(cache.get(&key).await.expect("get"), None);
     cache
@@ -73,13 +118,13 @@ async fn values_round_trip(cache: Arc<dyn Cache>) {
     assert_eq!(cache.get(&key).await.expect("get"), None);
 }
 
-async fn expired_values_are_gone(cache: Arc<dyn Cache>) {
+async fn expired_values_are_gone(Subject { cache, time }: Subject) {
     let key = Key::new(Namespace::AuthCode, "short");
     cache
         .put(&key, b"v", Duration::from_millis(100))
         .await
         .expect("put");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    time.pass(Duration::from_millis(250)).await;
     assert_eq!(cache.get(&key).await.expect("get"), None);
     assert_eq!(cache.take(&key).await.expect("take"), None);
     assert!(
@@ -90,7 +135,7 @@ async fn expired_values_are_gone(cache: Arc<dyn Cache>) {
     );
 }
 
-async fn take_once_is_won_by_exactly_one_of_fifty(cache: Arc<dyn Cache>) {
+async fn take_once_is_won_by_exactly_one_of_fifty(Subject { cache, .. }: Subject) {
     let key = Key::new(Namespace::AuthCode, "the-code");
     cache
         .put(&key, b"grant", Duration::from_secs(60))
@@ -114,7 +159,7 @@ async fn take_once_is_won_by_exactly_one_of_fifty(cache: Arc<dyn Cache>) {
     assert_eq!(cache.get(&key).await.expect("get"), None);
 }
 
-async fn put_new_does_not_overwrite(cache: Arc<dyn Cache>) {
+async fn put_new_does_not_overwrite(Subject { cache, .. }: Subject) {
     let key = Key::new(Namespace::CodeUsed, "c1");
     assert!(
         cache
@@ -131,7 +176,7 @@ async fn put_new_does_not_overwrite(cache: Arc<dyn Cache>) {
     assert_eq!(cache.get(&key).await.expect("get"), Some(b"first".to_vec()));
 }
 
-async fn counters_count_within_their_window_and_reset(cache: Arc<dyn Cache>) {
+async fn counters_count_within_their_window_and_reset(Subject { cache, time }: Subject) {
     let key = Key::new(Namespace::Counter, "login:ip:127.0.0.1");
     let window = Duration::from_millis(300);
     assert_eq!(cache.count(&key).await.expect("count"), 0);
@@ -145,13 +190,13 @@ async fn counters_count_within_their_window_and_reset(cache: Arc<dyn Cache>) {
         5,
         "reading does not count"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    time.pass(Duration::from_millis(450)).await;
     assert_eq!(cache.count(&key).await.expect("count"), 0, "expired");
     let (count, _) = cache.incr(&key, window).await.expect("incr");
     assert_eq!(count, 1, "a new window starts after the old one expired");
 }
 
-async fn json_helpers_round_trip(cache: Arc<dyn Cache>) {
+async fn json_helpers_round_trip(Subject { cache, .. }: Subject) {
     let key = Key::new(Namespace::Captcha, "id1");
     cache
         .put_json(
@@ -169,7 +214,7 @@ async fn json_helpers_round_trip(cache: Arc<dyn Cache>) {
     assert_eq!(again, None);
 }
 
-async fn sets_collect_members_once_and_are_taken_whole(cache: Arc<dyn Cache>) {
+async fn sets_collect_members_once_and_are_taken_whole(Subject { cache, .. }: Subject) {
     let key = Key::new(Namespace::SessionClients, "sid-1");
     assert!(cache.take_members(&key).await.expect("take").is_empty());
     // Concurrent additions from many nodes: none is lost, none counted twice.
@@ -198,18 +243,20 @@ async fn sets_collect_members_once_and_are_taken_whole(cache: Arc<dyn Cache>) {
     );
 }
 
-async fn sets_expire_from_their_last_addition(cache: Arc<dyn Cache>) {
+async fn sets_expire_from_their_last_addition(Subject { cache, time }: Subject) {
     let key = Key::new(Namespace::AccountSessions, "account-1");
-    let ttl = Duration::from_millis(300);
+    // Each step must land within the TTL of the addition before it: on Redis, in real time
+    // on a busy machine, 400 ms of slack each.
+    let ttl = Duration::from_millis(1000);
     cache.add_member(&key, "a", ttl).await.expect("add");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(Duration::from_millis(600)).await;
     cache.add_member(&key, "b", ttl).await.expect("add");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    time.pass(Duration::from_millis(600)).await;
     let mut members = cache.take_members(&key).await.expect("take");
     members.sort();
     assert_eq!(members, ["a", "b"], "the second addition extended the set");
     cache.add_member(&key, "c", ttl).await.expect("add");
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    time.pass(Duration::from_millis(1100)).await;
     assert!(
         cache.take_members(&key).await.expect("take").is_empty(),
         "expired"

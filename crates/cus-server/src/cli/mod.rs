@@ -220,9 +220,7 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Prune => {
             let oidc = &config.oidc;
-            let longest = time::Duration::seconds(i64::try_from(
-                oidc.access_token_ttl.max(oidc.id_token_ttl),
-            )?);
+            let longest = oidc.access_token_ttl.max(oidc.id_token_ttl).time();
             let pruned = crate::keys::prune(store.as_ref(), now, longest).await?;
             print_out(&format!(
                 "pruned {} key(s) {}",

@@ -277,11 +277,17 @@ pub async fn generate(
     }
     let cus = crate::admin::generate_cus();
     credentials.pending_cus_hash = Some(app.hasher.hash(&cus).await?);
-    credentials.pending_cus_expires = Some(now + app.config.accounts.generated_cus_ttl());
+    credentials.pending_cus_expires = Some(now + app.config.accounts.generated_cus_ttl.time());
     let name = account.display_name();
     let mut notifications = Vec::new();
     if by_email {
-        let days = app.config.accounts.generated_cus_ttl().whole_days().max(1);
+        let days = app
+            .config
+            .accounts
+            .generated_cus_ttl
+            .time()
+            .whole_days()
+            .max(1);
         let key = &app.message_key;
         notifications.push(messages::generated(
             &account.email,

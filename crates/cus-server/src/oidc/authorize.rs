@@ -328,7 +328,7 @@ async fn issue_code(
         .put_json(
             &Key::new(Namespace::AuthCode, token_hash(&code)),
             &grant,
-            Duration::from_secs(app.config.oidc.code_ttl),
+            app.config.oidc.code_ttl.std(),
         )
         .await?;
     super::backchannel::joined(app, session.account_id, &session.sid, &pending.client_id).await?;

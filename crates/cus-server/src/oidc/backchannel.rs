@@ -4,8 +4,6 @@
 //! a `backchannel_logout_uri` gets a notice through the outbox: retried, kept across
 //! restarts, and signed only when sent, so a retry never carries an expired token.
 
-use std::time::Duration;
-
 use cus_cache::{Key, Namespace};
 use cus_core::notification::Notification;
 use cus_core::{AccountId, Client, ClientId};
@@ -35,7 +33,7 @@ pub async fn joined(
     client: &ClientId,
 ) -> anyhow::Result<()> {
     // On every code issued: the two writes go out together, not one after the other.
-    let lifetime = Duration::from_secs(app.config.oidc.session_absolute);
+    let lifetime = app.config.oidc.session_absolute.std();
     let (clients, sessions) = (session_clients(sid), account_sessions(account));
     tokio::try_join!(
         app.cache.add_member(&clients, &client.0, lifetime),

@@ -1,8 +1,6 @@
 //! Single sign-on sessions: an opaque 256-bit id in a cookie, the data in the cache under
 //! the id's hash, with idle and absolute timeouts.
 
-use std::time::Duration;
-
 use cus_cache::{CacheExt, Key, Namespace};
 use cus_core::AccountId;
 use serde::{Deserialize, Serialize};
@@ -60,11 +58,7 @@ pub async fn create(
         must_change_cus,
     };
     app.cache
-        .put_json(
-            &key(&cookie),
-            &session,
-            Duration::from_secs(app.config.oidc.session_idle),
-        )
+        .put_json(&key(&cookie), &session, app.config.oidc.session_idle.std())
         .await?;
     Ok((cookie, session))
 }
@@ -78,9 +72,8 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     };
     let now = app.clock.now().unix_timestamp();
     let oidc = &app.config.oidc;
-    let idle = now - session.last_seen > i64::try_from(oidc.session_idle).unwrap_or(i64::MAX);
-    let expired =
-        now - session.auth_time > i64::try_from(oidc.session_absolute).unwrap_or(i64::MAX);
+    let idle = now - session.last_seen > oidc.session_idle.secs();
+    let expired = now - session.auth_time > oidc.session_absolute.secs();
     let revoked = match app.store.account_by_id(session.account_id).await? {
         Some(account) => {
             super::tokens::cus_changed_since(&account, session.auth_time, session.auth_ms)
@@ -93,7 +86,7 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     }
     session.last_seen = now;
     app.cache
-        .put_json(&k, &session, Duration::from_secs(oidc.session_idle))
+        .put_json(&k, &session, oidc.session_idle.std())
         .await?;
     Ok(Some(session))
 }

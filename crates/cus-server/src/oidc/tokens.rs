@@ -127,9 +127,7 @@ async fn redeem_code(
             "redirect_uri does not match the authorization request",
         ));
     }
-    if now.unix_timestamp() - grant.issued_at
-        > i64::try_from(app.config.oidc.code_ttl).unwrap_or(60)
-    {
+    if now.unix_timestamp() - grant.issued_at > app.config.oidc.code_ttl.secs() {
         return Err(grant_error("the code has expired"));
     }
     match (&grant.code_challenge, form.code_verifier.as_deref()) {
@@ -156,8 +154,7 @@ async fn redeem_code(
         .grant_types
         .contains(&GrantType::RefreshToken)
         .then(Uuid::now_v7);
-    let family_expires = now
-        + time::Duration::seconds(i64::try_from(app.config.oidc.refresh_token_ttl).unwrap_or(0));
+    let family_expires = now + app.config.oidc.refresh_token_ttl.time();
     let (response, jti, exp) = mint(
         app,
         client,
@@ -172,12 +169,12 @@ async fn redeem_code(
         jti,
         exp,
     };
-    let ttl = Duration::from_secs(
-        app.config
-            .oidc
-            .access_token_ttl
-            .max(app.config.oidc.code_ttl),
-    );
+    let ttl = app
+        .config
+        .oidc
+        .access_token_ttl
+        .max(app.config.oidc.code_ttl)
+        .std();
     app.cache
         .put_json(&Key::new(Namespace::CodeUsed, &hash), &redeemed, ttl)
         .await
@@ -276,7 +273,7 @@ async fn refresh(
         Some((stored.family_id, stored.expires_at)),
     )
     .await?;
-    let grace = Duration::from_secs(app.config.oidc.refresh_grace);
+    let grace = app.config.oidc.refresh_grace.std();
     app.cache
         .put_json(&Key::new(Namespace::RefreshGrace, &hash), &response, grace)
         .await
@@ -291,7 +288,7 @@ async fn replayed_refresh(
     stored: &RefreshToken,
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
-    let grace = time::Duration::seconds(i64::try_from(app.config.oidc.refresh_grace).unwrap_or(0));
+    let grace = app.config.oidc.refresh_grace.time();
     let within_grace = stored.rotated_at.is_none_or(|r| now - r <= grace);
     if within_grace {
         let key = Key::new(Namespace::RefreshGrace, &stored.token_hash);
@@ -342,8 +339,7 @@ async fn client_credentials(
         ));
     }
     let now = app.clock.now();
-    let ttl = app.config.oidc.access_token_ttl;
-    let exp = now.unix_timestamp() + i64::try_from(ttl).unwrap_or(600);
+    let exp = now.unix_timestamp() + app.config.oidc.access_token_ttl.secs();
     let claims = json!({
         "iss": app.issuer,
         "sub": client.client_id.0,
@@ -361,7 +357,7 @@ async fn client_credentials(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
-        expires_in: ttl,
+        expires_in: app.config.oidc.access_token_ttl.std().as_secs(),
         refresh_token: None,
         id_token: None,
         scope: requested.join(" "),
@@ -419,7 +415,7 @@ async fn mint(
     let oidc = &app.config.oidc;
     let iat = now.unix_timestamp();
     let jti = random_token();
-    let at_exp = iat + i64::try_from(oidc.access_token_ttl).unwrap_or(600);
+    let at_exp = iat + oidc.access_token_ttl.secs();
     let scope = grant.scopes.join(" ");
     let mut access = json!({
         "iss": app.issuer,
@@ -449,7 +445,7 @@ async fn mint(
         "sub": account.id.to_string(),
         "aud": client.client_id.0,
         "iat": iat,
-        "exp": iat + i64::try_from(oidc.id_token_ttl).unwrap_or(600),
+        "exp": iat + oidc.id_token_ttl.secs(),
         "auth_time": grant.auth_time,
         "acr": ACR_PASSWORD,
         "amr": ["pwd"],
@@ -498,7 +494,7 @@ async fn mint(
         TokenResponse {
             access_token,
             token_type: "Bearer".into(),
-            expires_in: oidc.access_token_ttl,
+            expires_in: oidc.access_token_ttl.std().as_secs(),
             refresh_token,
             id_token: Some(id_token),
             scope,

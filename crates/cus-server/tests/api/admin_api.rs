@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use crate::helpers::api::client_credentials_works;
+use crate::helpers::api::{admin_token, call, initial_token, register};
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
@@ -11,61 +13,6 @@ on_both_backends!(
     dynamic_registration_needs_a_valid_initial_token,
     dynamic_registration_and_rfc7592_management,
 );
-
-/// A client allowed to call the admin API, and a token for it.
-async fn admin_token(app: &TestApp, scope: &str) -> String {
-    let meta = cus_server::clients::ClientMetadata {
-        client_name: Some("Consola de operaciones".into()),
-        grant_types: Some(vec!["client_credentials".into()]),
-        scope: Some("cus:admin".into()),
-        ..Default::default()
-    };
-    let created = cus_server::clients::create(
-        app.state.store.as_ref(),
-        None,
-        meta,
-        false,
-        "test",
-        app.state.clock.now(),
-    )
-    .await
-    .expect("admin client");
-    let response: Value = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&created.client.client_id.0, created.secret.as_deref())
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    response["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("token: {response}"))
-        .to_owned()
-}
-
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.http.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn admin_api_needs_a_token_with_the_admin_scope(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -112,18 +59,6 @@ async fn admin_api_needs_a_token_with_the_admin_scope(backend: Backend) {
     )
     .await;
     assert_eq!(status, 403);
-}
-
-async fn client_credentials_works(app: &TestApp, id: &str, secret: &str) -> u16 {
-    app.http
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .status()
-        .as_u16()
 }
 
 async fn admin_api_manages_clients(backend: Backend) {
@@ -387,20 +322,6 @@ async fn admin_api_refuses_bad_input_and_changes_nothing(backend: Backend) {
     )
     .await;
     assert_eq!(dup["redirect_uris"], json!(["https://a.sence.cl/cb"]));
-}
-
-async fn initial_token(app: &TestApp, lifetime: time::Duration) -> String {
-    cus_server::clients::create_initial_access_token(
-        app.state.store.as_ref(),
-        lifetime,
-        app.state.clock.now(),
-    )
-    .await
-    .expect("token")
-}
-
-async fn register(app: &TestApp, token: Option<&str>, body: Value) -> (u16, Value) {
-    call(app, reqwest::Method::POST, "/register", token, Some(body)).await
 }
 
 async fn dynamic_registration_needs_a_valid_initial_token(backend: Backend) {

@@ -3,124 +3,18 @@
 //! in to that has a `backchannel_logout_uri` receives a logout token it can verify with
 //! the JWKS; a portal that fails is retried; one without the URI is not called.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::Path;
-use axum::http::StatusCode;
-use base64::Engine;
-use josekit::jwk::JwkSet;
-use serde_json::Value;
-use tokio::net::TcpListener;
-
-use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, on_both_backends};
-use crate::lifecycle::{open_form, outbox, post};
+use crate::helpers::backchannel::{
+    deliver, logout_notices, portal, sign_in_claims, verified_logout_token,
+};
+use crate::helpers::fakes::portal_endpoints;
+use crate::helpers::forms::{open_form, post};
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends, outbox};
 
 on_both_backends!(
     logout_tells_every_portal_of_the_session,
     a_new_cus_tells_the_portals_of_every_session,
     a_new_login_in_the_browser_ends_its_old_session,
 );
-
-/// Logout tokens received, by portal name.
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// The back-channel endpoints of several portals, at `/{name}`; `broken` answers 500.
-async fn portal_endpoints() -> (String, Received) {
-    let received: Received = Arc::default();
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/{name}",
-        axum::routing::post(
-            move |Path(name): Path<String>,
-                  axum::Form(form): axum::Form<HashMap<String, String>>| {
-                let store = store.clone();
-                async move {
-                    if name == "broken" {
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    let token = form.get("logout_token").cloned().unwrap_or_default();
-                    store.lock().expect("lock").push((name, token));
-                    StatusCode::OK
-                }
-            },
-        ),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, received)
-}
-
-/// A first-party portal (no consent asked), with a back-channel URI when `endpoint` is set.
-async fn portal(app: &TestApp, endpoint: Option<String>) -> TestClient {
-    app.client_from(cus_server::clients::ClientMetadata {
-        client_name: Some("Portal".into()),
-        redirect_uris: Some(vec![REDIRECT.into()]),
-        first_party: Some(true),
-        backchannel_logout_uri: endpoint,
-        ..Default::default()
-    })
-    .await
-}
-
-/// Signs `browser` in to `client`; the ID token's claims, and the token.
-async fn sign_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> (Value, String) {
-    let id_token = crate::login_pages::id_token(app, browser, client).await;
-    (payload(&id_token), id_token)
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("json")
-}
-
-/// Verifies a logout token as a portal would (signature through the JWKS, then §2.6's
-/// checks) and returns its claims.
-async fn verified_logout_token(app: &TestApp, token: &str, client_id: &str) -> Value {
-    let jwks = app.get("/jwks").await.bytes().await.expect("jwks");
-    let set = JwkSet::from_bytes(&jwks).expect("JWK Set");
-    let header = josekit::jwt::decode_header(token).expect("header");
-    assert_eq!(
-        header.claim("typ").and_then(Value::as_str),
-        Some("logout+jwt")
-    );
-    let kid = header.claim("kid").and_then(Value::as_str).expect("kid");
-    let jwk = set.get(kid).into_iter().next().expect("key in the JWKS");
-    let verifier = josekit::jws::RS256
-        .verifier_from_jwk(jwk)
-        .expect("RS256 key (the portal's id_token algorithm)");
-    let (claims, _) = josekit::jwt::decode_with_verifier(token, &verifier).expect("signature");
-    let claims = Value::Object(claims.into());
-    assert_eq!(claims["iss"], app.base);
-    assert_eq!(claims["aud"], client_id);
-    assert_eq!(
-        claims["events"]["http://schemas.openid.net/event/backchannel-logout"],
-        serde_json::json!({})
-    );
-    assert!(claims.get("nonce").is_none(), "§2.4: no nonce");
-    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 32));
-    let lifetime = claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat");
-    assert!((1..=120).contains(&lifetime), "{lifetime}");
-    claims
-}
-
-async fn deliver(app: &TestApp) -> usize {
-    app.deliver_with(&app.config.outbox).await
-}
-
-fn logout_notices(notices: &[cus_core::notification::Notification]) -> Vec<String> {
-    let mut clients: Vec<String> = notices
-        .iter()
-        .filter(|n| n.channel == cus_core::notification::Channel::Logout)
-        .map(|n| n.recipient.clone())
-        .collect();
-    clients.sort();
-    clients
-}
 
 async fn logout_tells_every_portal_of_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -131,14 +25,14 @@ async fn logout_tells_every_portal_of_the_session(backend: Backend) {
     let silent = portal(&app, None).await;
     let broken = portal(&app, Some(format!("{endpoints}/broken"))).await;
     let browser = app.browser();
-    let (id_a, hint) = sign_in(&app, &browser, &a).await;
-    let (id_b, _) = sign_in(&app, &browser, &b).await;
-    sign_in(&app, &browser, &silent).await;
-    sign_in(&app, &browser, &broken).await;
+    let (id_a, hint) = sign_in_claims(&app, &browser, &a).await;
+    let (id_b, _) = sign_in_claims(&app, &browser, &b).await;
+    sign_in_claims(&app, &browser, &silent).await;
+    sign_in_claims(&app, &browser, &broken).await;
     assert_eq!(id_a["sid"], id_b["sid"], "one SSO session");
     // Someone else's session is not touched.
     let other_browser = app.browser();
-    sign_in(&app, &other_browser, &a).await;
+    sign_in_claims(&app, &other_browser, &a).await;
 
     let response = browser
         .get(app.url(&format!("/end_session?id_token_hint={hint}")))
@@ -176,8 +70,8 @@ async fn a_new_cus_tells_the_portals_of_every_session(backend: Backend) {
     app.account().await;
     let a = portal(&app, Some(format!("{endpoints}/a"))).await;
     let b = portal(&app, Some(format!("{endpoints}/b"))).await;
-    let (at_work, _) = sign_in(&app, &app.browser(), &a).await;
-    let (at_home, _) = sign_in(&app, &app.browser(), &b).await;
+    let (at_work, _) = sign_in_claims(&app, &app.browser(), &a).await;
+    let (at_home, _) = sign_in_claims(&app, &app.browser(), &b).await;
     assert_ne!(at_work["sid"], at_home["sid"], "two sessions");
 
     app.clock.advance(1);
@@ -225,7 +119,7 @@ async fn a_new_login_in_the_browser_ends_its_old_session(backend: Backend) {
     app.account().await;
     let a = portal(&app, Some(format!("{endpoints}/a"))).await;
     let browser = app.browser();
-    let (first, _) = sign_in(&app, &browser, &a).await;
+    let (first, _) = sign_in_claims(&app, &browser, &a).await;
     // Someone signs in again at the same browser (`prompt=login` shows the form).
     let again = app.url(&format!(
         "/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid\

@@ -1,21 +1,12 @@
 //! The `cus` binary itself: configuration output and start-up failures.
 
-use std::process::Command;
-
-/// The binary, in a working directory of its own: the embedded defaults (`data/cus.db`,
-/// the development KEK) never leak from one run or test into another.
-fn cus() -> Command {
-    let dir = std::env::temp_dir().join(format!("cus-cwd-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("working directory");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cus"));
-    cmd.current_dir(dir);
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
+use crate::helpers::cli::Cli;
 
 #[test]
 fn config_check_prints_effective_values_with_secrets_masked() {
-    let out = cus()
+    let cli = Cli::new();
+    let out = cli
+        .cus()
         .args(["config", "check"])
         .env(
             "CUS_DATABASE__URL",
@@ -39,9 +30,11 @@ fn config_check_prints_effective_values_with_secrets_masked() {
 
 #[test]
 fn secrets_can_come_from_files() {
-    let path = std::env::temp_dir().join(format!("cus-kek-{}", uuid::Uuid::new_v4().simple()));
+    let cli = Cli::new();
+    let path = cli.path().join("kek-file");
     std::fs::write(&path, "ZmlsZS1zZWNyZXQ=\n").expect("write");
-    let out = cus()
+    let out = cli
+        .cus()
         .args(["config", "check"])
         .env("CUS_KEYS__KEK_FILE", &path)
         .output()
@@ -58,6 +51,7 @@ fn secrets_can_come_from_files() {
 
 #[test]
 fn bad_configuration_fails_with_one_line_and_no_panic() {
+    let cli = Cli::new();
     for (var, value, expect) in [
         (
             "CUS_DATABASE__URL",
@@ -81,7 +75,8 @@ fn bad_configuration_fails_with_one_line_and_no_panic() {
             "cannot open the database",
         ),
     ] {
-        let out = cus()
+        let out = cli
+            .cus()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env(var, value)
             .output()
@@ -102,7 +97,9 @@ fn bad_configuration_fails_with_one_line_and_no_panic() {
 /// Production refuses, one line each, everything only the embedded or test set-up may use.
 #[test]
 fn production_names_every_unsafe_setting() {
-    let out = cus()
+    let cli = Cli::new();
+    let out = cli
+        .cus()
         .args(["config", "check"])
         .env("CUS_ENVIRONMENT", "production")
         .env("CUS_CAPTCHA__TEST_ANSWER", "abc")
@@ -129,33 +126,19 @@ fn production_names_every_unsafe_setting() {
     }
 }
 
-/// `cus` with a production configuration every production check accepts, on `database`
-/// and `cache`.
-fn production(database: &str, cache: &str) -> Command {
-    let mut cmd = cus();
-    cmd.env("CUS_ENVIRONMENT", "production")
-        .env("CUS_DATABASE__URL", database)
-        .env("CUS_CACHE__URL", cache)
-        .env("CUS_SERVER__ISSUER", "https://autenticacion.sence.cl")
-        .env("CUS_OUTBOX__ALLOW_FILES", "true")
-        .env(
-            "CUS_KEYS__KEK",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        );
-    cmd
-}
-
 /// The same check passes a production configuration, and `outbox.allow_files` makes the
 /// file outbox a choice.
 #[test]
 fn production_accepts_shared_backends_and_https() {
-    let out = production(
-        "postgres://cus@db.example:5432/cus",
-        "redis://cache.example:6379",
-    )
-    .args(["config", "check"])
-    .output()
-    .expect("runs");
+    let cli = Cli::new();
+    let out = cli
+        .production(
+            "postgres://cus@db.example:5432/cus",
+            "redis://cache.example:6379",
+        )
+        .args(["config", "check"])
+        .output()
+        .expect("runs");
     assert!(
         out.status.success(),
         "{}",
@@ -167,7 +150,9 @@ fn production_accepts_shared_backends_and_https() {
 /// falls back silently to the default.
 #[test]
 fn a_misspelt_setting_is_an_error() {
-    let out = cus()
+    let cli = Cli::new();
+    let out = cli
+        .cus()
         .args(["config", "check"])
         .env("CUS_LIMITS__FORM_PER_IPP__MAX", "5")
         .output()
@@ -176,10 +161,10 @@ fn a_misspelt_setting_is_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("form_per_ipp"), "{err}");
 
-    let dir = temp_dir();
-    let file = dir.join("cus.toml");
+    let file = cli.path().join("cus.toml");
     std::fs::write(&file, "[lockout]\ncaptcha_afer = 5\n").expect("file");
-    let out = cus()
+    let out = cli
+        .cus()
         .args(["--config", file.to_str().expect("utf-8"), "config", "check"])
         .output()
         .expect("runs");
@@ -188,29 +173,11 @@ fn a_misspelt_setting_is_an_error() {
     assert!(err.contains("captcha_afer"), "{err}");
 }
 
-/// `cus` pointed at a fresh SQLite store and KEK in a temporary folder.
-fn cus_with_store(dir: &std::path::Path) -> Command {
-    let mut cmd = cus();
-    cmd.env(
-        "CUS_DATABASE__URL",
-        format!("sqlite://{}", dir.join("cus.db").display()),
-    )
-    .env("CUS_KEYS__DEV_KEK_PATH", dir.join("kek"))
-    .env("CUS_HASH__MEMORY_KIB", "1024")
-    .env("CUS_HASH__ITERATIONS", "1");
-    cmd
-}
-
-fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cus-cli-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
-}
-
 #[test]
 fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
-    let dir = temp_dir();
-    let out = cus_with_store(&dir)
+    let cli = Cli::new();
+    let out = cli
+        .with_store()
         .args([
             "client",
             "create",
@@ -236,7 +203,8 @@ fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
     );
     assert_eq!(created["client_secret"].as_str().expect("secret").len(), 43);
 
-    let bad = cus_with_store(&dir)
+    let bad = cli
+        .with_store()
         .args([
             "client",
             "create",
@@ -250,7 +218,8 @@ fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must use https"));
 
-    let public = cus_with_store(&dir)
+    let public = cli
+        .with_store()
         .args([
             "client",
             "create",
@@ -271,8 +240,9 @@ fn client_create_prints_the_secret_once_and_refuses_bad_uris() {
 #[test]
 fn account_create_reads_the_cus_from_stdin_or_generates_one() {
     use std::io::Write;
-    let dir = temp_dir();
-    let mut child = cus_with_store(&dir)
+    let cli = Cli::new();
+    let mut child = cli
+        .with_store()
         .args([
             "account",
             "create",
@@ -300,7 +270,8 @@ fn account_create_reads_the_cus_from_stdin_or_generates_one() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("created for RUT 12.345.678-5"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("una clave larga"));
 
-    let again = cus_with_store(&dir)
+    let again = cli
+        .with_store()
         .args([
             "account",
             "create",
@@ -319,7 +290,8 @@ fn account_create_reads_the_cus_from_stdin_or_generates_one() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has an account"));
 
-    let generated = cus_with_store(&dir)
+    let generated = cli
+        .with_store()
         .args([
             "account",
             "create",
@@ -338,7 +310,8 @@ fn account_create_reads_the_cus_from_stdin_or_generates_one() {
     assert!(generated.status.success());
     assert!(String::from_utf8_lossy(&generated.stdout).contains("generated CUS: "));
 
-    let bad_rut = cus_with_store(&dir)
+    let bad_rut = cli
+        .with_store()
         .args([
             "account",
             "create",
@@ -359,9 +332,10 @@ fn account_create_reads_the_cus_from_stdin_or_generates_one() {
 
 #[test]
 fn keys_rotate_then_prune_after_tokens_expire() {
-    let dir = temp_dir();
+    let cli = Cli::new();
     let run = |args: &[&str], envs: &[(&str, &str)]| {
-        let out = cus_with_store(&dir)
+        let out = cli
+            .with_store()
             .args(args)
             .env("CUS_KEYS__PUBLISH_LEAD_SECONDS", "0")
             .envs(envs.iter().copied())
@@ -389,9 +363,9 @@ fn keys_rotate_then_prune_after_tokens_expire() {
 
 #[test]
 fn every_client_command_works_and_bad_input_changes_nothing() {
-    let dir = temp_dir();
+    let cli = Cli::new();
     let run = |args: &[&str]| {
-        let out = cus_with_store(&dir).args(args).output().expect("runs");
+        let out = cli.with_store().args(args).output().expect("runs");
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -533,8 +507,9 @@ fn every_client_command_works_and_bad_input_changes_nothing() {
 
 #[test]
 fn audit_prints_the_trail_of_a_rut() {
-    let dir = temp_dir();
-    let create = cus_with_store(&dir)
+    let cli = Cli::new();
+    let create = cli
+        .with_store()
         .args([
             "account",
             "create",
@@ -551,7 +526,8 @@ fn audit_prints_the_trail_of_a_rut() {
         .output()
         .expect("runs");
     assert!(create.status.success());
-    let out = cus_with_store(&dir)
+    let out = cli
+        .with_store()
         .args(["audit", "--rut", "12345678-5", "--since", "2026-01-01"])
         .output()
         .expect("runs");
@@ -565,12 +541,14 @@ fn audit_prints_the_trail_of_a_rut() {
         text.contains("account_created") && text.contains("12345678-5"),
         "{text}"
     );
-    let later = cus_with_store(&dir)
+    let later = cli
+        .with_store()
         .args(["audit", "--rut", "12345678-5", "--since", "2999-01-01"])
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&later.stdout).trim().is_empty());
-    let bad = cus_with_store(&dir)
+    let bad = cli
+        .with_store()
         .args(["audit", "--since", "ayer"])
         .output()
         .expect("runs");
@@ -586,6 +564,7 @@ fn audit_prints_the_trail_of_a_rut() {
 async fn outbox_shows_delivery_states_never_texts() {
     use secrecy::ExposeSecret;
 
+    let cli = Cli::new();
     let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Embedded).await;
     let now = app.state.clock.now();
     let messages = [
@@ -605,7 +584,8 @@ async fn outbox_shows_delivery_states_never_texts() {
         .expect("queued");
     let database = app.config.database.url.expose_secret().to_owned();
     let outbox = |args: &[&str]| {
-        let out = cus()
+        let out = cli
+            .cus()
             .arg("outbox")
             .args(args)
             .env("CUS_DATABASE__URL", &database)
@@ -649,11 +629,12 @@ async fn outbox_shows_delivery_states_never_texts() {
 #[test]
 fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
     use std::io::{BufRead, BufReader, Write};
-    let dir = temp_dir();
-    let mut server = cus_with_store(&dir)
+    let cli = Cli::new();
+    let mut server = cli
+        .with_store()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("CUS_SERVER__SHUTDOWN_GRACE_SECONDS", "1")
-        .env("CUS_OUTBOX__DIR", dir.join("outbox"))
+        .env("CUS_OUTBOX__DIR", cli.path().join("outbox"))
         .env("CUS_LOG__LEVEL", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -697,7 +678,7 @@ fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: cus\r\n")
         .expect("half a request");
     let asked = std::time::Instant::now();
-    let killed = Command::new("kill")
+    let killed = std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .expect("kill");
@@ -726,9 +707,10 @@ fn sigterm_exits_after_the_grace_period_even_with_a_stuck_client() {
 /// --status` lists them and changes nothing; `cus migrate` applies them.
 #[tokio::test]
 async fn production_serves_only_a_migrated_database() {
+    let cli = Cli::new();
     let database = cus_store::testing::fresh_postgres_url().await;
     let production = |args: &[&str]| {
-        production(&database, &crate::helpers::redis_url())
+        cli.production(&database, &crate::helpers::redis_url())
             .args(args)
             .output()
             .expect("runs")

@@ -1,87 +1,10 @@
 //! Delivery through real protocols: an SMTP conversation with lettre, and the SMS webhook;
 //! failures stay in the outbox for a retry.
 
-use std::sync::{Arc, Mutex};
-
-use axum::Json;
 use axum::http::StatusCode;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
+use crate::helpers::fakes::{sms_gateway, smtp_sink};
 use crate::helpers::{Backend, TestApp, test_config};
-
-/// A minimal SMTP server that accepts every message and keeps its DATA.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let store = received.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-                let mut data: Option<String> = None;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(body) = data.as_mut() {
-                        if line == "." {
-                            store
-                                .lock()
-                                .expect("lock")
-                                .push(data.take().unwrap_or_default());
-                            let _ = write.write_all(b"250 queued\r\n").await;
-                        } else {
-                            body.push_str(&line);
-                            body.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                        "DATA" => {
-                            data = Some(String::new());
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            break;
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    let _ = write.write_all(reply).await;
-                }
-            });
-        }
-    });
-    (port, received)
-}
-
-/// An SMS gateway that answers `status` and keeps what it was sent.
-async fn sms_gateway(status: StatusCode) -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(move |Json(body): Json<serde_json::Value>| {
-            let store = store.clone();
-            async move {
-                store.lock().expect("lock").push(body);
-                status
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, received)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_and_webhook_deliver_and_failures_are_retried() {

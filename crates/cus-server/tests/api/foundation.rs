@@ -1,11 +1,12 @@
 //! Health, readiness and the territory catalogue, on both backends; readiness follows Redis
 //! going away and coming back.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::helpers::fakes::OwnRedis;
+use crate::helpers::wait_for_status;
 use crate::helpers::{Backend, TestApp, on_both_backends, test_config};
 
 on_both_backends!(health_and_readiness_answer, catalogue_is_served);
@@ -54,60 +55,6 @@ async fn catalogue_is_served(backend: Backend) {
     assert_eq!(total, 346);
     assert_eq!(app.get("/api/regiones/99/comunas").await.status(), 404);
     assert_eq!(app.get("/api/regiones/abc/comunas").await.status(), 404);
-}
-
-/// A Redis of our own on a free port, so it can be stopped and started.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (it is needed for this test)");
-        Self {
-            port,
-            child: Some(child),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-async fn wait_for_status(app: &TestApp, want: u16) -> u16 {
-    let mut last = 0;
-    for _ in 0..50 {
-        last = app.get("/readyz").await.status().as_u16();
-        if last == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

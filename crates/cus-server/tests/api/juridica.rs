@@ -2,7 +2,6 @@
 //! natural/jurídica exclusion, generate and change keyed by the company RUT, and signing in
 //! to a portal as a company.
 
-use base64::Engine;
 use cus_core::notification::Channel;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -11,10 +10,12 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends};
-use crate::lifecycle::{
-    FormPage, form_of, login, open_form, outbox, post, validate_step, verify_email, with,
-};
+use crate::helpers::browse::login;
+use crate::helpers::forms::{form_of, open_form, post, with};
+use crate::helpers::juridica::{CUS, RUT, company, register_company};
+use crate::helpers::natural::{validate_step, verify_email};
+use crate::helpers::oidc::{code_of, payload, rp_http};
+use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends, outbox};
 
 on_both_backends!(
     company_registers_with_its_representative,
@@ -23,46 +24,6 @@ on_both_backends!(
     company_generates_and_changes_its_cus,
     company_signs_in_to_a_portal,
 );
-
-pub const RUT: &str = "76.086.428-5";
-pub const CUS: &str = "capacitacion del sur clave";
-
-fn company(form: &FormPage) -> Vec<(&'static str, String)> {
-    [
-        ("csrf", form.csrf.as_str()),
-        ("captcha_id", form.captcha_id.as_str()),
-        ("captcha", form.captcha.as_str()),
-        ("rut", RUT),
-        ("razon_social", "Capacitaciones del Sur SpA"),
-        ("giro", "Otec"),
-        ("pregunta", "4"),
-        ("respuesta", "Asistente contable"),
-        ("calle", "Los Carrera"),
-        ("numero", "1200"),
-        ("region", "8"),
-        ("comuna", "8101"),
-        ("email", "contacto@capsur.cl"),
-        ("telefono_particular", "41 222 3344"),
-        ("rep_rut", "12.345.678-5"),
-        ("rep_nombres", "Ana María"),
-        ("rep_apellidos", "Rojas Díaz"),
-        ("rep_email", "ana.rojas@capsur.cl"),
-        ("celular", "11112222"),
-        ("cus", CUS),
-        ("cus_repetida", CUS),
-        ("action", "registrar"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.to_owned()))
-    .collect()
-}
-
-pub async fn register_company(app: &TestApp) {
-    let browser = app.browser();
-    let form = open_form(app, &browser, "/juridica/registro").await;
-    let (status, page) = post(app, &browser, "/juridica/registro", &company(&form)).await;
-    assert_eq!(status, 200, "{page}");
-}
 
 async fn company_registers_with_its_representative(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -287,21 +248,11 @@ async fn company_generates_and_changes_its_cus(backend: Backend) {
     );
 }
 
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("payload");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .expect("b64"),
-    )
-    .expect("json")
-}
-
 async fn company_signs_in_to_a_portal(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     register_company(&app).await;
     let registered = app.client(false, true).await;
-    let http = crate::oidc_flow::rp_http();
+    let http = rp_http();
     let metadata = CoreProviderMetadata::discover_async(
         IssuerUrl::new(app.base.clone()).expect("issuer"),
         &http,
@@ -330,12 +281,7 @@ async fn company_signs_in_to_a_portal(backend: Backend) {
     let callback = app
         .browse_to_callback(&app.browser(), auth_url.as_str(), RUT, CUS)
         .await;
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
+    let code = code_of(&callback);
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .expect("endpoint")

@@ -3,10 +3,16 @@
 
 use std::time::Duration;
 
-use cus_cache::{Key, Namespace};
 use cus_core::notification::Channel;
 
-use crate::helpers::{Backend, TestApp, input_value, location, on_both_backends};
+use crate::helpers::browse::login;
+use crate::helpers::files_in;
+use crate::helpers::forms::{FormPage, open_form, post, with};
+use crate::helpers::html::{html_of, input_value, location};
+use crate::helpers::natural::{
+    CUS, RUT, answer_step, generated_cus, register, registration, verify_email,
+};
+use crate::helpers::{Backend, TestApp, on_both_backends, outbox};
 
 on_both_backends!(
     registration_succeeds_and_queues_its_messages,
@@ -20,188 +26,6 @@ on_both_backends!(
     update_changes_data_and_reverifies_a_new_email,
     pending_messages_survive_a_restart,
 );
-
-pub const RUT: &str = "15.555.555-6";
-pub const CUS: &str = "la casa del lago azul";
-
-/// A page's form: its CSRF token, and its captcha with the answer read from the cache.
-pub struct FormPage {
-    pub html: String,
-    pub csrf: String,
-    pub captcha_id: String,
-    pub captcha: String,
-}
-
-pub async fn open_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> FormPage {
-    let response = browser.get(app.url(path)).send().await.expect("page");
-    let html = response.text().await.expect("html");
-    form_of(app, html).await
-}
-
-pub async fn form_of(app: &TestApp, html: String) -> FormPage {
-    let csrf = input_value(&html, "csrf").expect("csrf");
-    let captcha_id = input_value(&html, "captcha_id").unwrap_or_default();
-    let captcha = match app
-        .state
-        .cache
-        .get(&Key::new(Namespace::Captcha, &captcha_id))
-        .await
-        .expect("cache")
-    {
-        Some(bytes) => String::from_utf8(bytes).expect("utf-8"),
-        None => String::new(),
-    };
-    FormPage {
-        html,
-        csrf,
-        captcha_id,
-        captcha,
-    }
-}
-
-pub fn registration(form: &FormPage) -> Vec<(&'static str, String)> {
-    [
-        ("csrf", form.csrf.as_str()),
-        ("captcha_id", form.captcha_id.as_str()),
-        ("captcha", form.captcha.to_uppercase().as_str()),
-        ("rut", RUT),
-        ("nombres", "Juan Andrés"),
-        ("apellido_paterno", "Pérez"),
-        ("apellido_materno", "Soto"),
-        ("pregunta", "2"),
-        ("respuesta", "  Escuela República de Chile "),
-        ("calle", "Avenida Matta"),
-        ("numero", "455"),
-        ("block", ""),
-        ("departamento", "32"),
-        ("region", "13"),
-        ("comuna", "13101"),
-        ("email", "juan.perez@gmail.com"),
-        ("telefono_particular", "22 555 1234"),
-        ("telefono_trabajo", ""),
-        ("celular", "8765 4321"),
-        ("cus", CUS),
-        ("cus_repetida", CUS),
-        ("action", "registrar"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.to_owned()))
-    .collect()
-}
-
-pub fn with(
-    mut fields: Vec<(&'static str, String)>,
-    changes: &[(&'static str, &str)],
-) -> Vec<(&'static str, String)> {
-    for (key, value) in changes {
-        fields.retain(|(k, _)| k != key);
-        fields.push((key, (*value).to_owned()));
-    }
-    fields
-}
-
-pub async fn post(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    fields: &[(&'static str, String)],
-) -> (u16, String) {
-    let response = browser
-        .post(app.url(path))
-        .form(fields)
-        .send()
-        .await
-        .expect("post");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("html"))
-}
-
-pub async fn register(app: &TestApp) {
-    let browser = app.browser();
-    let form = open_form(app, &browser, "/natural/registro").await;
-    let (status, page) = post(app, &browser, "/natural/registro", &registration(&form)).await;
-    assert_eq!(status, 200, "{page}");
-}
-
-pub async fn login(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    rut: &str,
-    cus: &str,
-) -> reqwest::Response {
-    let page = browser
-        .get(app.url("/Account"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = input_value(&page, "csrf").expect("csrf");
-    browser
-        .post(app.url("/Account"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("rid", ""),
-            ("rut", rut),
-            ("cus", cus),
-        ])
-        .send()
-        .await
-        .expect("login")
-}
-
-/// Step 1 of "Genere nueva CUS" at `path` (`/natural/generar` or `/juridica/generar`) for
-/// `rut`, its captcha solved.
-pub async fn validate_step(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    rut: &str,
-) -> (u16, String) {
-    let form = open_form(app, browser, path).await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("action", "validar".to_owned()),
-    ];
-    post(app, browser, path, &fields).await
-}
-
-/// Opens the newest verification link e-mailed to `recipient`, as its owner would.
-pub async fn verify_email(app: &TestApp, recipient: &str) {
-    let link = outbox(app)
-        .await
-        .into_iter()
-        .rev()
-        .filter(|m| m.recipient == recipient)
-        .find_map(|m| {
-            let at = m.body.find("/verificar-correo?token=")?;
-            let token = m.body[at..].split_whitespace().next()?.to_owned();
-            Some(token)
-        })
-        .expect("a verification link");
-    let response = app.get(&link).await;
-    assert_eq!(response.status(), 200, "the link verifies");
-}
-
-/// The undelivered messages as their recipients will read them: sealed bodies opened
-/// (`sealed` still tells which were kept sealed).
-pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
-    app.pending()
-        .await
-        .into_iter()
-        .map(|stored| {
-            let mut n = stored.notification;
-            if n.sealed {
-                n.body = app.state.message_key.open(&n.body).expect("opens");
-            }
-            n
-        })
-        .collect()
-}
 
 async fn registration_succeeds_and_queues_its_messages(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -442,56 +266,6 @@ async fn forms_without_csrf_token_are_refused(backend: Backend) {
     assert_eq!(outbox(&app).await.len(), 0);
 }
 
-/// The CUS sent in the "nueva CUS" e-mail.
-pub async fn generated_cus(app: &TestApp) -> String {
-    let messages = outbox(app).await;
-    let sms = messages
-        .iter()
-        .rev()
-        .find(|m| m.channel == Channel::Sms && m.body.contains("nueva Clave"))
-        .expect("SMS with the CUS");
-    let mail = messages
-        .iter()
-        .rev()
-        .find(|m| m.subject == "Su nueva Clave Única SENCE")
-        .expect("e-mail with the CUS");
-    let cus = mail
-        .body
-        .split("Su nueva CUS es: ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("cus in mail")
-        .to_owned();
-    assert!(sms.body.contains(&cus));
-    assert!(cus.len() >= 12);
-    // At rest, both wait sealed: the database never holds the CUS in clear.
-    assert!(mail.sealed && sms.sealed);
-    let stored = app.pending().await;
-    assert!(stored.iter().all(|s| !s.notification.body.contains(&cus)));
-    cus
-}
-
-pub async fn answer_step(app: &TestApp, browser: &reqwest::Client, answer: &str) -> (u16, String) {
-    let (status, page) = validate_step(app, browser, "/natural/generar", RUT).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("¿Cuál es el nombre de su escuela básica?"));
-    let form = form_of(app, page).await;
-    post(
-        app,
-        browser,
-        "/natural/generar",
-        &[
-            ("csrf", form.csrf),
-            ("rut", RUT.into()),
-            ("respuesta", answer.into()),
-            ("captcha_id", form.captcha_id),
-            ("captcha", form.captcha),
-            ("action", "generar".into()),
-        ],
-    )
-    .await
-}
-
 async fn generated_cus_arrives_and_replaces_the_old_at_first_use(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     register(&app).await;
@@ -520,14 +294,7 @@ async fn generated_cus_arrives_and_replaces_the_old_at_first_use(backend: Backen
     );
 
     // Choosing their own CUS.
-    let page = person
-        .get(app.url("/natural/nueva-clave?rid="))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = html_of(&person, app.url("/natural/nueva-clave?rid=")).await;
     let csrf = input_value(&page, "csrf").expect("csrf");
     let own = "mi propia clave nueva";
     let done = person
@@ -743,20 +510,6 @@ async fn update_changes_data_and_reverifies_a_new_email(backend: Backend) {
     verify_email(&app, "juan@nuevo.cl").await;
     let (_, page) = answer_step(&app, &app.browser(), "escuela republica de chile").await;
     assert!(page.contains("j***@nuevo.cl"), "{page}");
-}
-
-fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    !p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn pending_messages_survive_a_restart(backend: Backend) {

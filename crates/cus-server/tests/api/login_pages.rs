@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, input_value, location, on_both_backends,
-};
+use crate::helpers::browse::{login_form, post_login};
+use crate::helpers::html::{html_of, input_value, location};
+use crate::helpers::oidc::authorize_url;
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends};
 
 on_both_backends!(
     wrong_cus_and_unknown_rut_get_the_same_answer,
@@ -17,38 +18,6 @@ on_both_backends!(
     logout_without_hint_asks_first,
     unregistered_post_logout_uri_is_refused,
 );
-
-async fn login_form(app: &TestApp, browser: &reqwest::Client, path: &str) -> (String, String) {
-    let page = browser.get(app.url(path)).send().await.expect("page");
-    assert_eq!(
-        page.headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
-    assert!(page.headers().get("content-security-policy").is_some());
-    let html = page.text().await.expect("html");
-    (html.clone(), input_value(&html, "csrf").expect("csrf"))
-}
-
-async fn post_login(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    csrf: &str,
-    rut: &str,
-    cus: &str,
-) -> (u16, String) {
-    let response = browser
-        .post(app.url("/Account"))
-        .form(&[("csrf", csrf), ("rid", ""), ("rut", rut), ("cus", cus)])
-        .send()
-        .await
-        .expect("login");
-    (
-        response.status().as_u16(),
-        response.text().await.expect("html"),
-    )
-}
 
 async fn wrong_cus_and_unknown_rut_get_the_same_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -120,34 +89,26 @@ async fn login_hint_prefills_the_rut(backend: Backend) {
     );
 }
 
-fn authorize(client: &str, extra: &str) -> String {
-    format!(
-        "/authorize?response_type=code&client_id={client}&redirect_uri={REDIRECT}&scope=openid%20run&state=s1{extra}"
-    )
-}
-
 async fn consent_is_remembered_and_can_be_withdrawn(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
     let client = app.client(false, false).await;
     let browser = app.browser();
-    app.browse_to_callback(&browser, &app.url(&authorize(&client.id, "")), RUT, CUS)
-        .await;
+    app.browse_to_callback(
+        &browser,
+        &authorize_url(&app, &client.id, &[("scope", "openid run")]),
+        RUT,
+        CUS,
+    )
+    .await;
     let again = browser
-        .get(app.url(&authorize(&client.id, "")))
+        .get(authorize_url(&app, &client.id, &[("scope", "openid run")]))
         .send()
         .await
         .expect("authorize");
     assert!(location(&again).starts_with(REDIRECT), "consent remembered");
 
-    let page = browser
-        .get(app.url("/autorizaciones"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = html_of(&browser, app.url("/autorizaciones")).await;
     assert!(page.contains("Portal de pruebas"));
     let csrf = input_value(&page, "csrf").expect("csrf");
     let withdrawn = browser
@@ -158,7 +119,7 @@ async fn consent_is_remembered_and_can_be_withdrawn(backend: Backend) {
         .expect("withdraw");
     assert!(withdrawn.status().is_redirection());
     let asked = browser
-        .get(app.url(&authorize(&client.id, "")))
+        .get(authorize_url(&app, &client.id, &[("scope", "openid run")]))
         .send()
         .await
         .expect("authorize");
@@ -182,38 +143,23 @@ async fn consent_is_remembered_and_can_be_withdrawn(backend: Backend) {
     );
 }
 
-/// Signs `browser` in to `client` (logging in if needed); the ID token it receives.
-pub async fn id_token(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    client: &crate::helpers::TestClient,
-) -> String {
-    let callback = app
-        .browse_to_callback(browser, &app.url(&authorize(&client.id, "")), RUT, CUS)
-        .await;
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .into_owned();
-    let tokens = app.redeem(client, &code).await;
-    tokens["id_token"].as_str().expect("id_token").to_owned()
-}
-
 async fn logout_with_hint_redirects_and_ends_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
     let client = app.client(false, true).await;
     let browser = app.browser();
-    let hint = id_token(&app, &browser, &client).await;
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
     let url = format!(
         "/end_session?id_token_hint={hint}&post_logout_redirect_uri=http://127.0.0.1:9/bye&state=xyz"
     );
     let response = browser.get(app.url(&url)).send().await.expect("logout");
     assert_eq!(location(&response), "http://127.0.0.1:9/bye?state=xyz");
     let silent = browser
-        .get(app.url(&authorize(&client.id, "&prompt=none")))
+        .get(authorize_url(
+            &app,
+            &client.id,
+            &[("scope", "openid run"), ("prompt", "none")],
+        ))
         .send()
         .await
         .expect("authorize");
@@ -230,7 +176,7 @@ async fn logout_without_hint_asks_first(backend: Backend) {
     app.account().await;
     let client = app.client(false, true).await;
     let browser = app.browser();
-    id_token(&app, &browser, &client).await;
+    app.id_token(&browser, &client, RUT, CUS).await;
     let page = browser
         .get(app.url("/end_session"))
         .send()
@@ -248,7 +194,11 @@ async fn logout_without_hint_asks_first(backend: Backend) {
         .expect("confirm");
     assert!(done.text().await.expect("html").contains("Sesión cerrada"));
     let silent = browser
-        .get(app.url(&authorize(&client.id, "&prompt=none")))
+        .get(authorize_url(
+            &app,
+            &client.id,
+            &[("scope", "openid run"), ("prompt", "none")],
+        ))
         .send()
         .await
         .expect("authorize");
@@ -260,7 +210,7 @@ async fn unregistered_post_logout_uri_is_refused(backend: Backend) {
     app.account().await;
     let client = app.client(false, true).await;
     let browser = app.browser();
-    let hint = id_token(&app, &browser, &client).await;
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
     let url =
         format!("/end_session?id_token_hint={hint}&post_logout_redirect_uri=https://evil.example/");
     let response = browser.get(app.url(&url)).send().await.expect("logout");

@@ -1,13 +1,11 @@
 //! Every refusal of the protocol endpoints, with its exact error.
 
-use std::collections::HashMap;
-
-use base64::Engine;
 use serde_json::Value;
 
-use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, location, on_both_backends,
-};
+use crate::helpers::html::location;
+use crate::helpers::oidc::{CHALLENGE, VERIFIER, authorize_url, kid, query_of};
+use crate::helpers::oidc::{code_for, redeem, redirected_error, setup, token};
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, on_both_backends};
 
 on_both_backends!(
     unregistered_redirect_uri_is_an_error_page_never_a_redirect,
@@ -25,109 +23,9 @@ on_both_backends!(
     keys_rotate_and_old_tokens_still_verify,
 );
 
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client.id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st4te")
-        .append_pair("nonce", "n0nce");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .expect("url")
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-/// The error a redirect to the relying party carries.
-async fn redirected_error(app: &TestApp, url: &str) -> HashMap<String, String> {
-    let response = app.browser().get(url).send().await.expect("authorize");
-    assert!(
-        response.status().is_redirection(),
-        "expected a redirect, got {}",
-        response.status()
-    );
-    let to = location(&response);
-    assert!(to.starts_with(REDIRECT), "{to}");
-    let q = query_of(&to);
-    assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
-    assert_eq!(q.get("iss"), Some(&app.base));
-    q
-}
-
-async fn code_for(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
-    let callback = app
-        .browse_to_callback(&app.browser(), &authorize_url(app, client, extra), RUT, CUS)
-        .await;
-    callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code")
-}
-
-async fn token(
-    app: &TestApp,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut request = app.http.post(app.url("/token")).form(form);
-    if let Some(secret) = &client.secret {
-        request = request.basic_auth(&client.id, Some(secret));
-    } else {
-        let mut with_id = form.to_vec();
-        with_id.push(("client_id", &client.id));
-        request = app.http.post(app.url("/token")).form(&with_id);
-    }
-    let response = request.send().await.expect("token");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, response.json().await.expect("json"), headers)
-}
-
-async fn redeem(
-    app: &TestApp,
-    client: &TestClient,
-    code: &str,
-    verifier: Option<&str>,
-) -> (u16, Value) {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    let (status, body, headers) = token(app, client, &form).await;
-    assert_eq!(
-        headers.get("cache-control").and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
-    (status, body)
-}
-
-async fn setup(backend: Backend, public: bool) -> (TestApp, TestClient) {
-    let app = TestApp::spawn(backend).await;
-    app.account().await;
-    let client = app.client(public, true).await;
-    (app, client)
-}
-
 async fn unregistered_redirect_uri_is_an_error_page_never_a_redirect(backend: Backend) {
     let (app, client) = setup(backend, false).await;
-    let url = authorize_url(&app, &client, &[("scope", "openid")]).replace("callback", "evil");
+    let url = authorize_url(&app, &client.id, &[("scope", "openid")]).replace("callback", "evil");
     let response = app.browser().get(&url).send().await.expect("authorize");
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
@@ -142,7 +40,11 @@ async fn unregistered_redirect_uri_is_an_error_page_never_a_redirect(backend: Ba
 
 async fn public_client_without_pkce_is_refused(backend: Backend) {
     let (app, client) = setup(backend, true).await;
-    let q = redirected_error(&app, &authorize_url(&app, &client, &[("scope", "openid")])).await;
+    let q = redirected_error(
+        &app,
+        &authorize_url(&app, &client.id, &[("scope", "openid")]),
+    )
+    .await;
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("PKCE"));
 }
@@ -154,7 +56,7 @@ async fn plain_pkce_is_refused(backend: Backend) {
         ("code_challenge", VERIFIER),
         ("code_challenge_method", "plain"),
     ];
-    let q = redirected_error(&app, &authorize_url(&app, &client, &extra)).await;
+    let q = redirected_error(&app, &authorize_url(&app, &client.id, &extra)).await;
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("plain"));
 }
@@ -304,7 +206,7 @@ async fn prompt_none_without_session_is_login_required(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let q = redirected_error(
         &app,
-        &authorize_url(&app, &client, &[("scope", "openid"), ("prompt", "none")]),
+        &authorize_url(&app, &client.id, &[("scope", "openid"), ("prompt", "none")]),
     )
     .await;
     assert_eq!(q["error"], "login_required");
@@ -314,7 +216,7 @@ async fn scope_without_openid_is_invalid_scope(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let q = redirected_error(
         &app,
-        &authorize_url(&app, &client, &[("scope", "profile email")]),
+        &authorize_url(&app, &client.id, &[("scope", "profile email")]),
     )
     .await;
     assert_eq!(q["error"], "invalid_scope");
@@ -325,7 +227,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let browser = app.browser();
     app.browse_to_callback(
         &browser,
-        &authorize_url(&app, &client, &[("scope", "openid")]),
+        &authorize_url(&app, &client.id, &[("scope", "openid")]),
         RUT,
         CUS,
     )
@@ -333,7 +235,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let response = browser
         .get(authorize_url(
             &app,
-            &client,
+            &client.id,
             &[("scope", "openid"), ("prompt", "login")],
         ))
         .send()
@@ -344,7 +246,7 @@ async fn prompt_login_asks_again(backend: Backend) {
     let response = browser
         .get(authorize_url(
             &app,
-            &client,
+            &client.id,
             &[("scope", "openid"), ("prompt", "none")],
         ))
         .send()
@@ -356,21 +258,12 @@ async fn prompt_login_asks_again(backend: Backend) {
     );
 }
 
-fn kid_of(jwt: &str) -> String {
-    let header = jwt.split('.').next().expect("header");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .expect("b64");
-    let header: Value = serde_json::from_slice(&bytes).expect("json");
-    header["kid"].as_str().expect("kid").to_owned()
-}
-
 async fn keys_rotate_and_old_tokens_still_verify(backend: Backend) {
     let (app, client) = setup(backend, false).await;
     let code = code_for(&app, &client, &[("scope", "openid")]).await;
     let (_, before) = redeem(&app, &client, &code, None).await;
     let old_id_token = before["id_token"].as_str().expect("id_token").to_owned();
-    let old_kid = kid_of(&old_id_token);
+    let old_kid = kid(&old_id_token);
 
     let kek = cus_server::secrets::Kek::from_config(&app.state.config.keys).expect("kek");
     let now = app.state.clock.now();
@@ -414,7 +307,7 @@ async fn keys_rotate_and_old_tokens_still_verify(backend: Backend) {
 
     let code = code_for(&app, &client, &[("scope", "openid")]).await;
     let (_, after) = redeem(&app, &client, &code, None).await;
-    let new_kid = kid_of(after["id_token"].as_str().expect("id_token"));
+    let new_kid = kid(after["id_token"].as_str().expect("id_token"));
     assert_ne!(new_kid, old_kid);
     assert!(
         kids.contains(&new_kid.as_str()),

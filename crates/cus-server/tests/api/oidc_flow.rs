@@ -9,19 +9,13 @@ use openidconnect::{
 };
 use serde_json::Value;
 
+use crate::helpers::oidc::{code_of, rp_http};
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, on_both_backends};
 
 on_both_backends!(
     openidconnect_client_signs_in_end_to_end,
     id_tokens_signed_per_client_algorithm_verify
 );
-
-pub fn rp_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
 
 async fn openidconnect_client_signs_in_end_to_end(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -125,7 +119,7 @@ async fn openidconnect_client_signs_in_end_to_end(backend: Backend) {
         .await
         .expect("authorize");
     assert!(
-        crate::helpers::location(&response).starts_with(REDIRECT),
+        crate::helpers::html::location(&response).starts_with(REDIRECT),
         "no login, no consent the second time"
     );
 
@@ -214,12 +208,7 @@ async fn id_tokens_signed_per_client_algorithm_verify(backend: Backend) {
         let callback = app
             .browse_to_callback(&app.browser(), auth_url.as_str(), RUT, CUS)
             .await;
-        let code = callback
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .expect("code")
-            .1
-            .into_owned();
+        let code = code_of(&callback);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
             .expect("token endpoint")

@@ -1,10 +1,10 @@
 //! `private_key_jwt` client authentication (OpenID Core §9, RFC 7523): a client that
 //! registered public keys signs a short-lived assertion instead of sending a secret.
 
-use josekit::jwk::Jwk;
-use josekit::jws::{self, ES256, JwsHeader};
 use serde_json::{Value, json};
 
+use crate::helpers::oidc::key_pair;
+use crate::helpers::oidc::{ASSERTION_TYPE, assertion, assertion_client, post_form, token_with};
 use crate::helpers::{Backend, TestApp, on_both_backends};
 
 on_both_backends!(
@@ -12,63 +12,13 @@ on_both_backends!(
     registration_refuses_private_key_jwt_without_usable_public_keys,
 );
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-fn key(kid: &str) -> (Jwk, Value) {
-    let (private, public) = cus_jose::generate("ES256", kid).expect("key pair");
-    (private, json!({ "keys": [public] }))
-}
-
-fn metadata(jwks: Option<Value>) -> cus_server::clients::ClientMetadata {
-    cus_server::clients::ClientMetadata {
-        client_name: Some("Portal con llave".into()),
-        grant_types: Some(vec!["client_credentials".into()]),
-        token_endpoint_auth_method: Some("private_key_jwt".into()),
-        jwks,
-        ..Default::default()
-    }
-}
-
-fn assertion(private: &Jwk, claims: &Value) -> String {
-    let mut header = JwsHeader::new();
-    header.set_key_id(private.key_id().expect("kid"));
-    let signer = ES256.signer_from_jwk(private).expect("signer");
-    jws::serialize_compact(&serde_json::to_vec(claims).expect("json"), &header, &signer)
-        .expect("signed")
-}
-
-async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn token_with(app: &TestApp, signed: &str) -> (u16, Value) {
-    post(
-        app,
-        "/token",
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", signed),
-        ],
-    )
-    .await
-}
-
 async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (private, jwks) = key("portal-key-1");
+    let (private, jwks) = key_pair("portal-key-1");
     let created = cus_server::clients::create(
         app.state.store.as_ref(),
         None,
-        metadata(Some(jwks)),
+        assertion_client(Some(jwks)),
         false,
         "test",
         app.state.clock.now(),
@@ -96,7 +46,7 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
         "replayed"
     );
 
-    let (stranger, _) = key("portal-key-1");
+    let (stranger, _) = key_pair("portal-key-1");
     let (status, _) = token_with(&app, &assertion(&stranger, &claims("jti-2"))).await;
     assert_eq!(status, 401, "signed by a key the client did not register");
 
@@ -115,7 +65,7 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
     let (status, _) = token_with(&app, &assertion(&private, &expired)).await;
     assert_eq!(status, 401, "expired");
 
-    let (status, body) = post(
+    let (status, body) = post_form(
         &app,
         "/token",
         &[("grant_type", "client_credentials"), ("client_id", &id)],
@@ -130,7 +80,7 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
     // The same method at introspection, with a fresh assertion.
     let mut for_introspection = claims("jti-6");
     for_introspection["aud"] = json!(app.url("/introspect"));
-    let (status, body) = post(
+    let (status, body) = post_form(
         &app,
         "/introspect",
         &[
@@ -162,13 +112,13 @@ async fn assertion_authenticates_once_and_only_when_every_rule_holds(backend: Ba
 
 async fn registration_refuses_private_key_jwt_without_usable_public_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (private, _) = key("k");
+    let (private, _) = key_pair("k");
     let with_private_member = json!({ "keys": [serde_json::to_value(&private).expect("jwk")] });
     for jwks in [None, Some(json!({"keys": []})), Some(with_private_member)] {
         let result = cus_server::clients::create(
             app.state.store.as_ref(),
             None,
-            metadata(jwks.clone()),
+            assertion_client(jwks.clone()),
             false,
             "test",
             app.state.clock.now(),

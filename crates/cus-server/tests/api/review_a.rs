@@ -2,12 +2,12 @@
 //! client moved off secrets loses them (item 10), back-channel logout cannot be aimed
 //! inside the network (item 13), and webhook URLs never show their secrets (item 14).
 
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
+use crate::helpers::api::register;
+use crate::helpers::fakes::{Captured, closed_port, portal_endpoints, sms_gateway};
+use crate::helpers::oidc::key_pair;
 use crate::helpers::{Backend, REDIRECT, TestApp, on_both_backends, test_config};
 
 on_both_backends!(
@@ -68,11 +68,6 @@ fn item_6_default_limits_are_sized_for_national_traffic() {
     assert!(at_least(config.limits.form_per_ip, 5));
 }
 
-fn key(kid: &str) -> Value {
-    let (_, public) = cus_jose::generate("ES256", kid).expect("key pair");
-    json!({ "keys": [public] })
-}
-
 /// Moving a client to `private_key_jwt` ends its secret, and the previous one a rotation
 /// left alive: both are refused at `/token` as `invalid_client`.
 async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
@@ -117,7 +112,7 @@ async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
         &client.id,
         cus_server::clients::ClientMetadata {
             token_endpoint_auth_method: Some("private_key_jwt".into()),
-            jwks: Some(key("k1")),
+            jwks: Some(key_pair("k1").1),
             ..Default::default()
         },
         "test",
@@ -158,19 +153,6 @@ async fn item_10_auth_method_change_clears_the_secret(backend: Backend) {
     assert!(refused.is_err(), "confidential to public is refused");
 }
 
-async fn register(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/register"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// `backchannel_logout_uri` is https; http only to a loopback host, and only for a client
 /// in development (every redirect URI loopback).
 async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
@@ -195,7 +177,7 @@ async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
     for (uri, redirect) in refused {
         let (status, body) = register(
             &app,
-            &token,
+            Some(token.as_str()),
             json!({ "client_name": "Portal", "redirect_uris": [redirect], "backchannel_logout_uri": uri }),
         )
         .await;
@@ -216,32 +198,12 @@ async fn item_13_backchannel_logout_uri_must_be_https(backend: Backend) {
     for (uri, redirect) in accepted {
         let (status, body) = register(
             &app,
-            &token,
+            Some(token.as_str()),
             json!({ "client_name": "Portal", "redirect_uris": [redirect], "backchannel_logout_uri": uri }),
         )
         .await;
         assert_eq!(status, 201, "{uri}: {body}");
     }
-}
-
-/// A portal's back-channel endpoint answering 200, and how many it received.
-async fn logout_endpoint() -> (String, Arc<Mutex<usize>>) {
-    let received = Arc::new(Mutex::new(0));
-    let count = received.clone();
-    let app = axum::Router::new().route(
-        "/bcl",
-        axum::routing::post(move || {
-            let count = count.clone();
-            async move {
-                *count.lock().expect("lock") += 1;
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, received)
 }
 
 /// In production the outbox worker does not POST logout tokens inside the network
@@ -256,7 +218,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
     // In production only `cus migrate` changes the schema: do what it does first.
     crate::helpers::migrate(&config).await;
     let app = TestApp::spawn_with(config.clone()).await;
-    let (base, received) = logout_endpoint().await;
+    let (base, received) = portal_endpoints().await;
     let portal = app
         .client_from(cus_server::clients::ClientMetadata {
             client_name: Some("Portal".into()),
@@ -279,7 +241,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
         .expect("queued");
     assert_eq!(app.deliver_with(&config.outbox).await, 0, "refused");
     assert_eq!(
-        *received.lock().expect("lock"),
+        received.lock().expect("lock").len(),
         0,
         "nothing reached the portal"
     );
@@ -300,41 +262,7 @@ async fn item_13_production_refuses_logout_delivery_to_loopback_unless_allowed(b
     allowed.backchannel_allowed_networks = vec!["127.0.0.0/8".parse().expect("net")];
     app.clock.advance(3600);
     assert_eq!(app.deliver_with(&allowed).await, 1, "allow-listed");
-    assert_eq!(*received.lock().expect("lock"), 1);
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// An SMS gateway that answers 500.
-async fn broken_gateway() -> u16 {
-    let app = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
-/// A closed port: connecting fails.
-async fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    listener.local_addr().expect("addr").port()
+    assert_eq!(received.lock().expect("lock").len(), 1);
 }
 
 /// A webhook URL carries its credentials in the user-info and the query; a failed SMS
@@ -351,7 +279,10 @@ async fn item_14_webhook_secrets_never_reach_stored_errors_or_logs(backend: Back
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    for port in [broken_gateway().await, closed_port().await] {
+    for port in [
+        sms_gateway(StatusCode::INTERNAL_SERVER_ERROR).await.0,
+        closed_port().await,
+    ] {
         let mut outbox = config.outbox.clone();
         outbox.sms_webhook_url =
             format!("http://gw-USERSECRET:PASSSECRET@127.0.0.1:{port}/sms?api_key=KEYSECRET&to=x")

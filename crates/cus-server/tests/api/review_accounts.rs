@@ -5,12 +5,18 @@
 
 use cus_core::notification::Channel;
 
-use crate::helpers::{Backend, TestApp, input_value, on_both_backends, test_config};
-use crate::juridica;
-use crate::lifecycle::{
-    self, CUS, RUT, answer_step, generated_cus, login, open_form, outbox, post, validate_step,
-    verify_email,
+use crate::helpers::audit_count;
+use crate::helpers::browse::login;
+use crate::helpers::forms::{form_of, open_form, post, with};
+use crate::helpers::html::{input_value, text_after};
+use crate::helpers::juridica;
+use crate::helpers::natural::{
+    self, CUS, RUT, answer_step, generated_cus, registration, validate_step, verify_email,
 };
+use crate::helpers::natural::{
+    LOCKED, WRONG, change_cus, open_update, roomy, roomy_config, save_update, wrong_logins_at_once,
+};
+use crate::helpers::{Backend, TestApp, on_both_backends, outbox, test_config};
 
 on_both_backends!(
     item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus,
@@ -26,79 +32,6 @@ on_both_backends!(
     item_15_genere_nueva_cus_does_not_tell_which_ruts_exist,
     a_new_cus_is_emailed_only_to_a_verified_address,
 );
-
-const LOCKED: &str = "bloqueado temporalmente";
-
-/// A server whose form limits leave room for the many requests of one test from one
-/// address (those limits have tests of their own).
-async fn roomy(backend: Backend) -> TestApp {
-    TestApp::spawn_with(roomy_config(backend).await).await
-}
-
-async fn roomy_config(backend: Backend) -> cus_server::config::Config {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip.max = 100_000;
-    config.limits.form_per_rut.max = 100_000;
-    config
-}
-const WRONG: &str = "RUT o Clave CUS incorrectos.";
-
-/// Step 1 of "Actualice sus datos": RUT + CUS, captcha solved.
-async fn open_update(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    rut: &str,
-    cus: &str,
-) -> (u16, String) {
-    let form = open_form(app, browser, "/natural/actualizar").await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-    ];
-    post(app, browser, "/natural/actualizar", &fields).await
-}
-
-/// "Cambie su CUS" at `path`, captcha solved.
-async fn change_cus(app: &TestApp, path: &str, rut: &str, cus: &str, new: &str) -> (u16, String) {
-    let browser = app.browser();
-    let form = open_form(app, &browser, path).await;
-    let fields = [
-        ("csrf", form.csrf),
-        ("captcha_id", form.captcha_id),
-        ("captcha", form.captcha),
-        ("rut", rut.to_owned()),
-        ("cus", cus.to_owned()),
-        ("cus_nueva", new.to_owned()),
-        ("cus_repetida", new.to_owned()),
-    ];
-    post(app, &browser, path, &fields).await
-}
-
-/// Step 2 of "Actualice sus datos" from the opened form `page`, with a new e-mail.
-async fn save_update(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    page: &str,
-    email: &str,
-) -> (u16, String) {
-    let fields: Vec<(&'static str, String)> = [
-        ("csrf", input_value(page, "csrf").expect("csrf")),
-        ("ticket", input_value(page, "ticket").expect("ticket")),
-        ("pregunta", "1".into()),
-        ("calle", "Los Aromos".into()),
-        ("numero", "12".into()),
-        ("region", "13".into()),
-        ("comuna", "13101".into()),
-        ("email", email.into()),
-        ("celular", "87654321".into()),
-    ]
-    .into_iter()
-    .collect();
-    post(app, browser, "/natural/actualizar/datos", &fields).await
-}
 
 async fn item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus(backend: Backend) {
     let mut config = test_config(backend).await;
@@ -154,7 +87,7 @@ async fn item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus(backend: 
 
 async fn item_01_an_update_form_dies_with_a_cus_change(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     let browser = app.browser();
     let (status, opened) = open_update(&app, &browser, RUT, CUS).await;
     assert_eq!(status, 200, "{opened}");
@@ -199,7 +132,7 @@ async fn item_05_strangers_without_the_captcha_cannot_block_a_rut(backend: Backe
     let mut config = test_config(backend).await;
     config.limits.form_per_ip.max = 100_000;
     let app = TestApp::spawn_with(config).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     let stranger = app.browser();
     for _ in 0..31 {
         let status = login(&app, &stranger, RUT, "adivinando").await.status();
@@ -224,7 +157,7 @@ async fn item_05_strangers_without_the_captcha_cannot_block_a_rut(backend: Backe
     let owner = app.browser();
     let first = login(&app, &owner, RUT, CUS).await;
     assert_eq!(first.status(), 422, "the captcha is asked for");
-    let form = lifecycle::form_of(&app, first.text().await.expect("html")).await;
+    let form = form_of(&app, first.text().await.expect("html")).await;
     let fields = [
         ("csrf", form.csrf),
         ("rid", String::new()),
@@ -242,13 +175,13 @@ async fn item_05_strangers_without_the_captcha_cannot_block_a_rut(backend: Backe
 
 async fn item_08_concurrent_answers_cannot_pass_the_limit(backend: Backend) {
     let app = std::sync::Arc::new(roomy(backend).await);
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     // Sixteen people at step 2 at once, each with a solved captcha, all answering wrong.
     let mut forms = Vec::new();
     for _ in 0..16 {
         let browser = app.browser();
         let (_, page) = validate_step(&app, &browser, "/natural/generar", RUT).await;
-        forms.push((browser, lifecycle::form_of(&app, page).await));
+        forms.push((browser, form_of(&app, page).await));
     }
     let mut answers = tokio::task::JoinSet::new();
     for (browser, form) in forms {
@@ -301,45 +234,9 @@ async fn item_08_concurrent_logins_cannot_pass_the_lock(backend: Backend) {
     );
 }
 
-/// `n` wrong logins for the test RUT sent at once, each from its own browser with its own
-/// form; their statuses.
-async fn wrong_logins_at_once(app: &std::sync::Arc<TestApp>, n: usize) -> Vec<u16> {
-    let mut forms = Vec::new();
-    for _ in 0..n {
-        let browser = app.browser();
-        let form = open_form(app, &browser, "/Account").await;
-        forms.push((browser, form.csrf));
-    }
-    let mut guesses = tokio::task::JoinSet::new();
-    for (i, (browser, csrf)) in forms.into_iter().enumerate() {
-        let app = app.clone();
-        guesses.spawn(async move {
-            let fields = [
-                ("csrf", csrf),
-                ("rid", String::new()),
-                ("rut", crate::helpers::RUT.to_owned()),
-                ("cus", format!("intento número {i}")),
-            ];
-            post(&app, &browser, "/Account", &fields).await.0
-        });
-    }
-    guesses.join_all().await
-}
-
-async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
-    app.state
-        .store
-        .audit_events(&cus_store::AuditFilter::default())
-        .await
-        .expect("audit")
-        .iter()
-        .filter(|e| e.kind == kind && e.outcome == outcome)
-        .count()
-}
-
 async fn item_12_a_generated_cus_expires_and_is_cancelled(backend: Backend) {
     let app = roomy(backend).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     verify_email(&app, "juan.perez@gmail.com").await;
     let right = "Escuela República de Chile";
 
@@ -380,7 +277,7 @@ async fn item_12_a_generated_cus_expires_and_is_cancelled(backend: Backend) {
 
 async fn item_15_genere_nueva_cus_does_not_tell_which_ruts_exist(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     let browser = app.browser();
     // Step 1 needs the captcha.
     let form = open_form(&app, &browser, "/natural/generar").await;
@@ -397,13 +294,8 @@ async fn item_15_genere_nueva_cus_does_not_tell_which_ruts_exist(backend: Backen
     );
 
     // A RUT without a CUS gets a plausible question, the same every time.
-    let question = |page: &str| {
-        let at = page
-            .find("Pregunta Secreta:</strong> ")
-            .expect("a question")
-            + 27;
-        page[at..].split('<').next().expect("text").to_owned()
-    };
+    let question =
+        |page: &str| text_after(page, "Pregunta Secreta:</strong> ").expect("a question");
     let (status, first) = validate_step(&app, &browser, "/natural/generar", "11.111.111-1").await;
     assert_eq!(status, 200, "{first}");
     let (_, again) = validate_step(&app, &browser, "/natural/generar", "11.111.111-1").await;
@@ -419,7 +311,7 @@ async fn item_15_genere_nueva_cus_does_not_tell_which_ruts_exist(backend: Backen
         &app,
         &browser,
         "/natural/registro",
-        &lifecycle::with(lifecycle::registration(&form), &[("rut", juridica::RUT)]),
+        &with(registration(&form), &[("rut", juridica::RUT)]),
     )
     .await;
     assert_eq!(status, 422);
@@ -429,7 +321,7 @@ async fn item_15_genere_nueva_cus_does_not_tell_which_ruts_exist(backend: Backen
 
 async fn a_new_cus_is_emailed_only_to_a_verified_address(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     let right = "Escuela República de Chile";
     let (status, page) = answer_step(&app, &app.browser(), right).await;
     assert_eq!(status, 200, "{page}");
@@ -456,7 +348,7 @@ async fn a_new_cus_is_emailed_only_to_a_verified_address(backend: Backend) {
 /// change ends with it: liveness is compared in milliseconds, not seconds.
 async fn a_cus_change_ends_sessions_opened_in_the_same_second(backend: Backend) {
     let app = roomy(backend).await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     // Start right after a second begins, so the login and the change share it.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -505,7 +397,7 @@ async fn no_captcha_no_lock_even_for_concurrent_guesses(backend: Backend) {
     let owner = app.browser();
     let first = login(&app, &owner, crate::helpers::RUT, crate::helpers::CUS).await;
     assert_eq!(first.status(), 422, "the captcha is asked for");
-    let form = lifecycle::form_of(&app, first.text().await.expect("html")).await;
+    let form = form_of(&app, first.text().await.expect("html")).await;
     let fields = [
         ("csrf", form.csrf),
         ("rid", String::new()),
@@ -524,7 +416,7 @@ async fn no_captcha_no_lock_even_for_concurrent_guesses(backend: Backend) {
 async fn someone_elses_login_does_not_satisfy_prompt_login(backend: Backend) {
     let app = roomy(backend).await;
     app.account().await;
-    lifecycle::register(&app).await;
+    natural::register(&app).await;
     let client = app.client(false, true).await;
     let victim = app.browser();
     let response = login(&app, &victim, crate::helpers::RUT, crate::helpers::CUS).await;
@@ -540,7 +432,7 @@ async fn someone_elses_login_does_not_satisfy_prompt_login(backend: Backend) {
         .send()
         .await
         .expect("authorize");
-    let to_login = crate::helpers::location(&response);
+    let to_login = crate::helpers::html::location(&response);
     assert!(to_login.starts_with("/Account?rid="), "{to_login}");
     let rid = to_login.trim_start_matches("/Account?rid=").to_owned();
 
@@ -567,7 +459,7 @@ async fn someone_elses_login_does_not_satisfy_prompt_login(backend: Backend) {
         .send()
         .await
         .expect("resume");
-    let next = crate::helpers::location(&response);
+    let next = crate::helpers::html::location(&response);
     assert!(
         next.starts_with("/Account"),
         "no code without a new login: {next}"

@@ -2,14 +2,12 @@
 //! and rate-limited pending requests (3), one decision before any code (7), logout hints
 //! that must name the session (9), one liveness rule for access tokens (11).
 
-use std::collections::HashMap;
-use std::time::Duration;
-
-use base64::Engine;
-use serde_json::Value;
-
+use crate::helpers::browse::{allow_consent, end_session, sign_in, signed_in};
+use crate::helpers::html::{html_of, input_value, location};
+use crate::helpers::oidc::{CHALLENGE, authorize_url, code_of, payload, query_of};
+use crate::helpers::oidc::{RELEASE_ASKED, introspect, portal_allowed, rid_of, userinfo};
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, TestClient, input_value, location, on_both_backends,
+    Backend, CUS, OTHER_CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, short_limit,
     test_config,
 };
 
@@ -25,157 +23,6 @@ on_both_backends!(
     item_09_logout_with_own_hint_ends_at_once_even_expired,
     item_11_introspect_and_userinfo_refuse_tokens_older_than_a_cus_change,
 );
-
-/// A second person.
-const OTHER_RUT: &str = "11.111.111-1";
-const OTHER_CUS: &str = "tortuga verde del Maule 9";
-
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).expect("url");
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st4te")
-        .append_pair("nonce", "n0nce");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    url.to_string()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .expect("url")
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("json")
-}
-
-/// A non-first-party confidential client allowed `scope`.
-async fn portal_allowed(app: &TestApp, scope: &str) -> TestClient {
-    app.client_from(cus_server::clients::ClientMetadata {
-        client_name: Some("Portal externo".into()),
-        redirect_uris: Some(vec![REDIRECT.into()]),
-        post_logout_redirect_uris: Some(vec!["http://127.0.0.1:9/bye".into()]),
-        scope: Some(scope.into()),
-        first_party: Some(false),
-        ..Default::default()
-    })
-    .await
-}
-
-/// Creates the second person, `OTHER_RUT` with `OTHER_CUS`.
-async fn other_account(app: &TestApp) -> cus_core::Account {
-    let spec = cus_server::admin::AccountSpec {
-        rut: cus_core::Rut::parse(OTHER_RUT).expect("valid"),
-        nombres: "Juan Pablo".into(),
-        apellidos: vec!["Soto".into(), "Rojas".into()],
-        email: "juan@example.cl".into(),
-        celular: None,
-        address: None,
-    };
-    cus_server::admin::create_account(
-        app.state.store.as_ref(),
-        &app.state.hasher,
-        spec,
-        OTHER_CUS,
-        false,
-        app.state.clock.now(),
-    )
-    .await
-    .expect("account created")
-}
-
-/// Like `browse_to_callback`, but also returns the consent pages seen on the way.
-async fn browse_collecting_consent(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    start: &str,
-    rut: &str,
-    cus: &str,
-) -> (url::Url, Vec<String>) {
-    let mut consents = Vec::new();
-    let mut next = start.to_owned();
-    for _ in 0..12 {
-        if next.starts_with('/') {
-            next = app.url(&next);
-        } else if !next.starts_with(&app.base) {
-            return (url::Url::parse(&next).expect("callback"), consents);
-        }
-        let response = browser.get(&next).send().await.expect("GET");
-        if response.status().is_redirection() {
-            next = location(&response);
-            continue;
-        }
-        let page = response.text().await.expect("page");
-        let (action, form) = if page.contains("action=\"/Account\"") {
-            (
-                "/Account",
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").unwrap_or_default()),
-                    ("rut", rut.to_owned()),
-                    ("cus", cus.to_owned()),
-                ],
-            )
-        } else if page.contains("action=\"/consent\"") {
-            consents.push(page.clone());
-            (
-                "/consent",
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").expect("rid")),
-                    ("decision", "allow".to_owned()),
-                ],
-            )
-        } else {
-            panic!("unexpected page at {next}: {page}");
-        };
-        let response = browser
-            .post(app.url(action))
-            .form(&form)
-            .send()
-            .await
-            .expect("POST");
-        assert!(response.status().is_redirection(), "{action}");
-        next = location(&response);
-    }
-    panic!("too many redirects");
-}
-
-fn code_of(callback: &url::Url) -> String {
-    callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {callback}"))
-}
-
-async fn userinfo(app: &TestApp, access_token: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .expect("userinfo");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-const RELEASE_ASKED: &str =
-    r#"{"userinfo":{"email":null,"rut":null},"id_token":{"phone_number":null}}"#;
 
 /// Item 2: the `claims` parameter never reaches past the client's allowed scopes and what
 /// the person consented to.
@@ -193,8 +40,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
             ("claims", RELEASE_ASKED),
         ],
     );
-    let (callback, consents) =
-        browse_collecting_consent(&app, &app.browser(), &url, RUT, CUS).await;
+    let (callback, consents) = app
+        .browse_collecting_consent(&app.browser(), &url, RUT, CUS)
+        .await;
     assert_eq!(consents.len(), 1);
     for data in ["correo", "teléfono", "RUT", "dirección"] {
         assert!(!consents[0].contains(data), "consent lists {data}");
@@ -224,7 +72,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
         &wider.id,
         &[("scope", "openid"), ("claims", RELEASE_ASKED)],
     );
-    let (callback, _) = browse_collecting_consent(&app, &browser, &url, RUT, CUS).await;
+    let (callback, _) = app
+        .browse_collecting_consent(&browser, &url, RUT, CUS)
+        .await;
     let tokens = app.redeem(&wider, &code_of(&callback)).await;
     let (_, info) = userinfo(&app, tokens["access_token"].as_str().expect("at")).await;
     assert!(info.get("email").is_none(), "email not consented yet");
@@ -236,7 +86,9 @@ async fn item_02_claims_parameter_releases_only_consented_scopes(backend: Backen
         &wider.id,
         &[("scope", "openid email"), ("claims", RELEASE_ASKED)],
     );
-    let (callback, consents) = browse_collecting_consent(&app, &browser, &url, RUT, CUS).await;
+    let (callback, consents) = app
+        .browse_collecting_consent(&browser, &url, RUT, CUS)
+        .await;
     assert_eq!(consents.len(), 1, "the new scope is asked");
     assert!(consents[0].contains("Su correo electrónico"));
     assert!(!consents[0].contains("RUT"), "rut is not released");
@@ -368,7 +220,8 @@ async fn item_03_oversized_parameters_are_invalid_request_and_not_stored(backend
 /// Item 3: creating pending requests is limited per client IP.
 async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.authorize_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.authorize_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, false).await;
     let url = authorize_url(&app, &client.id, &[("scope", "openid")]);
@@ -384,7 +237,7 @@ async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=4).contains(&retry));
+    assert!((1..=limit.window).contains(&retry));
     assert!(
         response
             .text()
@@ -392,59 +245,12 @@ async fn item_03_authorize_limit_per_ip_answers_429_then_resets(backend: Backend
             .expect("page")
             .contains("Demasiadas solicitudes")
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let response = app.browser().get(&url).send().await.expect("GET");
     assert!(
         location(&response).starts_with("/Account?rid="),
         "a new window"
     );
-}
-
-/// Opens the consent page of pending request `rid` and posts "allow"; where it sends the
-/// browser.
-async fn allow_consent(app: &TestApp, browser: &reqwest::Client, rid: &str) -> String {
-    let page = browser
-        .get(app.url(&format!("/consent?rid={rid}")))
-        .send()
-        .await
-        .expect("consent page");
-    let csrf = match page.headers().get("location") {
-        // The page itself may already send the person elsewhere: take a csrf from the
-        // login page, as an attacker posting directly would.
-        Some(_) => {
-            let login = browser
-                .get(app.url("/Account"))
-                .send()
-                .await
-                .expect("login page")
-                .text()
-                .await
-                .expect("html");
-            input_value(&login, "csrf").expect("csrf")
-        }
-        None => input_value(&page.text().await.expect("html"), "csrf").expect("csrf"),
-    };
-    let response = browser
-        .post(app.url("/consent"))
-        .form(&[("csrf", csrf.as_str()), ("rid", rid), ("decision", "allow")])
-        .send()
-        .await
-        .expect("consent");
-    assert!(response.status().is_redirection(), "{}", response.status());
-    location(&response)
-}
-
-fn rid_of(to: &str) -> String {
-    query_of(&format!("http://x{to}"))
-        .get("rid")
-        .cloned()
-        .unwrap_or_else(|| panic!("no rid in {to}"))
-}
-
-/// Logs `browser` in without a pending request.
-async fn sign_in(app: &TestApp, browser: &reqwest::Client, rut: &str, cus: &str) {
-    let response = crate::lifecycle::login(app, browser, rut, cus).await;
-    assert_eq!(response.status().as_u16(), 200);
 }
 
 /// Item 7: a session with a generated CUS gets no code from POST /consent.
@@ -476,14 +282,7 @@ async fn item_07_consent_post_requires_the_forced_cus_change(backend: Backend) {
         .await
         .expect("authorize");
     let rid = rid_of(&location(&response));
-    let page = browser
-        .get(app.url(&format!("/Account?rid={rid}")))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
+    let page = html_of(&browser, app.url(&format!("/Account?rid={rid}"))).await;
     let response = browser
         .post(app.url("/Account"))
         .form(&[
@@ -553,11 +352,13 @@ async fn item_07_consent_post_honours_max_age(backend: Backend) {
 async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
-    other_account(&app).await;
+    app.other_account().await;
     let client = portal_allowed(&app, "openid").await;
     // Person A's id_token.
     let url = authorize_url(&app, &client.id, &[("scope", "openid")]);
-    let (callback, _) = browse_collecting_consent(&app, &app.browser(), &url, RUT, CUS).await;
+    let (callback, _) = app
+        .browse_collecting_consent(&app.browser(), &url, RUT, CUS)
+        .await;
     let tokens = app.redeem(&client, &code_of(&callback)).await;
     let hint = tokens["id_token"].as_str().expect("id_token").to_owned();
     // Person B's browser, asked for A.
@@ -578,53 +379,15 @@ async fn item_07_consent_post_refuses_another_persons_hint(backend: Backend) {
     assert!(to.starts_with("/Account?rid="), "login is asked: {to}");
 }
 
-/// An id_token for `rut` signed in `browser` (first-party client: no consent).
-async fn id_token_of(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    client: &TestClient,
-    rut: &str,
-    cus: &str,
-) -> String {
-    let url = authorize_url(app, &client.id, &[("scope", "openid")]);
-    let callback = app.browse_to_callback(browser, &url, rut, cus).await;
-    let tokens = app.redeem(client, &code_of(&callback)).await;
-    tokens["id_token"].as_str().expect("id_token").to_owned()
-}
-
-/// Whether `browser` still has a session (prompt=none gets a code).
-async fn signed_in(app: &TestApp, browser: &reqwest::Client, client: &TestClient) -> bool {
-    let response = browser
-        .get(authorize_url(
-            app,
-            &client.id,
-            &[("scope", "openid"), ("prompt", "none")],
-        ))
-        .send()
-        .await
-        .expect("authorize");
-    query_of(&location(&response)).contains_key("code")
-}
-
-async fn end_session(app: &TestApp, browser: &reqwest::Client, hint: &str) -> (u16, String) {
-    let response = browser
-        .get(app.url(&format!("/end_session?id_token_hint={hint}")))
-        .send()
-        .await
-        .expect("logout");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("page"))
-}
-
 /// Item 9: a hint naming someone else does not end this browser's session silently.
 async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.account().await;
-    other_account(&app).await;
+    app.other_account().await;
     let client = app.client(false, true).await;
-    let a_hint = id_token_of(&app, &app.browser(), &client, RUT, CUS).await;
+    let a_hint = app.id_token(&app.browser(), &client, RUT, CUS).await;
     let b = app.browser();
-    let b_hint = id_token_of(&app, &b, &client, OTHER_RUT, OTHER_CUS).await;
+    let b_hint = app.id_token(&b, &client, OTHER_RUT, OTHER_CUS).await;
 
     let (status, page) = end_session(&app, &b, &a_hint).await;
     assert_eq!(status, 200);
@@ -633,7 +396,7 @@ async fn item_09_logout_with_someone_elses_hint_asks_to_confirm(backend: Backend
 
     // B's own hint from an earlier session (same person, other `sid`) asks too.
     let b2 = app.browser();
-    id_token_of(&app, &b2, &client, OTHER_RUT, OTHER_CUS).await;
+    app.id_token(&b2, &client, OTHER_RUT, OTHER_CUS).await;
     let (_, page) = end_session(&app, &b2, &b_hint).await;
     assert!(page.contains("action=\"/end_session/confirm\""), "asked");
     assert!(signed_in(&app, &b2, &client).await);
@@ -649,7 +412,7 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
     app.account().await;
     let client = app.client(false, true).await;
     let browser = app.browser();
-    let hint = id_token_of(&app, &browser, &client, RUT, CUS).await;
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
     let (status, page) = end_session(&app, &browser, &hint).await;
     assert_eq!(status, 200);
     assert!(
@@ -659,9 +422,8 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
     assert!(!signed_in(&app, &browser, &client).await, "ended");
 
     let browser = app.browser();
-    let hint = id_token_of(&app, &browser, &client, RUT, CUS).await;
-    app.clock
-        .advance(i64::try_from(app.config.oidc.id_token_ttl).expect("ttl") + 60);
+    let hint = app.id_token(&browser, &client, RUT, CUS).await;
+    app.clock.advance(app.config.oidc.id_token_ttl.secs() + 60);
     assert!(payload(&hint)["exp"].as_i64().expect("exp") < app.state.clock.now().unix_timestamp());
     let (_, page) = end_session(&app, &browser, &hint).await;
     assert!(
@@ -669,19 +431,6 @@ async fn item_09_logout_with_own_hint_ends_at_once_even_expired(backend: Backend
         "not asked"
     );
     assert!(!signed_in(&app, &browser, &client).await, "ended");
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("introspect")
-        .json()
-        .await
-        .expect("json")
 }
 
 /// Item 11: after a CUS change, every endpoint that accepts an access token says it is

@@ -1,17 +1,19 @@
 //! Abuse limits and hardening: rate limits (429 at the configured count, reset after the
 //! window), the login lockout ladder, security headers on every page.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
+use crate::helpers::browse::login;
+use crate::helpers::browse::{login_attempt, login_forwarded_for};
+use crate::helpers::forms::{open_form, post};
+use crate::helpers::headers::{Seen, concrete_paths};
+use crate::helpers::html::{html_of, input_value};
+use crate::helpers::natural::validate_step;
+use crate::helpers::two_logins_per_ip;
 use crate::helpers::{
-    Backend, CUS, REDIRECT, RUT, TestApp, input_value, on_both_backends, test_config,
+    Backend, CUS, OTHER_RUT, REDIRECT, RUT, TestApp, on_both_backends, outbox, short_limit,
+    test_config,
 };
-use crate::lifecycle::{login, outbox, validate_step};
-
-/// A valid RUT without an account.
-const OTHER_RUT: &str = "11.111.111-1";
 
 on_both_backends!(
     form_limit_per_ip_answers_429_then_resets,
@@ -26,21 +28,10 @@ on_both_backends!(
     malformed_bodies_get_a_clear_400_on_every_post,
 );
 
-async fn login_attempt(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    rut: &str,
-    cus: &str,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = login(app, browser, rut, cus).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("html"))
-}
-
 async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.form_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -55,9 +46,9 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=4).contains(&retry));
+    assert!((1..=limit.window).contains(&retry));
     assert!(page.contains("Demasiadas solicitudes"));
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let (status, _, _) = login_attempt(&app, &browser, RUT, CUS).await;
     assert_eq!(status, 200, "a new window");
 }
@@ -67,7 +58,8 @@ async fn form_limit_per_ip_answers_429_then_resets(backend: Backend) {
 /// budget is the lockout ladder, spent only by wrong CUS).
 async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.form_per_rut = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.form_per_rut = limit;
     let app = TestApp::spawn_with(config).await;
     app.account().await;
     let browser = app.browser();
@@ -85,40 +77,9 @@ async fn form_limit_per_rut_counts_solved_lifecycle_forms_then_resets(backend: B
         200,
         "the owner still signs in"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     let (status, _) = validate_step(&app, &browser, "/natural/generar", RUT).await;
     assert_eq!(status, 200, "a new window");
-}
-
-/// A login whose request says it was forwarded for `client`.
-async fn login_forwarded_for(app: &TestApp, browser: &reqwest::Client, client: &str) -> u16 {
-    let page = browser.get(app.url("/Account")).send().await.expect("page");
-    let csrf = input_value(&page.text().await.expect("html"), "csrf").expect("csrf");
-    browser
-        .post(app.url("/Account"))
-        // What a client forged itself, then what the balancer appended.
-        .header("x-forwarded-for", format!("6.6.6.6, {client}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("rid", ""),
-            ("rut", RUT),
-            ("cus", CUS),
-        ])
-        .send()
-        .await
-        .expect("login")
-        .status()
-        .as_u16()
-}
-
-/// A server with an account that takes two form posts per IP, behind `proxies`.
-async fn two_logins_per_ip(backend: Backend, proxies: &[&str]) -> TestApp {
-    let mut config = test_config(backend).await;
-    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
-    config.server.trusted_proxies = proxies.iter().map(|p| p.parse().expect("net")).collect();
-    let app = TestApp::spawn_with(config).await;
-    app.account().await;
-    app
 }
 
 /// Behind a trusted load balancer each person has their own per-IP budget, and the audit
@@ -184,7 +145,8 @@ async fn forwarded_for_is_ignored_from_other_peers(backend: Backend) {
 /// every call comes from the same one).
 async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.token_per_client = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.token_per_client = limit;
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
     let other = app.client(false, true).await;
@@ -219,7 +181,7 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
         200,
         "another client is answered as usual"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(call(&client, "/revoke").await.status(), 200, "a new window");
 }
 
@@ -227,7 +189,8 @@ async fn token_limit_per_client_spans_three_endpoints_then_resets(backend: Backe
 /// the right secret, until the window ends; another address is not affected.
 async fn failed_client_authentications_close_an_address_then_reset(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.client_auth_failures_per_ip = cus_server::config::Limit { max: 3, window: 4 };
+    let limit = short_limit(backend, 3);
+    config.limits.client_auth_failures_per_ip = limit;
     config.server.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
     let app = TestApp::spawn_with(config).await;
     let client = app.client(false, true).await;
@@ -254,7 +217,7 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
         200,
         "another address"
     );
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(
         call("198.51.100.1", &secret).await.status(),
         200,
@@ -264,7 +227,8 @@ async fn failed_client_authentications_close_an_address_then_reset(backend: Back
 
 async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     let mut config = test_config(backend).await;
-    config.limits.register_per_ip = cus_server::config::Limit { max: 2, window: 4 };
+    let limit = short_limit(backend, 2);
+    config.limits.register_per_ip = limit;
     let app = TestApp::spawn_with(config).await;
     let register = || async {
         app.http
@@ -281,7 +245,7 @@ async fn register_limit_per_ip_answers_json_429_then_resets(backend: Backend) {
     assert!(limited.headers().get("retry-after").is_some());
     let body: Value = limited.json().await.expect("json");
     assert_eq!(body["error"], "temporarily_unavailable");
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.outlast_window(limit).await;
     assert_eq!(register().await.status(), 401, "a new window");
 }
 
@@ -305,14 +269,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
     assert!(page.contains("ingrese las letras de la imagen"));
     // With it, failures go on counting up to the lock.
     for _ in 4..=10 {
-        let page = browser
-            .get(app.url("/Account"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("html");
+        let page = html_of(&browser, app.url("/Account")).await;
         let csrf = input_value(&page, "csrf").expect("csrf");
         let wrong = browser
             .post(app.url("/Account"))
@@ -385,7 +342,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
 
     // "Cambie su CUS" takes a CUS too: while locked it checks nothing (review item 1).
     let browser = app.browser();
-    let form = crate::lifecycle::open_form(&app, &browser, "/natural/cambiar").await;
+    let form = open_form(&app, &browser, "/natural/cambiar").await;
     let fields = vec![
         ("csrf", form.csrf),
         ("captcha_id", form.captcha_id),
@@ -395,7 +352,7 @@ async fn captcha_after_three_failures_and_lock_after_ten(backend: Backend) {
         ("cus_nueva", "una clave nueva y propia".into()),
         ("cus_repetida", "una clave nueva y propia".into()),
     ];
-    let (status, page) = crate::lifecycle::post(&app, &browser, "/natural/cambiar", &fields).await;
+    let (status, page) = post(&app, &browser, "/natural/cambiar", &fields).await;
     assert_eq!(status, 422);
     assert!(page.contains("bloqueado temporalmente"), "{page}");
     let (status, _, _) = login_attempt(&app, &app.browser(), RUT, "una clave nueva y propia").await;
@@ -440,66 +397,11 @@ async fn every_route_carries_the_security_headers(backend: Backend) {
             assert!(html.contains("action=\"/consent\""), "{html}");
             break;
         }
-        next = app.url(&crate::helpers::location(&response));
+        next = app.url(&crate::helpers::html::location(&response));
     }
     // Not a vacuous walk: the pages of the guide and their forms were all there.
     assert!(seen.html >= 30, "{} HTML answers", seen.html);
     assert!(seen.forms >= 20, "{} pages with a form", seen.forms);
-}
-
-/// Every `{placeholder}` of a route filled with the values a browser would send.
-fn concrete_paths(path: &str, client_id: &str) -> Vec<String> {
-    if path.contains("{persona}") {
-        return ["natural", "juridica"]
-            .iter()
-            .map(|persona| path.replace("{persona}", persona))
-            .collect();
-    }
-    vec![
-        path.replace("{codigo}", "13")
-            .replace("{client_id}", client_id),
-    ]
-}
-
-#[derive(Default)]
-struct Seen {
-    html: usize,
-    forms: usize,
-}
-
-impl Seen {
-    /// Checks one answer's headers; returns its body.
-    async fn check(&mut self, path: &str, response: reqwest::Response) -> String {
-        let headers = response.headers().clone();
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
-        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
-        let csp = header("content-security-policy");
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
-            "{path}: {csp}"
-        );
-        assert!(!csp.contains("unsafe-inline"), "{path}");
-        let body = response.text().await.expect("body");
-        if header("content-type").starts_with("text/html") {
-            self.html += 1;
-            assert!(
-                !body.contains("<script>") && !body.contains("style="),
-                "{path}: no inline script or style"
-            );
-            if body.contains("<form") {
-                self.forms += 1;
-                assert_eq!(header("cache-control"), "no-store", "{path}");
-            }
-        }
-        body
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

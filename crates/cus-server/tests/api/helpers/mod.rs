@@ -1,6 +1,21 @@
-//! `TestApp`: a CUS server on a free port, on SQLite + in-process cache or PostgreSQL +
-//! Redis, built from the same `Config` the binary uses.
+//! Everything the API tests share. Here: `TestApp`, a CUS server on a free port, on
+//! SQLite + in-process cache or PostgreSQL + Redis, built from the same `Config` the binary
+//! uses; in the submodules, a person at a browser, the pages, the people and the relying
+//! party's side of the protocol.
 
+pub mod api;
+pub mod backchannel;
+pub mod browse;
+pub mod cli;
+pub mod fakes;
+pub mod forms;
+pub mod headers;
+pub mod html;
+pub mod juridica;
+pub mod natural;
+pub mod oidc;
+
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use cus_server::app::AppState;
@@ -20,7 +35,7 @@ pub struct TestApp {
     pub base: String,
     /// Where the server listens (the issuer may name another host).
     pub address: std::net::SocketAddr,
-    pub config: Config,
+    pub config: TestConfig,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub state: AppState,
     pub clock: Arc<ShiftedClock>,
@@ -31,13 +46,40 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// The default configuration, pointed at fresh backends, on a free port.
-pub async fn test_config(backend: Backend) -> Config {
+/// A `Config` whose files (SQLite database, KEK, outbox) live in a temporary folder of
+/// its own, removed when the last app or configuration holding it is dropped. Reads and
+/// changes like the `Config` it holds.
+#[derive(Clone)]
+pub struct TestConfig {
+    config: Config,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Deref for TestConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl DerefMut for TestConfig {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+}
+
+/// The default configuration, pointed at fresh backends, on a free port, its files in a
+/// temporary folder (under `TMPDIR`).
+pub async fn test_config(backend: Backend) -> TestConfig {
+    let dir = tempfile::Builder::new()
+        .prefix("cus-test-")
+        .tempdir()
+        .expect("a temporary folder");
     let mut config = Config::load(None).expect("default configuration loads");
     config.server.listen = "127.0.0.1:0".parse().expect("address");
-    let dir = std::env::temp_dir().join(format!("cus-test-{}", uuid::Uuid::new_v4().simple()));
-    config.outbox.dir = dir.join("outbox");
-    config.keys.dev_kek_path = dir.join("kek");
+    config.outbox.dir = dir.path().join("outbox");
+    config.keys.dev_kek_path = dir.path().join("kek");
     config.keys.publish_lead_seconds = 0;
     // Cheap hashes: the tests exercise flows, not argon2's cost.
     config.hash.memory_kib = 1024;
@@ -47,7 +89,8 @@ pub async fn test_config(backend: Backend) -> Config {
     config.outbox.poll_seconds = 3600;
     match backend {
         Backend::Embedded => {
-            config.database.url = cus_store::testing::fresh_sqlite_url().into();
+            config.database.url =
+                format!("sqlite://{}", dir.path().join("cus.db").display()).into();
             config.cache.url = "memory".to_owned().into();
         }
         Backend::Production => {
@@ -56,7 +99,10 @@ pub async fn test_config(backend: Backend) -> Config {
             config.cache.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
         }
     }
-    config
+    TestConfig {
+        config,
+        _dir: Arc::new(dir),
+    }
 }
 
 /// Applies the migrations to `config`'s database, as `cus migrate` would (a production
@@ -73,21 +119,16 @@ impl TestApp {
         Self::spawn_with(test_config(backend).await).await
     }
 
-    pub async fn spawn_with(config: Config) -> Self {
+    pub async fn spawn_with(config: TestConfig) -> Self {
         let clock = ShiftedClock::new();
-        let app = Application::build_with_clock(config.clone(), clock.clone())
+        let app = Application::build_with_clock(config.config.clone(), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
         let state = app.state().clone();
         let address = app.address();
         let base = state.issuer.clone();
         let server = tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("client");
+        let http = browse::browser();
         Self {
             base,
             address,
@@ -112,6 +153,37 @@ impl TestApp {
     }
 }
 
+/// A rate limit of `max` requests per window, for a test that waits the window out with
+/// [`TestApp::outlast_window`]. On the in-process cache the window ends when the test moves
+/// the app's clock, so it can be long enough that no slow request straddles it; Redis
+/// expires counters in real time, so there it is short, to keep the wait short.
+pub fn short_limit(backend: Backend, max: u64) -> cus_server::config::Limit {
+    let window = match backend {
+        Backend::Embedded => 60,
+        Backend::Production => 2,
+    };
+    cus_server::config::Limit { max, window }
+}
+
+impl TestApp {
+    /// Lets a rate-limit window of `limit` end: the in-process cache reads the app's clock,
+    /// which moves at once; Redis keeps its own, so there the test waits the window out.
+    pub async fn outlast_window(&self, limit: cus_server::config::Limit) {
+        match self.state.cache.backend() {
+            "memory" => self
+                .clock
+                .advance(i64::try_from(limit.window).expect("a window in seconds")),
+            _ => {
+                tokio::time::sleep(
+                    std::time::Duration::from_secs(limit.window)
+                        + std::time::Duration::from_millis(100),
+                )
+                .await;
+            }
+        }
+    }
+}
+
 /// Runs the same async test body on both backends.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -130,6 +202,10 @@ pub(crate) use on_both_backends;
 pub const RUT: &str = "12.345.678-5";
 pub const CUS: &str = "caballo azul de Ñuble 7";
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+/// A second person's RUT: without an account unless a test creates it
+/// ([`TestApp::other_account`]).
+pub const OTHER_RUT: &str = "11.111.111-1";
+pub const OTHER_CUS: &str = "tortuga verde del Maule 9";
 
 /// A registered client and its secret.
 pub struct TestClient {
@@ -232,11 +308,33 @@ impl TestApp {
                 codigo_comuna: 13101,
             }),
         };
+        self.account_from(spec, CUS).await
+    }
+
+    /// Creates the second person, `OTHER_RUT` with `OTHER_CUS`.
+    pub async fn other_account(&self) -> cus_core::Account {
+        let spec = cus_server::admin::AccountSpec {
+            rut: cus_core::Rut::parse(OTHER_RUT).expect("valid"),
+            nombres: "Juan Pablo".into(),
+            apellidos: vec!["Soto".into(), "Rojas".into()],
+            email: "juan@example.cl".into(),
+            celular: None,
+            address: None,
+        };
+        self.account_from(spec, OTHER_CUS).await
+    }
+
+    /// Creates the account `spec` describes, with `cus`, as an operator would.
+    pub async fn account_from(
+        &self,
+        spec: cus_server::admin::AccountSpec,
+        cus: &str,
+    ) -> cus_core::Account {
         cus_server::admin::create_account(
             self.state.store.as_ref(),
             &self.state.hasher,
             spec,
-            CUS,
+            cus,
             false,
             self.state.clock.now(),
         )
@@ -245,98 +343,68 @@ impl TestApp {
     }
 }
 
-/// The value of a hidden or text input in an HTML page.
-pub fn input_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!("name=\"{name}\""))?;
-    let rest = &html[at..];
-    let start = rest.find("value=\"")? + 7;
-    let end = rest[start..].find('"')?;
-    Some(
-        rest[start..start + end]
-            .replace("&#43;", "+")
-            .replace("&amp;", "&"),
-    )
+/// The undelivered messages as their recipients will read them: sealed bodies opened
+/// (`sealed` still tells which were kept sealed).
+pub async fn outbox(app: &TestApp) -> Vec<cus_core::notification::Notification> {
+    app.pending()
+        .await
+        .into_iter()
+        .map(|stored| {
+            let mut n = stored.notification;
+            if n.sealed {
+                n.body = app.state.message_key.open(&n.body).expect("opens");
+            }
+            n
+        })
+        .collect()
 }
 
-/// Follows the redirect of a response, relative to the app.
-pub fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("a redirect")
-        .to_owned()
+/// The files in `dir`, none when it does not exist.
+pub fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-impl TestApp {
-    /// Follows redirects like a browser until one leaves this server, logging in with
-    /// `rut`/`cus` and consenting when asked. Returns the URL the relying party receives.
-    pub async fn browse_to_callback(
-        &self,
-        browser: &reqwest::Client,
-        start: &str,
-        rut: &str,
-        cus: &str,
-    ) -> url::Url {
-        let mut next = start.to_owned();
-        for _ in 0..10 {
-            if !next.starts_with(&self.base) {
-                next = if next.starts_with('/') {
-                    format!("{}{next}", self.base)
-                } else {
-                    return url::Url::parse(&next).expect("callback URL");
-                };
-            }
-            let response = browser.get(&next).send().await.expect("GET");
-            if response.status().is_redirection() {
-                next = location(&response);
-                continue;
-            }
-            let page = response.text().await.expect("page");
-            let form = if page.contains("action=\"/Account\"") {
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").unwrap_or_default()),
-                    ("rut", rut.to_owned()),
-                    ("cus", cus.to_owned()),
-                ]
-            } else if page.contains("action=\"/consent\"") {
-                vec![
-                    ("csrf", input_value(&page, "csrf").expect("csrf")),
-                    ("rid", input_value(&page, "rid").expect("rid")),
-                    ("decision", "allow".to_owned()),
-                ]
-            } else {
-                panic!("unexpected page at {next}: {page}");
-            };
-            let action = if page.contains("action=\"/Account\"") {
-                "/Account"
-            } else {
-                "/consent"
-            };
-            let response = browser
-                .post(self.url(action))
-                .form(&form)
-                .send()
-                .await
-                .expect("POST");
-            assert!(
-                response.status().is_redirection(),
-                "{action} answered {}: {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
-            next = location(&response);
+/// How many audit events of `kind` with `outcome` were recorded.
+pub async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
+    app.state
+        .store
+        .audit_events(&cus_store::AuditFilter::default())
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|e| e.kind == kind && e.outcome == outcome)
+        .count()
+}
+
+/// A server with an account that takes two form posts per IP, behind `proxies`.
+pub async fn two_logins_per_ip(backend: Backend, proxies: &[&str]) -> TestApp {
+    let mut config = test_config(backend).await;
+    config.limits.form_per_ip = cus_server::config::Limit { max: 2, window: 60 };
+    config.server.trusted_proxies = proxies.iter().map(|p| p.parse().expect("net")).collect();
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    app
+}
+
+/// Polls `/readyz` until it answers `want` (10 s at most); the last status.
+pub async fn wait_for_status(app: &TestApp, want: u16) -> u16 {
+    let mut last = 0;
+    for _ in 0..50 {
+        last = app.get("/readyz").await.status().as_u16();
+        if last == want {
+            break;
         }
-        panic!("too many redirects");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-
-    pub fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("browser")
-    }
+    last
 }
