@@ -167,6 +167,8 @@ pub struct Keys {
     pub kek: SecretString,
     pub dev_kek_path: PathBuf,
     pub publish_lead_seconds: u64,
+    /// How often each node re-reads the signing keys.
+    pub reload_seconds: Seconds,
     pub access_token_alg: String,
 }
 
@@ -407,6 +409,7 @@ impl Config {
                 "kek": secret(&self.keys.kek),
                 "dev_kek_path": self.keys.dev_kek_path.display().to_string(),
                 "publish_lead_seconds": self.keys.publish_lead_seconds,
+                "reload_seconds": self.keys.reload_seconds.secs(),
                 "access_token_alg": self.keys.access_token_alg,
             },
             "tls": { "cert_file": self.tls.cert_file, "key_file": self.tls.key_file },

@@ -27,6 +27,8 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Installed before anything is recorded (the signing keys' load, the first request).
+        crate::metrics::handle();
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -85,8 +87,6 @@ impl Application {
             message_key,
             draining: std::sync::atomic::AtomicBool::new(false),
         };
-        // Installed before the first request, so every metric is recorded.
-        crate::metrics::handle();
         Ok(Self {
             listener,
             address,

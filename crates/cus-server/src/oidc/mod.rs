@@ -16,12 +16,16 @@ use crate::app::AppState;
 /// `acr` of a login with RUT + CUS: one factor (ISO/IEC 29115 LoA 1, NIST AAL1).
 pub const ACR_PASSWORD: &str = "1";
 
-/// How often each node re-reads the signing keys, to follow rotations made elsewhere.
-const KEY_RELOAD_EVERY: Duration = Duration::from_secs(60);
-
-/// Background task: reload the keyring periodically.
+/// Background task: reload the keyring every `keys.reload_seconds`, to follow rotations
+/// made by another node or the CLI.
 pub async fn keep_keys_fresh(app: AppState) {
-    let mut tick = tokio::time::interval(KEY_RELOAD_EVERY);
+    let every = app
+        .config
+        .keys
+        .reload_seconds
+        .std()
+        .max(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tick.tick().await;

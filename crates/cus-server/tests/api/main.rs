@@ -11,6 +11,7 @@ mod lifecycle;
 mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
+mod operations;
 mod private_key_jwt;
 mod review_a;
 mod review_accounts;

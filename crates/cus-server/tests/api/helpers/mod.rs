@@ -35,6 +35,8 @@ pub struct TestApp {
     pub base: String,
     /// Where the server listens (the issuer may name another host).
     pub address: std::net::SocketAddr,
+    /// The management listener, when `server.management_listen` is set.
+    pub management: Option<std::net::SocketAddr>,
     pub config: TestConfig,
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub state: AppState,
@@ -126,12 +128,14 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("CUS starts: {e:#}"));
         let state = app.state().clone();
         let address = app.address();
+        let management = app.management_address();
         let base = state.issuer.clone();
         let server = tokio::spawn(app.run_until_stopped());
         let http = browse::browser();
         Self {
             base,
             address,
+            management,
             config,
             server,
             state,

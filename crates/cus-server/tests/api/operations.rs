@@ -1,0 +1,383 @@
+//! Running CUS as an operator does: the management listener and its metrics, and several
+//! nodes over one PostgreSQL and one Redis.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::helpers::browse::signed_in;
+use crate::helpers::oidc::{authorize_url, code_of, kid};
+use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, test_config};
+
+/// Checks that `text` is Prometheus text exposition (version 0.0.4): every line a
+/// `# HELP`/`# TYPE` comment or `name{labels} value`, every sample's family typed.
+fn parse_prometheus(text: &str) -> Vec<(String, f64)> {
+    let mut typed = Vec::new();
+    let mut samples = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            typed.push(name.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a sample: series value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("a number in {line}"));
+        let name = series.split('{').next().expect("a name");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| typed.iter().any(|t| t == f))
+            .unwrap_or(name);
+        assert!(typed.iter().any(|t| t == family), "untyped sample: {line}");
+        samples.push((series.to_owned(), value));
+    }
+    samples
+}
+
+/// The sum of every sample of `series_prefix` (a name and the start of its labels).
+fn total(samples: &[(String, f64)], name: &str, label: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|(series, _)| series.starts_with(name) && series.contains(label))
+        .map(|(_, value)| value)
+        .sum()
+}
+
+async fn scrape(http: &reqwest::Client, management: std::net::SocketAddr) -> Vec<(String, f64)> {
+    let response = http
+        .get(format!("http://{management}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().expect("ascii");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    parse_prometheus(&response.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_that_moves_and_only_on_the_management_port() {
+    let mut config = test_config(Backend::Embedded).await;
+    config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
+    let app = TestApp::spawn_with(config).await;
+    app.account().await;
+    let management = app.management.expect("a management listener");
+    let browser = app.browser();
+    crate::helpers::browse::sign_in(&app, &browser, RUT, CUS).await;
+    let before = scrape(&app.http, management).await;
+    let logins = r#"outcome="verified""#;
+    let pages = r#"route="/Account""#;
+    crate::helpers::browse::sign_in(&app, &app.browser(), RUT, CUS).await;
+    let after = scrape(&app.http, management).await;
+    assert_eq!(
+        total(&after, "cus_logins_total", logins),
+        total(&before, "cus_logins_total", logins) + 1.0
+    );
+    assert!(
+        total(&after, "cus_http_requests_total", pages)
+            >= total(&before, "cus_http_requests_total", pages) + 2.0,
+        "the login page and its POST are counted"
+    );
+    assert!(total(&after, "cus_http_request_duration_seconds_count", pages) >= 2.0);
+    assert!(total(&after, "cus_argon2_duration_seconds_count", "") >= 2.0);
+    assert!(total(&after, "cus_signing_key_active_from_seconds", "RS256") > 0.0);
+
+    // Not on the public port; the management /readyz says why when it is not ready.
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let ready: Value = app
+        .http
+        .get(format!("http://{management}/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+}
+
+/// A `cus serve` process: a second node beside a test app, on the same database, cache,
+/// KEK and issuer. Killed when dropped.
+struct Node {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn beside(app: &TestApp) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let config = &app.config;
+        let child = Command::new(env!("CARGO_BIN_EXE_cus"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("CUS_DATABASE__URL", config.database.url.expose_secret())
+            .env("CUS_CACHE__URL", config.cache.url.expose_secret())
+            .env("CUS_CACHE__PREFIX", &config.cache.prefix)
+            .env("CUS_KEYS__DEV_KEK_PATH", &config.keys.dev_kek_path)
+            .env("CUS_KEYS__RELOAD_SECONDS", "1")
+            .env("CUS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("CUS_SERVER__ISSUER", &app.base)
+            .env("CUS_OUTBOX__DIR", dir.path().join("outbox"))
+            .env("CUS_OUTBOX__POLL_SECONDS", "1")
+            .env("CUS_CAPTCHA__TEST_ANSWER", &config.captcha.test_answer)
+            .env("CUS_HASH__MEMORY_KIB", config.hash.memory_kib.to_string())
+            .env("CUS_HASH__ITERATIONS", config.hash.iterations.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cus serve starts");
+        let node = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        for _ in 0..100 {
+            let up = app.http.get(node.url("/healthz")).send().await;
+            if up.is_ok_and(|r| r.status() == 200) {
+                return node;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the second node did not come up");
+    }
+
+    fn outbox(&self) -> std::path::PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Redeems `code` at this node's `/token` as `client`.
+    async fn redeem(&self, client: &TestClient, code: &str) -> Value {
+        reqwest::Client::new()
+            .post(self.url("/token"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Nodes share nothing but PostgreSQL and Redis: a login at A, its code redeemed at B, the
+/// token read at A, a logout at B that ends the session everywhere, and a key rotated
+/// through A that B publishes within `keys.reload_seconds`.
+#[tokio::test]
+async fn two_nodes_serve_one_sign_in_and_follow_a_key_rotation() {
+    let app = TestApp::spawn(Backend::Production).await;
+    app.account().await;
+    let client = app.client(false, true).await;
+    let b = Node::beside(&app).await;
+
+    let browser = app.browser();
+    let start = authorize_url(&app, &client.id, &[("scope", "openid profile")]);
+    let callback = app.browse_to_callback(&browser, &start, RUT, CUS).await;
+    let tokens = b.redeem(&client, &code_of(&callback)).await;
+    let access = tokens["access_token"]
+        .as_str()
+        .expect("access token from B");
+    let (status, claims) = crate::helpers::oidc::userinfo(&app, access).await;
+    assert_eq!(status, 200, "A reads B's token: {claims}");
+    assert!(claims["sub"].is_string());
+
+    // The browser's session cookie goes to B as well (same host): B ends it for both.
+    let hint = tokens["id_token"].as_str().expect("id_token");
+    let logout = browser
+        .get(b.url(&format!("/end_session?id_token_hint={hint}")))
+        .send()
+        .await
+        .expect("logout at B");
+    assert!(logout.status().is_success(), "{}", logout.status());
+    assert!(
+        !signed_in(&app, &browser, &client).await,
+        "A no longer knows the session"
+    );
+
+    // Rotated through A (as `cus keys rotate` on A's machine would), published by B.
+    let kek = cus_server::secrets::Kek::from_config(&app.config.keys).expect("kek");
+    let now = app.state.clock.now();
+    let kids = cus_server::keys::rotate(app.state.store.as_ref(), &kek, now, time::Duration::ZERO)
+        .await
+        .expect("rotated");
+    app.state.keys.reload().await.expect("A reloads");
+    let mut published = false;
+    for _ in 0..40 {
+        let jwks: Value = app
+            .http
+            .get(b.url("/jwks"))
+            .send()
+            .await
+            .expect("jwks at B")
+            .json()
+            .await
+            .expect("json");
+        let served: Vec<&str> = jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        if kids.iter().all(|k| served.contains(&k.as_str())) {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        published,
+        "B serves the new keys within its reload interval"
+    );
+    // And B signs with them: an ID token minted at B now carries a new kid.
+    let fresh = app.browser();
+    let callback = app.browse_to_callback(&fresh, &start, RUT, CUS).await;
+    let tokens = b.redeem(&client, &code_of(&callback)).await;
+    let signed_by = kid(tokens["id_token"].as_str().expect("id_token"));
+    assert!(
+        kids.contains(&signed_by),
+        "B signs with the rotated key {signed_by}"
+    );
+}
+
+/// Every delivered message under an outbox folder (`mail/`, `sms/`), by file name.
+fn delivered_in(outbox: &std::path::Path) -> Vec<String> {
+    ["mail", "sms"]
+        .iter()
+        .flat_map(|channel| crate::helpers::files_in(&outbox.join(channel)))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Registers persona natural `rut` through node `base`'s form (`app` reads the captcha
+/// from the shared cache).
+async fn register_at(app: &TestApp, base: &str, rut: &str) {
+    use crate::helpers::forms::{form_of, with};
+    let browser = app.browser();
+    let page = browser
+        .get(format!("{base}/natural/registro"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("html");
+    let form = form_of(app, page).await;
+    let email = format!("persona.{}@example.cl", rut.replace(['.', '-'], ""));
+    let fields = with(
+        crate::helpers::natural::registration(&form),
+        &[("rut", rut), ("email", &email)],
+    );
+    let response = browser
+        .post(format!("{base}/natural/registro"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 200, "{rut} registered at {base}");
+}
+
+/// Two nodes, each with its outbox worker, 200 registrations spread over both: every
+/// message is delivered, and none twice (each delivered file is named by its message).
+#[tokio::test]
+async fn two_nodes_deliver_every_message_exactly_once() {
+    let app = TestApp::spawn(Backend::Production).await;
+    let b = Node::beside(&app).await;
+    let bases = [app.base.clone(), b.base.clone()];
+    let ruts: Vec<String> = (0..200u32)
+        .map(|i| {
+            cus_core::Rut::from_body(20_000_000 + i)
+                .expect("rut")
+                .to_string()
+        })
+        .collect();
+    let mut registrations = tokio::task::JoinSet::new();
+    let app = std::sync::Arc::new(app);
+    for (i, chunk) in ruts.chunks(25).enumerate() {
+        let (app, base, chunk) = (app.clone(), bases[i % 2].clone(), chunk.to_vec());
+        registrations.spawn(async move {
+            for rut in chunk {
+                register_at(&app, &base, &rut).await;
+            }
+        });
+    }
+    // Node A delivers in rounds of its own meanwhile; node B's worker polls every second.
+    let delivering = app.clone();
+    let a_worker = tokio::spawn(async move {
+        loop {
+            delivering.deliver_with(&delivering.config.outbox).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    while let Some(done) = registrations.join_next().await {
+        done.expect("registrations");
+    }
+    let expected = app
+        .state
+        .store
+        .deliveries(None, 10_000)
+        .await
+        .expect("outbox rows")
+        .len();
+    assert!(expected >= 200, "every registration queued its messages");
+    let mut delivered = Vec::new();
+    for _ in 0..300 {
+        delivered = delivered_in(&app.config.outbox.dir);
+        delivered.extend(delivered_in(&b.outbox()));
+        if delivered.len() >= expected && app.pending().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a_worker.abort();
+    let unique: std::collections::HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "no message delivered twice");
+    assert_eq!(delivered.len(), expected, "every message delivered");
+    let by_b = delivered_in(&b.outbox()).len();
+    assert!(
+        by_b > 0 && by_b < expected,
+        "both nodes delivered ({by_b} by B)"
+    );
+}
