@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_metadata;
 pub mod contact;
 pub mod contact_form;
 pub mod forms;
