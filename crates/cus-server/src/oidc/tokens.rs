@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::audit::{AuditEvent, AuditKind, AuditOutcome};
 use cus_core::claims::Destination;
 use cus_core::forms::TokenForm;
 use cus_core::oauth::{ErrorCode, OAuthError};
@@ -209,7 +209,7 @@ async fn revoke_replayed_code(
         .await
         .map_err(server_error)?;
     let mut event = AuditEvent::new(AuditKind::TokenReuseDetected, now, Some(client.0.clone()));
-    event.outcome = "revoked".into();
+    event.outcome = AuditOutcome::Revoked;
     event.detail = Some("authorization code replayed".into());
     crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %client, "authorization code replayed: its tokens are revoked");
@@ -315,7 +315,7 @@ async fn replayed_refresh(
         now,
         Some(stored.client_id.0.clone()),
     );
-    event.outcome = "revoked".into();
+    event.outcome = AuditOutcome::Revoked;
     event.detail = Some("rotated refresh token reused; family revoked".into());
     crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %stored.client_id, "refresh token reused: family revoked");
