@@ -333,7 +333,7 @@ async fn audit_count(app: &TestApp, kind: &str, outcome: &str) -> usize {
         .await
         .expect("audit")
         .iter()
-        .filter(|e| e.kind == kind && e.outcome.as_str() == outcome)
+        .filter(|e| e.kind == kind && e.outcome == outcome)
         .count()
 }
 
