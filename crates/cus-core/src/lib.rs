@@ -1,11 +1,13 @@
 //! CUS domain: who holds a CUS, the rules it must follow, and the OpenID Connect protocol
 //! rules. Pure: no I/O, no clock, no randomness (they come in as arguments).
 
+pub mod access_token;
 pub mod account;
 pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_metadata;
 pub mod contact;
 pub mod contact_form;
 pub mod forms;

@@ -3,8 +3,8 @@
 //! registration (RFC 7591/7592). Every change is an audit event.
 
 use cus_core::audit::{AuditEvent, AuditKind};
-use cus_core::client::validate_redirect_uri;
-use cus_core::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
+use cus_core::client_metadata::{MetadataError, Signing, new_client, parse_client_id};
+use cus_core::{Client, ClientId, ClientKind};
 use cus_jose::assertion::ClientKeys;
 use cus_store::{Change, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -14,41 +14,7 @@ use utoipa::ToSchema;
 use crate::oidc::client_auth::hash_client_secret;
 use crate::secrets::{random_token, token_hash};
 
-/// The scope that lets a client use the admin API (with client_credentials).
-pub const ADMIN_SCOPE: &str = "cus:admin";
-
-/// Client metadata as RFC 7591 §2 names it (plus `first_party`, for operators only).
-/// Absent fields keep their current value on update, their default on create.
-/// Unknown members are ignored (RFC 7591 §2).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct ClientMetadata {
-    /// Human-readable name shown on the consent page.
-    pub client_name: Option<String>,
-    /// Exact redirect URIs: https (http only for localhost), no fragment, no wildcard.
-    pub redirect_uris: Option<Vec<String>>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `authorization_code`, `refresh_token`, `client_credentials`.
-    pub grant_types: Option<Vec<String>>,
-    /// Only `["code"]`.
-    pub response_types: Option<Vec<String>>,
-    /// Space-separated scopes the client may ask for.
-    pub scope: Option<String>,
-    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` (with
-    /// `jwks`; no secret is issued), or `none` (a public client).
-    pub token_endpoint_auth_method: Option<String>,
-    /// For `private_key_jwt`: the client's public signing keys, a JWK Set
-    /// (`{"keys": [...]}`; RS256, PS256, ES256 or EdDSA).
-    #[schema(value_type = Option<Object>)]
-    pub jwks: Option<serde_json::Value>,
-    /// `RS256` (default), `ES256` or `EdDSA`.
-    pub id_token_signed_response_alg: Option<String>,
-    pub backchannel_logout_uri: Option<String>,
-    pub contacts: Option<Vec<String>>,
-    pub logo_uri: Option<String>,
-    pub client_uri: Option<String>,
-    /// One of SENCE's own portals: consent is not asked. Operators only.
-    pub first_party: Option<bool>,
-}
+pub use cus_core::client_metadata::{ADMIN_SCOPE, ClientMetadata, uses_secret};
 
 /// A client as shown to operators and developers: never its secret or hashes.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -137,6 +103,15 @@ impl From<StoreError> for ClientError {
     }
 }
 
+impl From<MetadataError> for ClientError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::InvalidRedirectUri(text) => ClientError::InvalidRedirectUri(text),
+            MetadataError::InvalidClientMetadata(text) => ClientError::InvalidMetadata(text),
+        }
+    }
+}
+
 impl ClientError {
     /// The RFC 7591 error code.
     pub fn code(&self) -> &'static str {
@@ -150,166 +125,12 @@ impl ClientError {
     }
 }
 
-fn metadata_error(text: impl Into<String>) -> ClientError {
-    ClientError::InvalidMetadata(text.into())
-}
-
-/// A page about the client (shown, never fetched by CUS): https, or http on localhost.
-fn optional_uri(uri: &Option<String>, what: &str) -> Result<(), ClientError> {
-    let web = |p: url::Url| {
-        p.scheme() == "https"
-            || (p.scheme() == "http" && matches!(p.host_str(), Some("localhost" | "127.0.0.1")))
-    };
-    match uri {
-        Some(u) if !url::Url::parse(u).is_ok_and(web) => {
-            Err(metadata_error(format!("{what} must be an https URL")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Whether the client authenticates with a secret we issue. A client that does not holds
-/// no secret hash, current or previous ([`apply`] clears them), and client authentication
-/// accepts a secret only from a client that does.
-pub fn uses_secret(client: &Client) -> bool {
-    client.kind == ClientKind::Confidential
-        && client.token_endpoint_auth_method != TokenAuthMethod::PrivateKeyJwt
-}
-
-/// Applies `meta` over `client` and checks the result as a whole.
-fn apply(client: &mut Client, meta: ClientMetadata) -> Result<(), ClientError> {
-    if let Some(name) = meta.client_name {
-        client.name = name.trim().to_owned();
-    }
-    if let Some(uris) = meta.redirect_uris {
-        client.redirect_uris = uris;
-    }
-    if let Some(uris) = meta.post_logout_redirect_uris {
-        client.post_logout_redirect_uris = uris;
-    }
-    if let Some(grants) = meta.grant_types {
-        client.grant_types = grants
-            .iter()
-            .map(|g| {
-                GrantType::parse(g).ok_or_else(|| metadata_error(format!("unknown grant type {g}")))
-            })
-            .collect::<Result<_, _>>()?;
-    }
-    if let Some(types) = meta.response_types
-        && types.iter().any(|t| t != "code")
-    {
-        return Err(metadata_error("only the response type code is supported"));
-    }
-    if let Some(scope) = meta.scope {
-        client.scopes = crate::oidc::split_scopes(&scope);
-    }
-    if let Some(method) = meta.token_endpoint_auth_method {
-        client.token_endpoint_auth_method = match method.as_str() {
-            "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
-            "client_secret_post" => TokenAuthMethod::ClientSecretPost,
-            "private_key_jwt" => TokenAuthMethod::PrivateKeyJwt,
-            "none" => TokenAuthMethod::None,
-            other => {
-                return Err(metadata_error(format!(
-                    "unsupported token_endpoint_auth_method {other}"
-                )));
-            }
-        };
-        client.kind = if client.token_endpoint_auth_method == TokenAuthMethod::None {
-            ClientKind::Public
-        } else {
-            ClientKind::Confidential
-        };
-    }
-    if let Some(jwks) = meta.jwks {
-        client.jwks = Some(jwks.to_string());
-    }
-    if let Some(alg) = meta.id_token_signed_response_alg {
-        client.id_token_signed_response_alg = alg;
-    }
-    if meta.backchannel_logout_uri.is_some() {
-        client.backchannel_logout_uri = meta.backchannel_logout_uri;
-    }
-    if let Some(contacts) = meta.contacts {
-        client.contacts = contacts;
-    }
-    if meta.logo_uri.is_some() {
-        client.logo_uri = meta.logo_uri;
-    }
-    if meta.client_uri.is_some() {
-        client.client_uri = meta.client_uri;
-    }
-    if let Some(first_party) = meta.first_party {
-        client.first_party = first_party;
-    }
-    if !uses_secret(client) {
-        // Moved to private_key_jwt (or public): the old secret, and one a rotation left
-        // alive, must stop working now, not linger in the row.
-        client.secret_hash = None;
-        client.previous_secret_hash = None;
-        client.previous_secret_expires = None;
-    }
-    validate(client)
-}
-
-fn validate(c: &Client) -> Result<(), ClientError> {
-    if c.name.is_empty() || c.name.chars().count() > 100 {
-        return Err(metadata_error(
-            "client_name is required (at most 100 characters)",
-        ));
-    }
-    for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-        validate_redirect_uri(uri).map_err(|e| ClientError::InvalidRedirectUri(e.to_string()))?;
-    }
-    if c.grant_types.is_empty() {
-        return Err(metadata_error("at least one grant type is required"));
-    }
-    if c.grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
-        return Err(ClientError::InvalidRedirectUri(
-            "authorization_code needs at least one redirect URI".into(),
-        ));
-    }
-    if c.kind == ClientKind::Public && c.grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(metadata_error(
-            "a public client cannot use client_credentials",
-        ));
-    }
-    if !crate::keys::ALGORITHMS.contains(&c.id_token_signed_response_alg.as_str()) {
-        return Err(metadata_error(format!(
-            "id_token_signed_response_alg must be one of {}",
-            crate::keys::ALGORITHMS.join(", ")
-        )));
-    }
-    let known = |s: &String| cus_core::claims::SCOPES.contains(&s.as_str()) || s == ADMIN_SCOPE;
-    if let Some(unknown) = c.scopes.iter().find(|s| !known(s)) {
-        return Err(metadata_error(format!("unknown scope {unknown}")));
-    }
-    if c.contacts
-        .iter()
-        .any(|e| cus_core::contact::parse_email(e).is_err())
-    {
-        return Err(metadata_error("contacts must be e-mail addresses"));
-    }
-    match (&c.jwks, c.token_endpoint_auth_method) {
-        (Some(jwks), _) => {
-            let value = serde_json::from_str(jwks).map_err(|e| metadata_error(e.to_string()))?;
-            ClientKeys::from_jwks(&value).map_err(metadata_error)?;
-        }
-        (None, TokenAuthMethod::PrivateKeyJwt) => {
-            return Err(metadata_error(
-                "private_key_jwt needs jwks (the keys themselves; jwks_uri is not supported)",
-            ));
-        }
-        (None, _) => {}
-    }
-    if let Some(uri) = &c.backchannel_logout_uri {
-        cus_core::client::validate_backchannel_logout_uri(uri, &c.redirect_uris)
-            .map_err(|e| metadata_error(e.to_string()))?;
-    }
-    optional_uri(&c.logo_uri, "logo_uri")?;
-    optional_uri(&c.client_uri, "client_uri")?;
-    Ok(())
-}
+/// What the signing side of this server supports: the ID token algorithms of its keys, and
+/// cus-jose's reading of a client's JWK Set.
+const SIGNING: Signing<'static> = Signing {
+    id_token_algs: &crate::keys::ALGORITHMS,
+    check_jwks: &|jwks| ClientKeys::from_jwks(jwks).map(drop),
+};
 
 fn event(
     kind: AuditKind,
@@ -342,51 +163,14 @@ pub async fn create(
     now: OffsetDateTime,
 ) -> Result<Created, ClientError> {
     let client_id = match client_id {
-        Some(id)
-            if id.is_empty()
-                || id.len() > 100
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
-        {
-            return Err(metadata_error(
-                "client_id may use letters, digits, '-', '_' and '.' (at most 100)",
-            ));
-        }
-        Some(id) => id,
-        None => format!("cus-{}", &random_token()[..20]),
+        Some(id) => parse_client_id(id)?,
+        None => ClientId(format!("cus-{}", &random_token()[..20])),
     };
-    let mut client = Client {
-        client_id: ClientId(client_id),
-        name: String::new(),
-        kind: ClientKind::Confidential,
-        secret_hash: None,
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: cus_core::claims::SCOPES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        token_endpoint_auth_method: TokenAuthMethod::ClientSecretBasic,
-        id_token_signed_response_alg: "RS256".into(),
-        first_party: false,
-        enabled: true,
-        previous_secret_hash: None,
-        previous_secret_expires: None,
-        backchannel_logout_uri: None,
-        contacts: vec![],
-        logo_uri: None,
-        client_uri: None,
-        registration_token_hash: None,
-        jwks: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut client = new_client(client_id, now);
     if dynamic {
-        self_service(&meta)?;
+        meta.self_service()?;
     }
-    apply(&mut client, meta)?;
+    meta.apply(&mut client, &SIGNING)?;
     let secret = uses_secret(&client).then(random_token);
     client.secret_hash = secret.as_deref().map(hash_client_secret);
     let registration_access_token = dynamic.then(random_token);
@@ -410,22 +194,6 @@ pub async fn create(
     })
 }
 
-/// What a client may ask for itself (RFC 7591 registration and RFC 7592 changes): not
-/// `first_party` (skips consent) nor `cus:admin` (manages every client) — those only an
-/// operator grants, through the CLI or the admin API.
-pub fn self_service(meta: &ClientMetadata) -> Result<(), ClientError> {
-    let admin_scope = meta
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.split(' ').any(|x| x == ADMIN_SCOPE));
-    if meta.first_party.is_some() || admin_scope {
-        return Err(metadata_error(
-            "first_party and cus:admin are for operators only",
-        ));
-    }
-    Ok(())
-}
-
 async fn load(store: &dyn Store, id: &str) -> Result<Client, ClientError> {
     store
         .client(&ClientId(id.to_owned()))
@@ -442,13 +210,7 @@ pub async fn update(
     now: OffsetDateTime,
 ) -> Result<Client, ClientError> {
     let mut client = load(store, id).await?;
-    let was_public = client.kind == ClientKind::Public;
-    apply(&mut client, meta)?;
-    if was_public != (client.kind == ClientKind::Public) {
-        return Err(metadata_error(
-            "a client cannot change between public and confidential; register a new one",
-        ));
-    }
+    meta.apply_change(&mut client, &SIGNING)?;
     client.updated_at = now;
     store
         .update_client(
@@ -475,8 +237,8 @@ pub async fn rotate_secret(
 ) -> Result<(Client, String), ClientError> {
     let mut client = load(store, id).await?;
     if !uses_secret(&client) {
-        return Err(metadata_error(
-            "this client has no secret (public, or private_key_jwt)",
+        return Err(ClientError::InvalidMetadata(
+            "this client has no secret (public, or private_key_jwt)".into(),
         ));
     }
     let secret = random_token();

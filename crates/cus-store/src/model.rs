@@ -2,7 +2,7 @@
 //! structs that map SQL rows back to domain types.
 
 use cus_core::account::{Account, AccountId, Address, Credentials, Representante, TipoPersona};
-use cus_core::audit::AuditEvent;
+use cus_core::audit::{AuditEvent, AuditOutcome};
 use cus_core::client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 use cus_core::notification::{Channel, Notification};
 use cus_core::rut::Rut;
@@ -300,17 +300,18 @@ pub(crate) struct AuditRow {
     pub detail: Option<String>,
 }
 
-impl From<AuditRow> for AuditEvent {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            at: row.at,
-            kind: row.kind,
-            subject: row.subject,
-            ip: row.ip,
-            user_agent: row.user_agent,
-            outcome: row.outcome,
-            detail: row.detail,
-        }
+impl AuditRow {
+    pub(crate) fn into_domain(self) -> Result<AuditEvent, StoreError> {
+        Ok(AuditEvent {
+            outcome: AuditOutcome::parse(&self.outcome)
+                .ok_or_else(|| StoreError::Corrupt("audit", self.outcome.clone()))?,
+            at: self.at,
+            kind: self.kind,
+            subject: self.subject,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            detail: self.detail,
+        })
     }
 }
 

@@ -126,17 +126,13 @@ impl FromRequestParts<AppState> for Admin {
             .ok_or(ApiError::Unauthorized(
                 "the access token is invalid or expired",
             ))?;
-        let has_scope = claims["scope"]
-            .as_str()
-            .unwrap_or("")
-            .split(' ')
-            .any(|s| s == ADMIN_SCOPE);
+        let has_scope = claims.scopes().any(|s| s == ADMIN_SCOPE);
         if !has_scope {
             return Err(ApiError::Forbidden(
                 "the access token lacks the cus:admin scope",
             ));
         }
-        let client_id = claims["client_id"].as_str().unwrap_or("unknown").to_owned();
+        let client_id = claims.client_id;
         Ok(Self { client_id })
     }
 }

@@ -129,7 +129,7 @@ async fn update_client(
 ) -> Result<Response, ProtocolError> {
     authorized(&app, &headers, &client_id).await?;
     let metadata = metadata(&body)?;
-    clients::self_service(&metadata)?;
+    metadata.self_service().map_err(ClientError::from)?;
     let now = app.clock.now();
     let client = clients::update(app.store.as_ref(), &client_id, metadata, ACTOR, now).await?;
     let body = configuration(&app, &ClientView::from(&client), json!({}));

@@ -7,7 +7,7 @@
 //! A generated CUS (pending) is accepted beside the current one until it expires, and
 //! replaces it at its first use; a login with the current CUS cancels it.
 
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::audit::{AuditEvent, AuditKind, AuditOutcome};
 use cus_core::{Account, Credentials, Rut};
 use cus_store::Change;
 
@@ -99,7 +99,7 @@ async fn check(
         return Ok(Attempt::Verified(Box::new(verified)));
     }
     let mut event = audit(AuditKind::LoginFailed, app, rut, meta);
-    event.outcome = "failed".into();
+    event.outcome = AuditOutcome::Failed;
     event.detail = Some(format!("wrong RUT or CUS at {place}"));
     crate::audit::record(app, &event).await;
     tracing::info!(ip = ?meta.ip, place, "wrong RUT or CUS");
@@ -190,7 +190,7 @@ async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<V
 /// Tells the owner (if the RUT has an account) that logins are locked, and audits it.
 async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, meta: &RequestMeta) {
     let mut event = audit(AuditKind::LoginLocked, app, rut, meta);
-    event.outcome = "locked".into();
+    event.outcome = AuditOutcome::Locked;
     event.detail = Some(format!("locked for {} s", duration.as_secs()));
     let result: anyhow::Result<()> = async {
         match app.store.account_by_rut(rut).await? {

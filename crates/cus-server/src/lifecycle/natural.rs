@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::audit::{AuditEvent, AuditKind, AuditOutcome};
 use cus_core::contact::{self, mask_celular, mask_email};
 use cus_core::contact_form::{self, ContactInput};
 use cus_core::{Account, AccountId, Credentials, NewAccount, Rut, TipoPersona};
@@ -263,7 +263,7 @@ pub async fn generate(
     let now = app.clock.now();
     let Some((account, mut credentials)) = found.filter(|_| right) else {
         let mut event = audit(AuditKind::CusGenerated, now, rut, meta);
-        event.outcome = "wrong_answer".into();
+        event.outcome = AuditOutcome::WrongAnswer;
         crate::audit::record(app, &event).await;
         if number >= MAX_ANSWERS {
             app.cache.put(&answer_lock(rut), b"1", left).await?;

@@ -32,14 +32,14 @@ pub async fn introspect(app: &AppState, client: &Client, token: &str) -> anyhow:
             Ok(json!({
                 "active": true,
                 "token_type": "Bearer",
-                "client_id": claims["client_id"],
-                "sub": claims["sub"],
-                "scope": claims["scope"],
-                "iat": claims["iat"],
-                "exp": claims["exp"],
-                "iss": claims["iss"],
-                "aud": claims["aud"],
-                "jti": claims["jti"],
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "scope": claims.scope,
+                "iat": claims.iat,
+                "exp": claims.exp,
+                "iss": claims.iss,
+                "aud": claims.aud,
+                "jti": claims.jti,
             }))
         }
         Some(_) | None => Ok(json!({ "active": false })),
@@ -60,9 +60,7 @@ pub async fn revoke(app: &AppState, client: &Client, token: &str) -> anyhow::Res
     } else if let Some(access) = tokens::live_access_token(app, token).await?
         && access.client_id() == client.client_id.0
     {
-        let jti = access.claims["jti"].as_str().unwrap_or_default();
-        let exp = access.claims["exp"].as_i64().unwrap_or(0);
-        tokens::revoke_jti(app, jti, exp).await?;
+        tokens::revoke_jti(app, &access.claims.jti, access.claims.exp).await?;
     }
     Ok(())
 }

@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use cus_cache::{CacheExt, Key, Namespace};
-use cus_core::audit::{AuditEvent, AuditKind};
+use cus_core::access_token::AccessTokenClaims;
+use cus_core::audit::{AuditEvent, AuditKind, AuditOutcome};
 use cus_core::claims::Destination;
 use cus_core::forms::TokenForm;
 use cus_core::oauth::{ErrorCode, OAuthError};
 use cus_core::{Account, AccountId, Client, ClientId, GrantType, pkce};
 use cus_store::RefreshToken;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -208,7 +209,7 @@ async fn revoke_replayed_code(
         .await
         .map_err(server_error)?;
     let mut event = AuditEvent::new(AuditKind::TokenReuseDetected, now, Some(client.0.clone()));
-    event.outcome = "revoked".into();
+    event.outcome = AuditOutcome::Revoked;
     event.detail = Some("authorization code replayed".into());
     crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %client, "authorization code replayed: its tokens are revoked");
@@ -314,7 +315,7 @@ async fn replayed_refresh(
         now,
         Some(stored.client_id.0.clone()),
     );
-    event.outcome = "revoked".into();
+    event.outcome = AuditOutcome::Revoked;
     event.detail = Some("rotated refresh token reused; family revoked".into());
     crate::audit::record(app, &event).await;
     tracing::warn!(client.id = %stored.client_id, "refresh token reused: family revoked");
@@ -519,7 +520,7 @@ pub async fn revoke_jti(app: &AppState, jti: &str, exp: i64) -> anyhow::Result<(
 /// A live access token.
 #[derive(Debug)]
 pub struct AccessClaims {
-    pub claims: Value,
+    pub claims: AccessTokenClaims,
     /// The person it was issued for; `None` for a client's own token (client_credentials).
     pub account: Option<Account>,
 }
@@ -527,7 +528,7 @@ pub struct AccessClaims {
 impl AccessClaims {
     /// The `client_id` the token was issued to.
     pub fn client_id(&self) -> &str {
-        self.claims["client_id"].as_str().unwrap_or_default()
+        &self.claims.client_id
     }
 }
 
@@ -543,40 +544,35 @@ pub async fn live_access_token(
     let Ok((claims, header)) = app.keys.verify(token) else {
         return Ok(None);
     };
-    if header.token_type() != Some("at+jwt") || claims["iss"] != app.issuer.as_str() {
-        return Ok(None);
-    }
-    let now = app.clock.now().unix_timestamp();
-    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
-        return Ok(None);
-    }
-    let Some(jti) = claims["jti"].as_str() else {
+    let Ok(claims) = serde_json::from_value::<AccessTokenClaims>(claims) else {
         return Ok(None);
     };
+    if header.token_type() != Some("at+jwt") || claims.iss != app.issuer {
+        return Ok(None);
+    }
+    if claims.exp <= app.clock.now().unix_timestamp() {
+        return Ok(None);
+    }
     if app
         .cache
-        .get(&Key::new(Namespace::RevokedJti, jti))
+        .get(&Key::new(Namespace::RevokedJti, &claims.jti))
         .await?
         .is_some()
     {
         return Ok(None);
     }
     // A person's token carries the time of their login; a client's own token does not.
-    let Some(auth_time) = claims["auth_time"].as_i64() else {
+    let Some(auth_time) = claims.auth_time else {
         return Ok(Some(AccessClaims {
             claims,
             account: None,
         }));
     };
-    let Some(id) = claims["sub"].as_str().and_then(|s| s.parse().ok()) else {
+    let Ok(id) = claims.sub.parse() else {
         return Ok(None);
     };
     let account = match app.store.account_by_id(AccountId(id)).await? {
-        Some(account)
-            if !cus_changed_since(&account, auth_time, claims["auth_ms"].as_i64().unwrap_or(0)) =>
-        {
-            account
-        }
+        Some(account) if !cus_changed_since(&account, auth_time, claims.auth_ms) => account,
         _ => return Ok(None),
     };
     Ok(Some(AccessClaims {

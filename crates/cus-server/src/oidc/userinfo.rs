@@ -28,15 +28,10 @@ pub async fn claims(app: &AppState, token: &str) -> Result<Map<String, Value>, B
         "the access token does not name a person",
     ))?;
     let claims = &live.claims;
-    let scopes = claims["scope"].as_str().unwrap_or("").split(' ');
-    let requested = claims["userinfo_claims"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str);
+    let requested = claims.userinfo_claims.iter().map(String::as_str);
     Ok(cus_core::claims::release(
         account,
-        scopes,
+        claims.scopes(),
         requested,
         Destination::Userinfo,
     ))

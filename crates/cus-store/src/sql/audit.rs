@@ -32,7 +32,7 @@ where
         .bind(&event.subject)
         .bind(&event.ip)
         .bind(&event.user_agent)
-        .bind(&event.outcome)
+        .bind(event.outcome.as_str())
         .bind(&event.detail)
         .execute(executor)
         .await?;
@@ -61,14 +61,14 @@ impl crate::Audit for Backend {
         } else {
             filter.limit
         };
-        Ok(sqlx::query_as::<_, AuditRow>(SELECT)
+        sqlx::query_as::<_, AuditRow>(SELECT)
             .bind(&filter.subject)
             .bind(filter.since)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?
             .into_iter()
-            .map(AuditEvent::from)
-            .collect())
+            .map(AuditRow::into_domain)
+            .collect()
     }
 }
