@@ -251,6 +251,11 @@ def check_systemd() -> None:
         fail(where, "StateDirectory= must give the service its folder")
     if not any(v.endswith(" serve") for v in settings.get("ExecStart", [])):
         fail(where, "ExecStart= must run `cus serve`")
+    migrate = (DEPLOY / "cus-migrate.service").read_text()
+    for line in (DEPLOY / "cus.service").read_text().splitlines():
+        if line.startswith(("EnvironmentFile=", "LoadCredential=", "Environment=", "User=")):
+            if line not in migrate.splitlines():
+                fail("deploy/cus-migrate.service", f"lacks `{line}` of cus.service")
     user = settings.get("User", [""])[0]
     sysusers = (DEPLOY / "cus.sysusers").read_text()
     if not re.search(rf"^u\s+{re.escape(user)}\s", sysusers, re.M):
