@@ -9,18 +9,18 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Development,
     Production,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub environment: Environment,
@@ -40,14 +40,14 @@ pub struct Config {
 }
 
 /// `max` requests per `window` seconds.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
     pub max: u64,
     pub window: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub form_per_ip: Limit,
@@ -59,7 +59,7 @@ pub struct Limits {
     pub authorize_per_ip: Limit,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lockout {
     pub captcha_after: u64,
@@ -68,19 +68,22 @@ pub struct Lockout {
     pub ladder: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub listen: SocketAddr,
     /// Where `/metrics` and the detailed health checks are served; `None`: nowhere.
-    #[serde(deserialize_with = "optional_address")]
+    #[serde(
+        deserialize_with = "optional_address",
+        serialize_with = "address_or_empty"
+    )]
     pub management_listen: Option<SocketAddr>,
     pub issuer: String,
     pub shutdown_grace_seconds: u64,
     pub request_timeout_seconds: u64,
     /// Load balancers and proxies whose `X-Forwarded-For` is believed (addresses or CIDR
     /// ranges). Empty: the peer address is the client's.
-    #[serde(deserialize_with = "networks")]
+    #[serde(deserialize_with = "networks", serialize_with = "all_displayed")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -115,41 +118,45 @@ fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>,
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
+    #[serde(serialize_with = "redacted")]
     pub url: SecretString,
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cache {
+    #[serde(serialize_with = "redacted")]
     pub url: SecretString,
     pub prefix: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outbox {
     pub dir: PathBuf,
+    #[serde(serialize_with = "redacted")]
     pub smtp_url: SecretString,
     pub from: String,
     pub poll_seconds: u64,
+    #[serde(serialize_with = "redacted")]
     pub sms_webhook_url: SecretString,
     pub give_up_hours: u64,
     /// Production only: writing e-mail and SMS to files is meant (e.g. a gateway picks them up).
@@ -157,13 +164,14 @@ pub struct Outbox {
     /// In production, back-channel logout POSTs never reach private, loopback, link-local
     /// or other internal addresses, except those in these networks (addresses or CIDR
     /// ranges) the operator names.
-    #[serde(deserialize_with = "networks")]
+    #[serde(deserialize_with = "networks", serialize_with = "all_displayed")]
     pub backchannel_allowed_networks: Vec<ipnet::IpNet>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keys {
+    #[serde(serialize_with = "masked")]
     pub kek: SecretString,
     pub dev_kek_path: PathBuf,
     pub publish_lead_seconds: u64,
@@ -172,7 +180,7 @@ pub struct Keys {
     pub access_token_alg: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     pub cert_file: String,
@@ -182,8 +190,8 @@ pub struct Tls {
 /// A span of time, written in the configuration as whole seconds (`code_ttl = 60`). A span
 /// longer than a century is refused when the configuration loads, so every reading below
 /// is exact: no caller converts, clamps or falls back to a default of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "u64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(try_from = "u64", into = "i64")]
 pub struct Seconds(i64);
 
 impl Seconds {
@@ -218,7 +226,7 @@ impl TryFrom<u64> for Seconds {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Oidc {
     pub code_ttl: Seconds,
@@ -230,7 +238,7 @@ pub struct Oidc {
     pub session_absolute: Seconds,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounts {
     /// How long a generated CUS works if it is never used.
@@ -239,7 +247,7 @@ pub struct Accounts {
     pub new_cus_requires_verified_email: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hash {
     pub memory_kib: u32,
@@ -248,9 +256,10 @@ pub struct Hash {
     pub max_concurrent: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Captcha {
+    #[serde(serialize_with = "masked_text")]
     pub test_answer: String,
 }
 
@@ -371,90 +380,75 @@ impl Config {
         !self.tls.cert_file.is_empty()
     }
 
-    /// The effective configuration as TOML, secrets masked (`cus config check`).
+    /// The effective configuration as TOML, secrets masked (`cus config check`): the
+    /// structs themselves, so a new setting is shown without anyone listing it, and each
+    /// secret field says how it is masked where it is declared.
     pub fn masked_toml(&self) -> String {
-        let secret = |s: &SecretString| {
-            if s.expose_secret().is_empty() {
-                ""
-            } else {
-                "********"
-            }
-            .to_owned()
-        };
-        let url = |s: &SecretString| crate::telemetry::redact_url(s.expose_secret());
-        let value = serde_json::json!({
-            "environment": match self.environment { Environment::Development => "development", Environment::Production => "production" },
-            "server": {
-                "listen": self.server.listen.to_string(),
-                "management_listen": self.server.management_listen.map(|a| a.to_string()).unwrap_or_default(),
-                "issuer": self.server.issuer,
-                "shutdown_grace_seconds": self.server.shutdown_grace_seconds,
-                "request_timeout_seconds": self.server.request_timeout_seconds,
-                "trusted_proxies": self.server.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            },
-            "log": { "format": match self.log.format { LogFormat::Pretty => "pretty", LogFormat::Json => "json" }, "level": self.log.level },
-            "database": { "url": url(&self.database.url), "max_connections": self.database.max_connections },
-            "cache": { "url": url(&self.cache.url), "prefix": self.cache.prefix },
-            "outbox": {
-                "dir": self.outbox.dir.display().to_string(),
-                "smtp_url": url(&self.outbox.smtp_url),
-                "from": self.outbox.from,
-                "poll_seconds": self.outbox.poll_seconds,
-                "sms_webhook_url": url(&self.outbox.sms_webhook_url),
-                "give_up_hours": self.outbox.give_up_hours,
-                "allow_files": self.outbox.allow_files,
-                "backchannel_allowed_networks": self.outbox.backchannel_allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            },
-            "keys": {
-                "kek": secret(&self.keys.kek),
-                "dev_kek_path": self.keys.dev_kek_path.display().to_string(),
-                "publish_lead_seconds": self.keys.publish_lead_seconds,
-                "reload_seconds": self.keys.reload_seconds.secs(),
-                "access_token_alg": self.keys.access_token_alg,
-            },
-            "tls": { "cert_file": self.tls.cert_file, "key_file": self.tls.key_file },
-            "oidc": {
-                "code_ttl": self.oidc.code_ttl.secs(),
-                "access_token_ttl": self.oidc.access_token_ttl.secs(),
-                "id_token_ttl": self.oidc.id_token_ttl.secs(),
-                "refresh_token_ttl": self.oidc.refresh_token_ttl.secs(),
-                "refresh_grace": self.oidc.refresh_grace.secs(),
-                "session_idle": self.oidc.session_idle.secs(),
-                "session_absolute": self.oidc.session_absolute.secs(),
-            },
-            "hash": {
-                "memory_kib": self.hash.memory_kib,
-                "iterations": self.hash.iterations,
-                "parallelism": self.hash.parallelism,
-                "max_concurrent": self.hash.max_concurrent,
-            },
-            "captcha": { "test_answer": secret(&SecretString::from(self.captcha.test_answer.clone())) },
-            "limits": {
-                "form_per_ip": { "max": self.limits.form_per_ip.max, "window": self.limits.form_per_ip.window },
-                "form_per_rut": { "max": self.limits.form_per_rut.max, "window": self.limits.form_per_rut.window },
-                "client_auth_failures_per_ip": { "max": self.limits.client_auth_failures_per_ip.max, "window": self.limits.client_auth_failures_per_ip.window },
-                "token_per_client": { "max": self.limits.token_per_client.max, "window": self.limits.token_per_client.window },
-                "register_per_ip": { "max": self.limits.register_per_ip.max, "window": self.limits.register_per_ip.window },
-                "authorize_per_ip": { "max": self.limits.authorize_per_ip.max, "window": self.limits.authorize_per_ip.window },
-            },
-            "lockout": {
-                "captcha_after": self.lockout.captcha_after,
-                "lock_after": self.lockout.lock_after,
-                "window": self.lockout.window,
-                "ladder": self.lockout.ladder,
-            },
-            "accounts": {
-                "generated_cus_ttl": self.accounts.generated_cus_ttl.secs(),
-                "new_cus_requires_verified_email": self.accounts.new_cus_requires_verified_email,
-            },
-        });
-        toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}"))
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
+}
+
+impl From<Seconds> for i64 {
+    fn from(seconds: Seconds) -> i64 {
+        seconds.0
+    }
+}
+
+/// A secret as `cus config check` shows it: whether it is set, never what it is.
+fn masked<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    masked_text(secret.expose_secret(), s)
+}
+
+fn masked_text<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if text.is_empty() { "" } else { "********" })
+}
+
+/// A URL without its password (or query and path, which may carry tokens).
+fn redacted<S: Serializer>(url: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::telemetry::redact_url(url.expose_secret()))
+}
+
+fn all_displayed<S: Serializer>(networks: &[ipnet::IpNet], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(networks.iter().map(ToString::to_string))
+}
+
+fn address_or_empty<S: Serializer>(address: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&address.map(|a| a.to_string()).unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting of the defaults, at the same place, with its secrets masked.
+    #[test]
+    fn the_masked_view_shows_every_setting_and_no_secret() {
+        let mut config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("defaults parse");
+        config.keys.kek = SecretString::from("a-kek-nobody-may-read");
+        config.database.url = SecretString::from("postgres://cus:hunter2@db.internal/cus");
+        config.captcha.test_answer = "letters".into();
+        let shown = config.masked_toml();
+        for secret in ["a-kek-nobody-may-read", "hunter2", "letters"] {
+            assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+        }
+        let shown: toml::Table = shown.parse().expect("TOML");
+        let defaults: toml::Table = DEFAULT_TOML.parse().expect("TOML");
+        for (section, settings) in &defaults {
+            let Some(settings) = settings.as_table() else {
+                assert!(shown.contains_key(section), "{section}");
+                continue;
+            };
+            for key in settings.keys() {
+                assert!(
+                    shown[section].get(key).is_some(),
+                    "{section}.{key} not shown"
+                );
+            }
+        }
+        assert_eq!(shown["keys"]["kek"].as_str(), Some("********"));
+    }
 
     #[test]
     fn defaults_are_the_embedded_setup() {
