@@ -78,22 +78,28 @@ pub struct CodeGrant {
     pub issued_at: i64,
 }
 
-/// Validates the request against the registered client.
+/// Validates the request against the registered client: the outer `Err` when the store
+/// fails (a 503, not the request's fault), the inner one the request's own verdict.
 pub async fn validate(
     app: &AppState,
     p: AuthorizeParams,
+) -> anyhow::Result<Result<PendingAuthorization, AuthorizeError>> {
+    let client_id = match authorize::client_id(&p) {
+        Ok(id) => id.to_owned(),
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let client = app.store.client(&ClientId(client_id)).await?;
+    Ok(pending(app, p, client.filter(|c| c.enabled)))
+}
+
+/// The pending request `p` makes of `client`, if the rules allow it.
+fn pending(
+    app: &AppState,
+    p: AuthorizeParams,
+    client: Option<Client>,
 ) -> Result<PendingAuthorization, AuthorizeError> {
-    let no_redirect = |text: &str| AuthorizeError::NoRedirect(text.to_owned());
-    let client_id = authorize::client_id(&p)?;
-    let client: Client = app
-        .store
-        .client(&ClientId(client_id.to_owned()))
-        .await
-        .map_err(|_| {
-            no_redirect("El servicio no está disponible; intente nuevamente en unos minutos.")
-        })?
-        .filter(|c| c.enabled)
-        .ok_or_else(|| no_redirect("La aplicación que lo envió no está registrada en CUS."))?;
+    let unknown = "La aplicación que lo envió no está registrada en CUS.";
+    let client = client.ok_or_else(|| AuthorizeError::NoRedirect(unknown.to_owned()))?;
     let request = authorize::check(p, &client)?;
     let hinted_sub = request.id_token_hint.as_deref().and_then(|hint| {
         let (claims, _) = app.keys.verify(hint).ok()?;

@@ -53,8 +53,10 @@ fn failure(basic: bool, text: &str) -> AuthFailure {
     }
 }
 
-/// The store or cache failed: the client may try again.
-fn unavailable(basic: bool) -> AuthFailure {
+/// The store or cache failed: logged here, once; the client may try again (503).
+fn unavailable(basic: bool, error: impl std::fmt::Display) -> AuthFailure {
+    tracing::error!(error = %error, "client authentication could not read the store or cache");
+    metrics::counter!(crate::metrics::INTERNAL_ERRORS).increment(1);
     AuthFailure {
         error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
         basic,
@@ -117,7 +119,7 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
         .store
         .client(&ClientId(client_id))
         .await
-        .map_err(|_| unavailable(basic))?
+        .map_err(|e| unavailable(basic, e))?
         .filter(|c| c.enabled);
     match (client, secret) {
         (Some(client), Some(secret)) if crate::clients::uses_secret(&client) => {
@@ -182,7 +184,7 @@ async fn authenticate_assertion(
         .store
         .client(&ClientId(claimed.clone()))
         .await
-        .map_err(|_| unavailable(false))?
+        .map_err(|e| unavailable(false, e))?
         .filter(|c| c.enabled && c.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt)
         .ok_or_else(|| refuse("unknown client, disabled, or not private_key_jwt"))?;
     let jwks = client
@@ -216,7 +218,7 @@ async fn authenticate_assertion(
             ttl,
         )
         .await
-        .map_err(|_| unavailable(false))?;
+        .map_err(|e| unavailable(false, e))?;
     if !first_use {
         return Err(refuse("assertion replayed (jti already used)"));
     }

@@ -381,3 +381,125 @@ async fn two_nodes_deliver_every_message_exactly_once() {
         "both nodes delivered ({by_b} by B)"
     );
 }
+
+/// What a dependency outage is tested through: a page and a protocol request, each of
+/// which needs the store and the cache.
+async fn page_and_token(app: &TestApp, client: &TestClient) -> (u16, String, u16, Value) {
+    let page = app
+        .http
+        .get(authorize_url(app, &client.id, &[("scope", "openid")]))
+        .send()
+        .await
+        .expect("authorize");
+    let (page_status, page) = (page.status().as_u16(), page.text().await.expect("page"));
+    let token = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "not-a-code"),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let token_status = token.status().as_u16();
+    (
+        page_status,
+        page,
+        token_status,
+        token.json().await.expect("json"),
+    )
+}
+
+/// The management `/readyz`: its status and reasons.
+async fn readiness(app: &TestApp) -> (u16, String) {
+    let management = app.management.expect("a management listener");
+    let response = app
+        .http
+        .get(format!("http://{management}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    (
+        response.status().as_u16(),
+        response.text().await.expect("body"),
+    )
+}
+
+/// Down: every request that needs the dependency gets a clean 503 — a Spanish page, RFC
+/// 6749 JSON — readiness names it, the server keeps running. Back: it serves again by
+/// itself, without a restart.
+async fn outage_and_recovery(app: &TestApp, down: impl Fn(), up: impl Fn(), named: &str) {
+    let client = app.client(false, true).await;
+    let (page, _, token, _) = page_and_token(app, &client).await;
+    assert_eq!(
+        (page, token),
+        (303, 400),
+        "before: a redirect to login, invalid_grant"
+    );
+
+    down();
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(page_and_token(app, &client).await);
+    }
+    for (page_status, page, token_status, token) in &answers {
+        assert_eq!(*page_status, 503, "{page}");
+        assert!(page.contains("Servicio no disponible"), "{page}");
+        assert_eq!(*token_status, 503);
+        assert_eq!(token["error"], "temporarily_unavailable");
+    }
+    let (status, reasons) = readiness(app).await;
+    assert_eq!(status, 503);
+    assert!(reasons.contains(named), "{reasons}");
+    assert!(!app.server.is_finished(), "the server is still running");
+
+    up();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if page_and_token(app, &client).await.0 == 303 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "serving again without a restart");
+    assert_eq!(readiness(app).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_postgresql_outage_is_a_clean_503_and_heals_by_itself() {
+    let mut config = test_config(Backend::Production).await;
+    crate::helpers::migrate(&config).await;
+    let mut url = url::Url::parse(config.database.url.expose_secret()).expect("url");
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().unwrap_or(5432)
+    );
+    let relay = crate::helpers::fakes::Relay::to(upstream).await;
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(relay.port)).expect("port");
+    config.database.url = url.to_string().into();
+    config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
+    let app = TestApp::spawn_with(config).await;
+    outage_and_recovery(&app, || relay.cut(), || relay.restore(), "store (postgres)").await;
+}
+
+#[tokio::test]
+async fn a_redis_outage_is_a_clean_503_and_heals_by_itself() {
+    let mut config = test_config(Backend::Production).await;
+    let redis = url::Url::parse(&crate::helpers::redis_url()).expect("REDIS_URL");
+    let upstream = format!(
+        "{}:{}",
+        redis.host_str().expect("host"),
+        redis.port().unwrap_or(6379)
+    );
+    let relay = crate::helpers::fakes::Relay::to(upstream).await;
+    config.cache.url = format!("redis://127.0.0.1:{}", relay.port).into();
+    config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
+    let app = TestApp::spawn_with(config).await;
+    outage_and_recovery(&app, || relay.cut(), || relay.restore(), "cache (redis)").await;
+}

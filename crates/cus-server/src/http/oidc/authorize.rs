@@ -32,7 +32,7 @@ pub async fn authorize(
         let message = format!("La solicitud de autenticación no es válida: {}.", e.0);
         PageError::bad_request("Solicitud no válida", message)
     })?;
-    let pending = match authorize::validate(&app, parsed).await {
+    let pending = match authorize::validate(&app, parsed).await? {
         Ok(pending) => pending,
         Err(AuthorizeError::NoRedirect(message)) => {
             return Err(PageError::bad_request("Solicitud no válida", message));

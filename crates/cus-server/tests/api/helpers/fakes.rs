@@ -179,3 +179,46 @@ pub async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// A TCP relay to `upstream` that a test can cut and restore: a dependency (PostgreSQL,
+/// Redis) going away and coming back, without stopping the server everyone else uses.
+/// Cut, it closes every relayed connection and every new one at once.
+pub struct Relay {
+    pub port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    pub async fn to(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut up = watch.clone();
+                if !*up.borrow() {
+                    continue; // dropped: the connection is refused as it opens
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = up.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { port, up }
+    }
+
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
