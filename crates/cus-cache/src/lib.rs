@@ -73,6 +73,11 @@ pub async fn connect(url: &str, prefix: &str, time: Arc<dyn TimeSource>) -> Resu
         Target::Standalone(url) => RedisCache::connect(&url, prefix)
             .await
             .map(|cache| Arc::new(cache) as Arc<dyn Cache>),
+        // A hash tag in the prefix would put every key in one slot, on one master.
+        Target::Cluster { .. } if prefix.contains(['{', '}']) => Err(CacheError::Config(
+            "cache.prefix: no { or } on a Redis Cluster (every key would share one slot)"
+                .to_owned(),
+        )),
         Target::Cluster { nodes } => RedisCache::connect_cluster(nodes, prefix)
             .await
             .map(|cache| Arc::new(cache) as Arc<dyn Cache>),

@@ -375,6 +375,21 @@ async fn connection_errors_do_not_carry_the_password() {
     }
 }
 
+/// Refused before connecting: nothing needs to listen.
+#[tokio::test]
+async fn a_cluster_prefix_takes_no_hash_tag() {
+    let Err(e) = cus_cache::connect(
+        "redis+cluster://127.0.0.1:1/",
+        "{cus}:",
+        Arc::new(cus_cache::SystemTimeSource),
+    )
+    .await
+    else {
+        panic!("a hash tag in the prefix is refused");
+    };
+    assert!(e.to_string().contains("cache.prefix"), "{e}");
+}
+
 /// A plain connection to one node, to look behind the cache.
 async fn node(port: u16) -> ::redis::aio::MultiplexedConnection {
     ::redis::Client::open(format!("redis://127.0.0.1:{port}"))
