@@ -70,26 +70,26 @@ pub trait Cache: Send + Sync {
 pub async fn connect(url: &str, prefix: &str, time: Arc<dyn TimeSource>) -> Result<Arc<dyn Cache>> {
     let opened: Result<Arc<dyn Cache>> = match Target::parse(url)? {
         Target::Memory => Ok(Arc::new(MemoryCache::new(prefix, time))),
-        Target::Standalone(url) => RedisCache::connect(&url, prefix)
-            .await
-            .map(|cache| Arc::new(cache) as Arc<dyn Cache>),
+        Target::Standalone(url) => RedisCache::connect(&url, prefix).await.map(shared),
         // A hash tag in the prefix would put every key in one slot, on one master.
         Target::Cluster { .. } if prefix.contains(['{', '}']) => Err(CacheError::Config(
             "cache.prefix: no { or } on a Redis Cluster (every key would share one slot)"
                 .to_owned(),
         )),
-        Target::Cluster { nodes } => RedisCache::connect_cluster(nodes, prefix)
-            .await
-            .map(|cache| Arc::new(cache) as Arc<dyn Cache>),
+        Target::Cluster { nodes } => RedisCache::connect_cluster(nodes, prefix).await.map(shared),
         Target::Sentinel {
             sentinels,
             master,
             credentials,
         } => RedisCache::connect_sentinel(sentinels, &master, &credentials, prefix)
             .await
-            .map(|cache| Arc::new(cache) as Arc<dyn Cache>),
+            .map(shared),
     };
     opened.map_err(|e| e.without(&Target::secrets(url)))
+}
+
+fn shared(cache: impl Cache + 'static) -> Arc<dyn Cache> {
+    Arc::new(cache)
 }
 
 impl CacheError {

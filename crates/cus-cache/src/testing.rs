@@ -85,6 +85,13 @@ impl LocalRedis {
         let replica = free_port(|_| true);
         redis.spawn_server(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
         redis.await_ping(&[master, replica]).await;
+        // The Sentinel learns of replicas from the master's INFO, which it reads on
+        // connecting and then every ten seconds: it starts once the replica is there to see.
+        redis
+            .await_reply(master, &["INFO", "replication"], |info| {
+                info.contains("connected_slaves:1")
+            })
+            .await;
 
         let sentinel = free_port(|_| true);
         let conf = redis.dir.path().join("sentinel.conf");
@@ -108,13 +115,12 @@ impl LocalRedis {
             .expect("redis-server is installed (the Sentinel tests need it)");
         redis.children.push((sentinel, child));
         redis.sentinel_port = Some(sentinel);
-        let expected = master.to_string();
+        // Until the Sentinel has connected to the master it flags it `disconnected`, and
+        // clients asking for the master are refused.
         redis
-            .await_reply(
-                sentinel,
-                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
-                |addr| addr.contains(&expected),
-            )
+            .await_reply(sentinel, &["SENTINEL", "MASTER", MASTER_NAME], |master| {
+                master.lines().any(|line| line == "master")
+            })
             .await;
         redis.url = format!("redis+sentinel://127.0.0.1:{sentinel}/{MASTER_NAME}");
         redis
@@ -135,31 +141,41 @@ impl LocalRedis {
         let sentinel = self.sentinel_port.expect("a Sentinel set-up");
         let master = self.ports.first().copied().expect("a master");
         let replica = self.ports.get(1).copied().expect("a replica").to_string();
+        // Only a replica the Sentinel has connected to (flags exactly `slave`) can be
+        // promoted once the master is gone.
+        self.await_reply(
+            sentinel,
+            &["SENTINEL", "REPLICAS", MASTER_NAME],
+            |replicas| {
+                replicas.contains(&format!(":{replica}")) && replicas.lines().any(|l| l == "slave")
+            },
+        )
+        .await;
         for (_, child) in self.children.iter_mut().filter(|(port, _)| *port == master) {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // The Sentinel learns of the replica from the master's INFO: until then it has no
-        // replica to promote and answers NOGOODSLAVE, so the request is repeated.
+        // Until the Sentinel has fresh news of the replica it answers NOGOODSLAVE, and a
+        // promotion it gives up on is not retried by itself: the request is repeated (while
+        // one is under way it is refused with INPROG) until the replica is named master.
         let started = Instant::now();
         loop {
-            let promoted = query(sentinel, &["SENTINEL", "FAILOVER", MASTER_NAME]).await;
-            if promoted.is_ok() {
-                break;
+            let asked = query(sentinel, &["SENTINEL", "FAILOVER", MASTER_NAME]).await;
+            let named = query(
+                sentinel,
+                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
+            )
+            .await;
+            if named.as_deref().is_ok_and(|addr| addr.contains(&replica)) {
+                return;
             }
             assert!(
                 started.elapsed() < STARTUP,
-                "SENTINEL FAILOVER refused: {promoted:?}\n{}",
+                "no failover: SENTINEL FAILOVER answered {asked:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.await_reply(
-            sentinel,
-            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
-            |addr| addr.contains(&replica),
-        )
-        .await;
     }
 
     fn empty() -> Self {
