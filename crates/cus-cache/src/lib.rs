@@ -4,6 +4,10 @@
 mod keys;
 mod memory;
 mod redis_cache;
+mod sentinel;
+mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +19,8 @@ use serde::de::DeserializeOwned;
 pub use keys::{Key, Namespace};
 pub use memory::{MemoryCache, SystemTimeSource, TimeSource};
 pub use redis_cache::RedisCache;
+
+use target::Target;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -56,17 +62,51 @@ pub trait Cache: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
-/// Opens the cache a `cache.url` names: `memory` or `redis://…` / `rediss://…`. The
-/// in-process cache measures TTLs by `time`; Redis keeps its own clock.
+/// Opens the cache a `cache.url` names: `memory`; one Redis, `redis://…` / `rediss://…`;
+/// a Redis Cluster, `redis+cluster://[user:password@]h1:p1,h2:p2/`; or the master Redis
+/// Sentinel names, `redis+sentinel://[user:password@]s1:p1,s2:p2/mastername`. The
+/// in-process cache measures TTLs by `time`; Redis keeps its own clock. An error never
+/// carries the URL's password, so it can be logged as it is.
 pub async fn connect(url: &str, prefix: &str, time: Arc<dyn TimeSource>) -> Result<Arc<dyn Cache>> {
-    if url == "memory" || url.starts_with("memory:") {
-        Ok(Arc::new(MemoryCache::new(prefix, time)))
-    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-        Ok(Arc::new(RedisCache::connect(url, prefix).await?))
-    } else {
-        Err(CacheError::Config(
-            "cache.url must be \"memory\" or start with redis://".to_owned(),
-        ))
+    let opened: Result<Arc<dyn Cache>> = match Target::parse(url)? {
+        Target::Memory => Ok(Arc::new(MemoryCache::new(prefix, time))),
+        Target::Standalone(url) => RedisCache::connect(&url, prefix).await.map(shared),
+        // A hash tag in the prefix would put every key in one slot, on one master.
+        Target::Cluster { .. } if prefix.contains(['{', '}']) => Err(CacheError::Config(
+            "cache.prefix: no { or } on a Redis Cluster (every key would share one slot)"
+                .to_owned(),
+        )),
+        Target::Cluster { nodes } => RedisCache::connect_cluster(nodes, prefix).await.map(shared),
+        Target::Sentinel {
+            sentinels,
+            master,
+            credentials,
+        } => RedisCache::connect_sentinel(sentinels, &master, &credentials, prefix)
+            .await
+            .map(shared),
+    };
+    opened.map_err(|e| e.without(&Target::secrets(url)))
+}
+
+fn shared(cache: impl Cache + 'static) -> Arc<dyn Cache> {
+    Arc::new(cache)
+}
+
+impl CacheError {
+    /// The same error with each of `secrets` masked in its message (the redis crate may
+    /// quote what it was given).
+    fn without(self, secrets: &[String]) -> Self {
+        let mask = |mut message: String| {
+            for secret in secrets {
+                message = message.replace(secret.as_str(), "********");
+            }
+            message
+        };
+        match self {
+            Self::Unavailable(message) => Self::Unavailable(mask(message)),
+            Self::Config(message) => Self::Config(mask(message)),
+            Self::Decode(message) => Self::Decode(mask(message)),
+        }
     }
 }
 

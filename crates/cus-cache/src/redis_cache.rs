@@ -1,14 +1,23 @@
-//! Redis cache, shared by every node. Every command touches one key, so the same code runs
-//! on Redis Cluster: `RedisCache` is generic over the connection, and a cluster connection
-//! (`redis::cluster_async::ClusterConnection`) plugs in where `ConnectionManager` is.
+//! Redis cache, shared by every node. Every command, and every `MULTI` block, touches one
+//! key, so the same code runs on Redis Cluster: `RedisCache` is generic over the
+//! connection, and the cluster connection and the Sentinel-following one plug in where
+//! `ConnectionManager` is.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Value};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, IntoConnectionInfo, Value};
 
+use crate::sentinel::SentinelConnection;
+use crate::target::Credentials;
 use crate::{Cache, CacheError, Key, Result};
+
+/// How long connecting, and waiting for any one reply, may take: a cache that does not
+/// answer fails the request quickly rather than holding it.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Redis-backed cache. `C` is any async connection that reconnects by itself.
 pub struct RedisCache<C = ConnectionManager> {
@@ -23,11 +32,53 @@ impl RedisCache<ConnectionManager> {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
         let client = Client::open(url).map_err(|e| CacheError::Config(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self::with_connection(conn, prefix))
+    }
+}
+
+impl RedisCache<ClusterConnection> {
+    /// Connects to a Redis Cluster through any of `nodes` (`redis://` URLs); the client
+    /// learns the slot map from them and follows `MOVED`/`ASK` redirections and failovers.
+    /// A few short retries ride out a redirection or a promotion; a cluster that stays
+    /// down fails the command within seconds, as standalone Redis does.
+    pub async fn connect_cluster(nodes: Vec<String>, prefix: &str) -> Result<Self> {
+        let client = ClusterClient::builder(nodes)
+            .connection_timeout(TIMEOUT)
+            .response_timeout(TIMEOUT)
+            .retries(3)
+            .min_retry_wait(100)
+            .max_retry_wait(1000)
+            .build()
+            .map_err(|e| CacheError::Config(e.to_string()))?;
+        let conn = client.get_async_connection().await.map_err(unavailable)?;
+        Ok(Self::with_connection(conn, prefix))
+    }
+}
+
+impl RedisCache<SentinelConnection> {
+    /// Connects to the master the `sentinels` (`redis://` URLs) know as `master`, logging
+    /// in to it with `credentials`; after a failover the connection asks them again.
+    pub(crate) async fn connect_sentinel(
+        sentinels: Vec<String>,
+        master: &str,
+        credentials: &Credentials,
+        prefix: &str,
+    ) -> Result<Self> {
+        // The redis crate decodes user-info from a URL, so the credentials, written in the
+        // URL's own encoding, are read back through one.
+        let login = format!("redis://{}localhost", credentials.user_info())
+            .into_connection_info()
+            .map_err(|e| CacheError::Config(e.to_string()))?
+            .redis_settings()
+            .clone();
+        let conn = SentinelConnection::connect(sentinels, master, login, TIMEOUT)
             .await
             .map_err(unavailable)?;
         Ok(Self::with_connection(conn, prefix))

@@ -90,6 +90,14 @@ mod tests {
             redact_url("redis://127.0.0.1:6379"),
             "redis://127.0.0.1:6379"
         );
+        assert_eq!(
+            redact_url("redis+cluster://cus:s3cr3t@h1:7000,h2:7000/"),
+            "********"
+        );
+        assert_eq!(
+            redact_url("redis+sentinel://:s3cr3t@s1:26379/mymaster"),
+            "redis+sentinel://:********@s1:26379/mymaster"
+        );
         assert_eq!(redact_url("memory"), "memory");
         assert_eq!(redact_url(""), "");
         assert_eq!(redact_url("not a url s3cr3t"), "********");

@@ -1,6 +1,8 @@
-//! One contract, every backend: each test below runs against the in-process cache and
-//! Redis (`REDIS_URL`, default redis://127.0.0.1:6379). Each test uses its own key prefix.
-//! The in-process cache reads a clock the test moves; Redis expires keys in real time.
+//! One contract, every backend: each test below runs against the in-process cache, Redis
+//! (`REDIS_URL`, default redis://127.0.0.1:6379), and a three-master Redis Cluster and a
+//! Sentinel-watched master started from the local `redis-server`. Each test uses its own
+//! key prefix. The in-process cache reads a clock the test moves; Redis expires keys in
+//! real time.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -17,7 +19,32 @@ macro_rules! contract {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() { super::$name(super::redis().await).await })*
         }
+
+        /// Every contract at once on the Redis at `url`, each under its own prefix: a
+        /// cluster takes two seconds to start (Redis holds a new master's slots that long),
+        /// so the set-ups below are started once, not once per contract.
+        async fn whole_contract_at(url: &str) {
+            let runs = vec![$((
+                stringify!($name),
+                tokio::spawn($name(redis_at(url).await)),
+            )),*];
+            for (name, run) in runs {
+                run.await.unwrap_or_else(|e| panic!("{name} on {url}: {e}"));
+            }
+        }
     };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_contract_on_a_redis_cluster() {
+    let cluster = cus_cache::testing::LocalRedis::cluster().await;
+    whole_contract_at(cluster.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn whole_contract_on_redis_sentinel() {
+    let sentinel = cus_cache::testing::LocalRedis::sentinel().await;
+    whole_contract_at(sentinel.url()).await;
 }
 
 contract!(
@@ -82,7 +109,11 @@ fn memory() -> Subject {
 
 async fn redis() -> Subject {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let cache = cus_cache::connect(&url, &prefix(), Arc::new(cus_cache::SystemTimeSource))
+    redis_at(&url).await
+}
+
+async fn redis_at(url: &str) -> Subject {
+    let cache = cus_cache::connect(url, &prefix(), Arc::new(cus_cache::SystemTimeSource))
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -261,4 +292,109 @@ async fn sets_expire_from_their_last_addition(Subject { cache, time }: Subject) 
         cache.take_members(&key).await.expect("take").is_empty(),
         "expired"
     );
+}
+
+/// Keys spread over the cluster's masters by their slot: nothing pins them to one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keys_spread_over_every_master_of_a_cluster() {
+    let cluster = cus_cache::testing::LocalRedis::cluster().await;
+    let Subject { cache, .. } = redis_at(cluster.url()).await;
+    for i in 0..30 {
+        let key = Key::new(Namespace::Session, i);
+        cache
+            .put(&key, b"v", Duration::from_secs(60))
+            .await
+            .expect("put");
+        assert_eq!(cache.get(&key).await.expect("get"), Some(b"v".to_vec()));
+    }
+    for port in &cluster.ports {
+        let keys: u64 = ::redis::cmd("DBSIZE")
+            .query_async(&mut node(*port).await)
+            .await
+            .expect("DBSIZE");
+        assert!(keys > 0, "the master on port {port} holds none of 30 keys");
+    }
+}
+
+/// When the master dies and Sentinel promotes its replica, the cache writes to the new
+/// master without a restart: the commands that meet the dead connection fail, the next
+/// one asks Sentinel where the master is now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cache_follows_a_sentinel_failover() {
+    let mut sentinel = cus_cache::testing::LocalRedis::sentinel().await;
+    let cache = cus_cache::connect(
+        sentinel.url(),
+        "failover:",
+        Arc::new(cus_cache::SystemTimeSource),
+    )
+    .await
+    .expect("connects through Sentinel");
+    let key = Key::new(Namespace::Session, "s1");
+    cache
+        .put(&key, b"before", Duration::from_secs(60))
+        .await
+        .expect("put");
+    sentinel.kill_master_and_fail_over().await;
+
+    let mut failed = 0;
+    while let Err(e) = cache.put(&key, b"after", Duration::from_secs(60)).await {
+        failed += 1;
+        assert!(failed <= 3, "still failing after the failover: {e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(cache.get(&key).await.expect("get"), Some(b"after".to_vec()));
+    let new_master = sentinel.ports.get(1).copied().expect("the replica's port");
+    let stored: Option<Vec<u8>> = ::redis::cmd("GET")
+        .arg(format!("failover:{}", key.as_str()))
+        .query_async(&mut node(new_master).await)
+        .await
+        .expect("GET");
+    assert_eq!(
+        stored.as_deref(),
+        Some(&b"after"[..]),
+        "written to the new master"
+    );
+}
+
+#[tokio::test]
+async fn connection_errors_do_not_carry_the_password() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    for url in [
+        format!("redis://:s3cr3t@127.0.0.1:{closed}"),
+        format!("redis+cluster://cus:s3cr3t@127.0.0.1:{closed}/"),
+        format!("redis+sentinel://cus:s3cr3t@127.0.0.1:{closed}/mymaster"),
+    ] {
+        let Err(e) = cus_cache::connect(&url, "t:", Arc::new(cus_cache::SystemTimeSource)).await
+        else {
+            panic!("nothing listens on {closed}");
+        };
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    }
+}
+
+/// Refused before connecting: nothing needs to listen.
+#[tokio::test]
+async fn a_cluster_prefix_takes_no_hash_tag() {
+    let Err(e) = cus_cache::connect(
+        "redis+cluster://127.0.0.1:1/",
+        "{cus}:",
+        Arc::new(cus_cache::SystemTimeSource),
+    )
+    .await
+    else {
+        panic!("a hash tag in the prefix is refused");
+    };
+    assert!(e.to_string().contains("cache.prefix"), "{e}");
+}
+
+/// A plain connection to one node, to look behind the cache.
+async fn node(port: u16) -> ::redis::aio::MultiplexedConnection {
+    ::redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("node answers")
 }

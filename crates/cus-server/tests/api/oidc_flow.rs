@@ -17,6 +17,23 @@ on_both_backends!(
     id_tokens_signed_per_client_algorithm_verify
 );
 
+/// The whole sign-in again with the cache scaled out (issue 12): sessions, the pending
+/// request, the code and the counters spread over a Redis Cluster's three masters, or on
+/// the master a Sentinel names.
+mod scaled_out_cache {
+    use crate::helpers::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn openidconnect_client_signs_in_on_a_redis_cluster() {
+        super::openidconnect_client_signs_in_end_to_end(Backend::RedisCluster).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn openidconnect_client_signs_in_through_redis_sentinel() {
+        super::openidconnect_client_signs_in_end_to_end(Backend::RedisSentinel).await;
+    }
+}
+
 async fn openidconnect_client_signs_in_end_to_end(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let account = app.account().await;

@@ -29,6 +29,10 @@ pub enum Backend {
     Embedded,
     /// Production: PostgreSQL + Redis.
     Production,
+    /// Production with the cache on a three-master Redis Cluster of the test's own.
+    RedisCluster,
+    /// Production with the cache on the master a Sentinel of the test's own names.
+    RedisSentinel,
 }
 
 pub struct TestApp {
@@ -55,6 +59,8 @@ pub fn redis_url() -> String {
 pub struct TestConfig {
     config: Config,
     _dir: Arc<tempfile::TempDir>,
+    /// The Redis Cluster or Sentinel set-up the cache is on, stopped with the last holder.
+    _redis: Option<Arc<cus_cache::testing::LocalRedis>>,
 }
 
 impl Deref for TestConfig {
@@ -89,21 +95,26 @@ pub async fn test_config(backend: Backend) -> TestConfig {
     // The outbox worker's first round is an hour away: tests read the outbox table, and
     // the delivery tests run rounds themselves.
     config.outbox.poll_seconds = 3600;
-    match backend {
-        Backend::Embedded => {
-            config.database.url =
-                format!("sqlite://{}", dir.path().join("cus.db").display()).into();
-            config.cache.url = "memory".to_owned().into();
-        }
-        Backend::Production => {
-            config.database.url = cus_store::testing::fresh_postgres_url().await.into();
-            config.cache.url = redis_url().into();
-            config.cache.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
-        }
+    let redis = match backend {
+        Backend::Embedded | Backend::Production => None,
+        Backend::RedisCluster => Some(cus_cache::testing::LocalRedis::cluster().await),
+        Backend::RedisSentinel => Some(cus_cache::testing::LocalRedis::sentinel().await),
+    };
+    if backend == Backend::Embedded {
+        config.database.url = format!("sqlite://{}", dir.path().join("cus.db").display()).into();
+        config.cache.url = "memory".to_owned().into();
+    } else {
+        config.database.url = cus_store::testing::fresh_postgres_url().await.into();
+        config.cache.url = redis
+            .as_ref()
+            .map_or_else(redis_url, |redis| redis.url().to_owned())
+            .into();
+        config.cache.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     }
     TestConfig {
         config,
         _dir: Arc::new(dir),
+        _redis: redis.map(Arc::new),
     }
 }
 
@@ -164,7 +175,7 @@ impl TestApp {
 pub fn short_limit(backend: Backend, max: u64) -> cus_server::config::Limit {
     let window = match backend {
         Backend::Embedded => 60,
-        Backend::Production => 2,
+        Backend::Production | Backend::RedisCluster | Backend::RedisSentinel => 2,
     };
     cus_server::config::Limit { max, window }
 }
