@@ -80,6 +80,12 @@ impl MemoryCache {
     }
 }
 
+/// Removes `key`'s entry, and returns it if it had not expired: the one take-once rule of
+/// values and sets.
+fn take_live(inner: &mut Inner, key: &str, now: SystemTime) -> Option<Entry> {
+    inner.map.remove(key).filter(|e| e.expires > now)
+}
+
 fn live(inner: &mut Inner, key: &str, now: SystemTime) -> bool {
     match inner.map.get(key) {
         Some(e) if e.expires > now => true,
@@ -135,13 +141,7 @@ impl Cache for MemoryCache {
 
     async fn take(&self, key: &Key) -> Result<Option<Vec<u8>>> {
         let key = self.full(key);
-        Ok(self.with(|inner, now| {
-            inner
-                .map
-                .remove(&key)
-                .filter(|e| e.expires > now)
-                .map(|e| e.value)
-        }))
+        Ok(self.with(|inner, now| take_live(inner, &key, now).map(|e| e.value)))
     }
 
     async fn delete(&self, key: &Key) -> Result<()> {
@@ -221,11 +221,7 @@ impl Cache for MemoryCache {
     async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
         let key = self.full(key);
         Ok(self.with(|inner, now| {
-            inner
-                .map
-                .remove(&key)
-                .filter(|e| e.expires > now)
-                .map_or_else(Vec::new, |e| members_of(&e.value))
+            take_live(inner, &key, now).map_or_else(Vec::new, |e| members_of(&e.value))
         }))
     }
 

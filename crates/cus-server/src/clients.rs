@@ -194,6 +194,25 @@ pub async fn create(
     })
 }
 
+/// Saves a changed client with the audit event saying `what` changed, in one transaction.
+async fn save(
+    store: &dyn Store,
+    client: &Client,
+    actor: &str,
+    what: &str,
+    now: OffsetDateTime,
+) -> Result<(), ClientError> {
+    let audit = event(
+        AuditKind::ClientChanged,
+        now,
+        &client.client_id,
+        actor,
+        what,
+    );
+    store.update_client(client, Change::audited(&audit)).await?;
+    Ok(())
+}
+
 async fn load(store: &dyn Store, id: &str) -> Result<Client, ClientError> {
     store
         .client(&ClientId(id.to_owned()))
@@ -212,18 +231,7 @@ pub async fn update(
     let mut client = load(store, id).await?;
     meta.apply_change(&mut client, &SIGNING)?;
     client.updated_at = now;
-    store
-        .update_client(
-            &client,
-            Change::audited(&event(
-                AuditKind::ClientChanged,
-                now,
-                &client.client_id,
-                actor,
-                "updated",
-            )),
-        )
-        .await?;
+    save(store, &client, actor, "updated", now).await?;
     Ok(client)
 }
 
@@ -246,18 +254,7 @@ pub async fn rotate_secret(
     client.previous_secret_expires = client.previous_secret_hash.as_ref().map(|_| now + overlap);
     client.secret_hash = Some(hash_client_secret(&secret));
     client.updated_at = now;
-    store
-        .update_client(
-            &client,
-            Change::audited(&event(
-                AuditKind::ClientChanged,
-                now,
-                &client.client_id,
-                actor,
-                "secret rotated",
-            )),
-        )
-        .await?;
+    save(store, &client, actor, "secret rotated", now).await?;
     Ok((client, secret))
 }
 
@@ -272,18 +269,7 @@ pub async fn set_enabled(
     client.enabled = enabled;
     client.updated_at = now;
     let what = if enabled { "enabled" } else { "disabled" };
-    store
-        .update_client(
-            &client,
-            Change::audited(&event(
-                AuditKind::ClientChanged,
-                now,
-                &client.client_id,
-                actor,
-                what,
-            )),
-        )
-        .await?;
+    save(store, &client, actor, what, now).await?;
     Ok(client)
 }
 
