@@ -99,3 +99,28 @@ pub fn split_scopes(scope: &str) -> Vec<String> {
     }
     out
 }
+
+/// The credentials of an `Authorization` header value in `scheme` (`Basic`, `Bearer`), if it
+/// is that scheme: the scheme name is case-insensitive (RFC 9110 §11.1), the credentials
+/// are taken as sent, trimmed, and empty ones are none. The one reader of both schemes.
+pub fn credentials<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (name, credentials) = header.split_once(' ')?;
+    let credentials = credentials.trim();
+    (name.eq_ignore_ascii_case(scheme) && !credentials.is_empty()).then_some(credentials)
+}
+
+#[cfg(test)]
+mod credentials_tests {
+    use super::credentials;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_credentials_required() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc "] {
+            assert_eq!(credentials(header, "Bearer"), Some("abc"), "{header}");
+        }
+        assert_eq!(credentials("BASIC eA==", "Basic"), Some("eA=="));
+        assert_eq!(credentials("Bearer ", "Bearer"), None);
+        assert_eq!(credentials("Basic abc", "Bearer"), None);
+        assert_eq!(credentials("Bearerabc", "Bearer"), None);
+    }
+}

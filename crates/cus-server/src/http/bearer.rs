@@ -7,9 +7,7 @@ use axum::http::{HeaderMap, header};
 /// The bearer token of `headers`, if they carry one.
 pub fn token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    cus_core::oauth::credentials(value, "Bearer")
 }
 
 #[cfg(test)]

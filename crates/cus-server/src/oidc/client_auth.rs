@@ -65,10 +65,8 @@ fn unavailable(basic: bool, error: impl std::fmt::Display) -> AuthFailure {
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
 fn parse_basic(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let encoded = cus_core::oauth::credentials(header, "Basic")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let id = form_urldecode(id)?;
     let secret = form_urldecode(secret)?;
@@ -86,9 +84,11 @@ pub async fn authenticate(app: &AppState, presented: Presented<'_>) -> Result<Cl
     if presented.client_assertion_type.is_some() || presented.client_assertion.is_some() {
         return authenticate_assertion(app, &presented).await;
     }
-    let basic_header = presented
-        .authorization
-        .filter(|h| h.to_ascii_lowercase().starts_with("basic "));
+    let basic_header = presented.authorization.filter(|h| {
+        h.split(' ')
+            .next()
+            .is_some_and(|s| s.eq_ignore_ascii_case("basic"))
+    });
     let (client_id, secret, basic) = match (basic_header, presented.client_secret) {
         (Some(_), Some(_)) => {
             return Err(AuthFailure {
