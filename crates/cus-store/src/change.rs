@@ -20,6 +20,12 @@ pub struct Change<'a> {
     /// the person's for an account, the client's for a withdrawn consent). Writes that
     /// concern no tokens (creating an account, a client's registration) leave it unused.
     pub revoke_tokens_at: Option<OffsetDateTime>,
+    /// For an account write: the `tokens_valid_after` the caller read, when the write
+    /// itself moves it (a CUS change). Every account write applies only while the stored
+    /// value is still the one read — otherwise another CUS change came in between and
+    /// the write is a `StoreError::Conflict` — so a stale copy can neither undo a CUS
+    /// change nor race one with another.
+    pub read_tokens_valid_after: Option<OffsetDateTime>,
 }
 
 impl<'a> Change<'a> {
@@ -29,6 +35,7 @@ impl<'a> Change<'a> {
             audit,
             notices: &[],
             revoke_tokens_at: None,
+            read_tokens_valid_after: None,
         }
     }
 
@@ -36,6 +43,17 @@ impl<'a> Change<'a> {
     #[must_use]
     pub fn with_notices(self, notices: &'a [Notification]) -> Self {
         Self { notices, ..self }
+    }
+
+    /// The same change as a CUS change of an account read with `tokens_valid_after` =
+    /// `read`: the person's refresh tokens are revoked at `now`, and the write applies only
+    /// if no other CUS change happened since `read`.
+    #[must_use]
+    pub fn changing_cus(self, read: OffsetDateTime, now: OffsetDateTime) -> Self {
+        Self {
+            read_tokens_valid_after: Some(read),
+            ..self.revoking_tokens_at(now)
+        }
     }
 
     /// The same change, also revoking the refresh tokens it concerns at `at`.

@@ -120,6 +120,17 @@ fn audit(kind: AuditKind, app: &AppState, rut: &Rut, meta: &RequestMeta) -> Audi
 /// a failure always costs two hashes (the current CUS, then the pending one or the dummy),
 /// whether or not the RUT exists or has a generated CUS waiting.
 async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
+    match verify_once(app, rut, cus).await {
+        // Another request changed the CUS between this one's read and write (two logins
+        // with a generated CUS at once, say): nothing was written; judge on the new state.
+        Err(e) if matches!(e.downcast_ref(), Some(cus_store::StoreError::Conflict(_))) => {
+            verify_once(app, rut, cus).await
+        }
+        other => other,
+    }
+}
+
+async fn verify_once(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
     let cus = cus_core::policy::normalize(cus);
     let now = app.clock.now();
     let found = app.store.account_by_rut(rut).await?;
@@ -168,7 +179,7 @@ async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<V
     credentials.pending_cus_expires = None;
     account.cus_must_change = true;
     account.updated_at = now;
-    account.tokens_valid_after = now;
+    let read = std::mem::replace(&mut account.tokens_valid_after, now);
     let mut event = AuditEvent::new(AuditKind::CusChanged, now, Some(account.rut.compact()));
     event.detail = Some("generated CUS used for the first time".into());
     let logouts = crate::oidc::backchannel::all_sessions_ended(app, account.id).await?;
@@ -178,7 +189,7 @@ async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<V
             &credentials,
             Change::audited(&event)
                 .with_notices(&logouts)
-                .revoking_tokens_at(now),
+                .changing_cus(read, now),
         )
         .await?;
     Ok(Some(Verified {

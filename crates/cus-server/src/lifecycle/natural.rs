@@ -346,7 +346,7 @@ async fn set_cus(
     credentials.pending_cus_expires = None;
     account.cus_must_change = false;
     account.updated_at = now;
-    account.tokens_valid_after = now;
+    let read = std::mem::replace(&mut account.tokens_valid_after, now);
     let mut notices = vec![messages::cus_changed(
         &account.email,
         &account.display_name(),
@@ -360,7 +360,7 @@ async fn set_cus(
             &credentials,
             Change::audited(&event)
                 .with_notices(&notices)
-                .revoking_tokens_at(now),
+                .changing_cus(read, now),
         )
         .await?;
     // Lockouts and answer limits end with a CUS the owner chose.
@@ -558,19 +558,18 @@ pub async fn update(
         credentials.secret_answer_hash = Some(app.hasher.hash(&answer).await?);
     }
     account.updated_at = now;
-    let mut revoke = None;
+    let mut cus_read = None;
     if let Some(cus) = new_cus {
         credentials.cus_hash = app.hasher.hash(&cus).await?;
         credentials.pending_cus_hash = None;
         credentials.pending_cus_expires = None;
         account.cus_must_change = false;
-        account.tokens_valid_after = now;
-        revoke = Some(now);
+        cus_read = Some(std::mem::replace(&mut account.tokens_valid_after, now));
         notifications.push(messages::cus_changed(&account.email, &name, now));
         notifications.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     }
     let mut event = audit(AuditKind::DataUpdated, now, &account.rut, meta);
-    if revoke.is_some() {
+    if cus_read.is_some() {
         event.detail = Some("data and CUS updated".into());
     }
     match app
@@ -578,9 +577,11 @@ pub async fn update(
         .update_account(
             &account,
             &credentials,
-            Change {
-                revoke_tokens_at: revoke,
-                ..Change::audited(&event).with_notices(&notifications)
+            match cus_read {
+                Some(read) => Change::audited(&event)
+                    .with_notices(&notifications)
+                    .changing_cus(read, now),
+                None => Change::audited(&event).with_notices(&notifications),
             },
         )
         .await

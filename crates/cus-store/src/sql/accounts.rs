@@ -33,8 +33,8 @@ const INSERT: &str = concat!(
      $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)"
 );
 
-/// `$32` is "this write is a CUS change"; without it, the write applies only while
-/// `tokens_valid_after` (`$20`) is still what the caller read: no CUS change since.
+/// `$32` is the `tokens_valid_after` the caller read: the write applies only while it is
+/// still the stored one (no CUS change since), CUS changes included.
 const UPDATE: &str = "UPDATE accounts SET nombres = $1, apellido_paterno = $2, \
      apellido_materno = $3, razon_social = $4, email = $5, email_verified = $6, celular = $7, \
      telefono_particular = $8, telefono_trabajo = $9, calle = $10, numero = $11, block = $12, \
@@ -43,7 +43,7 @@ const UPDATE: &str = "UPDATE accounts SET nombres = $1, apellido_paterno = $2, \
      tokens_valid_after = $20, pending_cus_hash = $21, email_verify_hash = $22, \
      email_verify_expires = $23, giro = $24, rep_rut = $25, rep_nombres = $26, \
      rep_apellidos = $27, rep_email = $28, rep_celular = $29, pending_cus_expires = $30 \
-     WHERE id = $31 AND ($32 OR tokens_valid_after = $20)";
+     WHERE id = $31 AND tokens_valid_after = $32";
 
 const EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 const BY_RUT: &str = concat!("SELECT ", columns!(), " FROM accounts WHERE rut = $1");
@@ -132,7 +132,11 @@ impl crate::Accounts for Backend {
         let mut tx = self.pool.begin().await?;
         let done = bind_fields(sqlx::query(UPDATE), a, c)
             .bind(a.id.0)
-            .bind(change.revoke_tokens_at.is_some())
+            .bind(
+                change
+                    .read_tokens_valid_after
+                    .unwrap_or(a.tokens_valid_after),
+            )
             .execute(&mut *tx)
             .await
             .map_err(StoreError::on_insert("e-mail verification"))?;

@@ -334,7 +334,7 @@ async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
             &credentials,
             Change::audited(&audit(AuditKind::CusChanged, "33333333-3"))
                 .with_notices(&[notification("maria@example.cl")])
-                .revoking_tokens_at(later),
+                .changing_cus(new.account.tokens_valid_after, later),
         )
         .await
         .expect("updated");
@@ -631,10 +631,27 @@ async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
         .update_account(
             &changed,
             &owners,
-            Change::audited(&audit(AuditKind::CusChanged, "55555555-5")).revoking_tokens_at(later),
+            Change::audited(&audit(AuditKind::CusChanged, "55555555-5"))
+                .changing_cus(stale.tokens_valid_after, later),
         )
         .await
         .expect("the owner's change");
+    // A CUS change from the same stale copy (a form opened before the owner's change) is
+    // refused too: it would otherwise put its own CUS over the owner's.
+    let mut racing = stale.clone();
+    racing.tokens_valid_after = later + Duration::seconds(1);
+    let raced = store
+        .update_account(
+            &racing,
+            &Credentials {
+                cus_hash: "$argon2id$intruder".into(),
+                ..stale_credentials.clone()
+            },
+            Change::audited(&audit(AuditKind::CusChanged, "55555555-5"))
+                .changing_cus(stale.tokens_valid_after, later + Duration::seconds(1)),
+        )
+        .await;
+    assert!(matches!(raced, Err(StoreError::Conflict(_))), "{raced:?}");
     let mut from_stale = stale.clone();
     from_stale.email = "intruso@example.cl".into();
     let refused = store
