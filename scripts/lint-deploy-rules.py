@@ -131,7 +131,7 @@ def check_kubernetes() -> None:
     missing = [
         kind
         for kind in ("ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "Job")
+                     "PodDisruptionBudget", "Job", "NetworkPolicy")
         if kind not in objects
     ]
     if missing:
@@ -209,6 +209,14 @@ def check_kubernetes() -> None:
         fail(f"{where}/hpa.yaml", "scaleTargetRef must name the Deployment")
     if objects["HorizontalPodAutoscaler"]["spec"].get("minReplicas", 1) < 2:
         fail(f"{where}/hpa.yaml", "minReplicas must be at least 2 (the PDB lets one go)")
+    # The management port (/metrics, /readyz with backend errors) and the public one are
+    # each reachable only from the namespaces the NetworkPolicy names, never from any pod.
+    policy = objects["NetworkPolicy"]["spec"]
+    if "Ingress" not in policy.get("policyTypes", []):
+        fail(f"{where}/networkpolicy.yaml", "the NetworkPolicy must restrict Ingress")
+    for rule in policy.get("ingress", []):
+        if not rule.get("from"):
+            fail(f"{where}/networkpolicy.yaml", "every ingress rule must name who it admits")
 
 
 def check_compose() -> None:

@@ -36,6 +36,13 @@ pub fn redact_url(url: &str) -> String {
             MASK.to_owned()
         };
     };
+    // An `@` the parser did not take as the end of the user-info means a password written
+    // without percent-encoding (`postgres://cus:ab/cd@db/cus` parses as host `cus`, the
+    // password in the path): nothing of such a URL can be told apart from its secret.
+    let userinfo_at = usize::from(!parsed.username().is_empty() || parsed.password().is_some());
+    if url.matches('@').count() > userinfo_at {
+        return MASK.to_owned();
+    }
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some(MASK));
     }
@@ -67,6 +74,22 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn a_password_not_percent_encoded_masks_the_whole_url() {
+        for url in [
+            "postgres://cus:ab/cd@db.internal/cus",
+            "postgres://cus:83/kq+Z@db.internal/cus",
+            "redis://:p@ss@cache:6379",
+        ] {
+            let shown = redact_url(url);
+            assert_eq!(shown, "********", "{url} shown as {shown}");
+        }
+        assert_eq!(
+            redact_url("postgres://cus:s3cret@db.internal/cus"),
+            "postgres://********:********@db.internal/cus"
+        );
+    }
 
     #[test]
     fn urls_are_shown_without_their_credentials() {

@@ -84,16 +84,38 @@ async fn measured(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16().to_string();
-    metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => route.clone(), "method" => method.clone())
+    metrics::histogram!(crate::metrics::HTTP_SECONDS, "route" => route.clone(), "method" => method)
         .record(seconds);
     metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
         .increment(1);
     response
+}
+
+/// A request method as a metric label: the standard ones by name, anything else as one
+/// `OTHER` — HTTP allows any token as a method, and a label per invented method would let
+/// anyone grow `/metrics` (and the node's memory) without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
 }
 
 pub fn router(state: AppState) -> Router {

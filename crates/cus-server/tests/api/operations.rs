@@ -104,6 +104,26 @@ async fn metrics_are_prometheus_text_that_moves_and_only_on_the_management_port(
     assert!(total(&after, "cus_argon2_duration_seconds_count", "") >= 2.0);
     assert!(total(&after, "cus_signing_key_active_from_seconds", "RS256") > 0.0);
 
+    // Invented methods share one label: they cannot grow /metrics without bound.
+    for name in ["FROBNICATE", "XYZZY"] {
+        let method = reqwest::Method::from_bytes(name.as_bytes()).expect("a method token");
+        app.http
+            .request(method, app.url("/Account"))
+            .send()
+            .await
+            .expect("answered");
+    }
+    let series = scrape(&app.http, management).await;
+    assert!(
+        series
+            .iter()
+            .all(|(s, _)| !s.contains("FROBNICATE") && !s.contains("XYZZY"))
+    );
+    assert_eq!(
+        total(&series, "cus_http_requests_total", r#"method="OTHER""#),
+        2.0
+    );
+
     // Not on the public port; the management /readyz says why when it is not ready.
     assert_eq!(app.get("/metrics").await.status(), 404);
     let ready: Value = app
