@@ -3,6 +3,33 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+/// What a type stored as its `as_str` text (every value listed in `ALL`) gets: reading the
+/// text back, showing it padded like the text (the CLI's columns line up), and comparing
+/// with it, so a reader of the trail (the API tests' audit counts) compares with the
+/// column's value as it is.
+macro_rules! stored_as_text {
+    ($type:ty) => {
+        impl $type {
+            /// The value stored as `text`, if CUS writes it.
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $type {
+            fn eq(&self, text: &&str) -> bool {
+                self.as_str() == *text
+            }
+        }
+    };
+}
+
 /// What happened. Stored by its snake_case name (the same text the column always held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,27 +94,9 @@ impl AuditKind {
             Self::Logout => "logout",
         }
     }
-
-    /// The kind stored as `text`, if CUS writes it.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
 }
 
-/// Padded like the text it is, so the CLI's columns line up.
-impl std::fmt::Display for AuditKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// A kind equals its stored text, so a reader of the trail (the API tests' audit counts)
-/// compares with the column's value as it is.
-impl PartialEq<&str> for AuditKind {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
-    }
-}
+stored_as_text!(AuditKind);
 
 /// How it ended. Stored by its snake_case name (the same text the column always held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,27 +133,9 @@ impl AuditOutcome {
             Self::WrongAnswer => "wrong_answer",
         }
     }
-
-    /// The outcome stored as `text`, if CUS writes it.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == text)
-    }
 }
 
-/// Padded like the text it is, so the CLI's columns line up.
-impl std::fmt::Display for AuditOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// An outcome equals its stored text, so a reader of the trail (the API tests' audit
-/// counts) compares with the column's value as it is.
-impl PartialEq<&str> for AuditOutcome {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
-    }
-}
+stored_as_text!(AuditOutcome);
 
 /// One audit record. `subject` is a RUT (compact form) or a client id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
