@@ -3,7 +3,34 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// What happened. Stored by its snake_case name.
+/// What a type stored as its `as_str` text (every value listed in `ALL`) gets: reading the
+/// text back, showing it padded like the text (the CLI's columns line up), and comparing
+/// with it, so a reader of the trail (the API tests' audit counts) compares with the
+/// column's value as it is.
+macro_rules! stored_as_text {
+    ($type:ty) => {
+        impl $type {
+            /// The value stored as `text`, if CUS writes it.
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $type {
+            fn eq(&self, text: &&str) -> bool {
+                self.as_str() == *text
+            }
+        }
+    };
+}
+
+/// What happened. Stored by its snake_case name (the same text the column always held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
@@ -26,6 +53,27 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
+    /// new kind is readable as soon as it is listed here.
+    pub const ALL: [Self; 16] = [
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LoginLocked,
+        Self::AccountCreated,
+        Self::CusChanged,
+        Self::CusGenerated,
+        Self::DataUpdated,
+        Self::EmailVerified,
+        Self::ClientCreated,
+        Self::ClientChanged,
+        Self::ConsentGiven,
+        Self::ConsentWithdrawn,
+        Self::TokenReuseDetected,
+        Self::KeyRotated,
+        Self::KeyPruned,
+        Self::Logout,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoginSucceeded => "login_succeeded",
@@ -48,6 +96,8 @@ impl AuditKind {
     }
 }
 
+stored_as_text!(AuditKind);
+
 /// How it ended. Stored by its snake_case name (the same text the column always held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +115,15 @@ pub enum AuditOutcome {
 }
 
 impl AuditOutcome {
+    /// Every outcome: what `parse` reads back.
+    pub const ALL: [Self; 5] = [
+        Self::Ok,
+        Self::Failed,
+        Self::Locked,
+        Self::Revoked,
+        Self::WrongAnswer,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -74,40 +133,15 @@ impl AuditOutcome {
             Self::WrongAnswer => "wrong_answer",
         }
     }
-
-    /// The outcome stored as `text`, if CUS writes it.
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Ok,
-            Self::Failed,
-            Self::Locked,
-            Self::Revoked,
-            Self::WrongAnswer,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
-    }
 }
 
-impl std::fmt::Display for AuditOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An outcome equals its stored text, so a reader of the trail (the API tests' audit
-/// counts) compares with the column's value as it is.
-impl PartialEq<&str> for AuditOutcome {
-    fn eq(&self, text: &&str) -> bool {
-        self.as_str() == *text
-    }
-}
+stored_as_text!(AuditOutcome);
 
 /// One audit record. `subject` is a RUT (compact form) or a client id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub at: OffsetDateTime,
-    pub kind: String,
+    pub kind: AuditKind,
     pub subject: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -119,7 +153,7 @@ impl AuditEvent {
     pub fn new(kind: AuditKind, at: OffsetDateTime, subject: Option<String>) -> Self {
         Self {
             at,
-            kind: kind.as_str().to_owned(),
+            kind,
             subject,
             ip: None,
             user_agent: None,
@@ -131,19 +165,15 @@ impl AuditEvent {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// The database column holds these texts: `parse` must read back what `as_str` wrote,
     /// and serde (the CLI's JSON) must say the same.
     #[test]
     fn outcomes_round_trip_through_their_stored_text() {
-        for outcome in [
-            AuditOutcome::Ok,
-            AuditOutcome::Failed,
-            AuditOutcome::Locked,
-            AuditOutcome::Revoked,
-            AuditOutcome::WrongAnswer,
-        ] {
+        for outcome in AuditOutcome::ALL {
             assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(outcome));
             assert_eq!(
                 serde_json::to_value(outcome).ok(),
@@ -152,5 +182,44 @@ mod tests {
         }
         assert_eq!(AuditOutcome::parse("OK"), None);
         assert!(AuditOutcome::WrongAnswer == "wrong_answer" && AuditOutcome::Ok != "OK");
+        assert_eq!(format!("{:<8}|", AuditOutcome::Ok), "ok      |");
+    }
+
+    #[test]
+    fn kinds_have_distinct_texts_and_pad_in_columns() {
+        let mut texts: Vec<_> = AuditKind::ALL.iter().map(|k| k.as_str()).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), AuditKind::ALL.len());
+        assert_eq!(format!("{:<8}|", AuditKind::Logout), "logout  |");
+        assert!(AuditKind::LoginLocked == "login_locked" && AuditKind::Logout != "Logout");
+    }
+
+    proptest! {
+        /// Every kind → its stored text → the same kind, and serde (the CLI's JSON) writes
+        /// that same text.
+        #[test]
+        fn kinds_round_trip_through_their_stored_text(
+            kind in proptest::sample::select(AuditKind::ALL.to_vec())
+        ) {
+            prop_assert_eq!(AuditKind::parse(kind.as_str()), Some(kind));
+            prop_assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::Value::from(kind.as_str()))
+            );
+        }
+
+        /// Any text reads as a kind only if it is exactly that kind's stored text: no case
+        /// folding, no trimming, so the trail never reads back something CUS did not write.
+        #[test]
+        fn only_stored_texts_read_as_kinds(text in prop_oneof![
+            proptest::sample::select(AuditKind::ALL.map(|k| k.as_str().to_owned()).to_vec()),
+            "[a-zA-Z_ ]{0,24}",
+        ]) {
+            match AuditKind::parse(&text) {
+                Some(kind) => prop_assert_eq!(kind.as_str(), text.as_str()),
+                None => prop_assert!(AuditKind::ALL.iter().all(|k| k.as_str() != text)),
+            }
+        }
     }
 }

@@ -288,7 +288,7 @@ fn validate(c: &Client, signing: &Signing<'_>) -> Result<(), MetadataError> {
     }
     if c.contacts
         .iter()
-        .any(|e| crate::contact::parse_email(e).is_err())
+        .any(|e| crate::contact::Email::parse(e).is_err())
     {
         return Err(invalid("contacts must be e-mail addresses"));
     }

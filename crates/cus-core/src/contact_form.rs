@@ -36,7 +36,7 @@ pub struct Contact {
     /// Normalised answer; `None` when an update leaves it unchanged.
     pub answer: Option<String>,
     pub address: Address,
-    pub email: String,
+    pub email: contact::Email,
     pub telefono_particular: Option<String>,
     pub telefono_trabajo: Option<String>,
     pub celular: Option<String>,
@@ -149,8 +149,8 @@ pub fn parse(
         }
         _ => {}
     }
-    let email = contact::parse_email(&input.email)
-        .map_err(|e| errors.insert("email", e.into()))
+    let email = contact::Email::parse(&input.email)
+        .map_err(|e| errors.insert("email", e.to_string()))
         .ok();
     let telefono_particular = contact::parse_phone(&input.telefono_particular)
         .map_err(|e| errors.insert("telefono_particular", e.into()))

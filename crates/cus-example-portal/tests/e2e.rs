@@ -80,7 +80,7 @@ async fn world() -> World {
         rut: cus_core::Rut::parse("12.345.678-5").expect("rut"),
         nombres: "María Carmen".into(),
         apellidos: vec!["Del Río".into(), "González".into()],
-        email: "maria@example.cl".into(),
+        email: cus_core::contact::Email::parse("maria@example.cl").expect("valid"),
         celular: None,
         address: None,
     };

@@ -36,16 +36,20 @@ pub fn fuzz(input: (u8, &[u8])) {
 fn lifecycle(form: &LifecycleForm) {
     let rut = Rut::parse(&form.rut);
     let _ = Rut::parse(&form.rep_rut);
-    let email = contact::parse_email(&form.email);
-    let _ = contact::parse_email(&form.rep_email);
+    let email = contact::Email::parse(&form.email);
+    let _ = contact::Email::parse(&form.rep_email);
     if let Ok(rut) = &rut {
         for (cus, repeated) in [
             (&form.cus, &form.cus_repetida),
             (&form.cus_nueva, &form.cus_repetida),
         ] {
-            if let Ok(normalised) =
-                policy::check_cus(cus, repeated, rut, email.as_deref().ok(), policy::is_common)
-            {
+            if let Ok(normalised) = policy::check_cus(
+                cus,
+                repeated,
+                rut,
+                email.as_ref().ok().map(contact::Email::as_str),
+                policy::is_common,
+            ) {
                 let length = normalised.chars().count();
                 assert!((policy::MIN_LEN..=policy::MAX_LEN).contains(&length));
             }

@@ -2,7 +2,7 @@
 //! structs that map SQL rows back to domain types.
 
 use cus_core::account::{Account, AccountId, Address, Credentials, Representante, TipoPersona};
-use cus_core::audit::{AuditEvent, AuditOutcome};
+use cus_core::audit::{AuditEvent, AuditKind, AuditOutcome};
 use cus_core::client::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 use cus_core::notification::{Channel, Notification};
 use cus_core::rut::Rut;
@@ -305,8 +305,9 @@ impl AuditRow {
         Ok(AuditEvent {
             outcome: AuditOutcome::parse(&self.outcome)
                 .ok_or_else(|| StoreError::Corrupt("audit", self.outcome.clone()))?,
+            kind: AuditKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt("audit", self.kind.clone()))?,
             at: self.at,
-            kind: self.kind,
             subject: self.subject,
             ip: self.ip,
             user_agent: self.user_agent,
@@ -390,5 +391,41 @@ impl From<RefreshTokenRow> for RefreshToken {
             rotated_at: row.rotated_at,
             revoked_at: row.revoked_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, outcome: &str) -> AuditRow {
+        AuditRow {
+            at: OffsetDateTime::UNIX_EPOCH,
+            kind: kind.into(),
+            subject: None,
+            ip: None,
+            user_agent: None,
+            outcome: outcome.into(),
+            detail: None,
+        }
+    }
+
+    /// A kind or outcome CUS never writes means the trail was edited by hand: say so
+    /// rather than guess.
+    #[test]
+    fn an_audit_row_reads_only_the_texts_cus_writes() {
+        let event = row("login_locked", "locked").into_domain().expect("known");
+        assert_eq!(
+            (event.kind, event.outcome),
+            (AuditKind::LoginLocked, AuditOutcome::Locked)
+        );
+        assert!(matches!(
+            row("login_hacked", "ok").into_domain(),
+            Err(StoreError::Corrupt("audit", text)) if text == "login_hacked"
+        ));
+        assert!(matches!(
+            row("logout", "meh").into_domain(),
+            Err(StoreError::Corrupt("audit", text)) if text == "meh"
+        ));
     }
 }

@@ -260,6 +260,8 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         _ => None,
     };
     let rut = cus_core::Rut::parse(&rut).map_err(|e| anyhow::anyhow!("--rut: {e}"))?;
+    let email =
+        cus_core::contact::Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let cus = if generate {
         crate::admin::generate_cus()
     } else {

@@ -2,7 +2,7 @@
 //! other flows (generate, change, login) are the persona natural ones, keyed by the
 //! company's RUT: a jurídica account is an account of another kind, not a parallel system.
 
-use cus_core::contact;
+use cus_core::contact::Email;
 use cus_core::{Account, AccountId, Representante, Rut, TipoPersona};
 use uuid::Uuid;
 
@@ -72,15 +72,19 @@ pub async fn register(
         80,
     )
     .to_owned();
-    let rep_email = contact::parse_email(&input.rep_email)
-        .map_err(|e| errors.insert("rep_email", e.into()))
+    let rep_email = Email::parse(&input.rep_email)
+        .map_err(|e| errors.insert("rep_email", e.to_string()))
         .ok();
     let cus = match (&rut, &contact) {
-        (Some(rut), Some(c)) => {
-            super::new_cus(&input.cus, &input.cus_repetida, rut, &c.email, "cus")
-                .map_err(|(field, message)| errors.insert(field, message))
-                .ok()
-        }
+        (Some(rut), Some(c)) => super::new_cus(
+            &input.cus,
+            &input.cus_repetida,
+            rut,
+            c.email.as_str(),
+            "cus",
+        )
+        .map_err(|(field, message)| errors.insert(field, message))
+        .ok(),
         _ => None,
     };
     let (Some(rut), Some(contact), Some(rep_rut), Some(rep_email), Some(cus), true) =
@@ -93,7 +97,7 @@ pub async fn register(
         rut: rep_rut,
         nombres: rep_nombres,
         apellidos: rep_apellidos,
-        email: rep_email,
+        email: rep_email.into(),
         celular: contact.celular.clone(),
     };
     let account = Account {
@@ -106,7 +110,7 @@ pub async fn register(
         razon_social: Some(razon_social),
         giro,
         representante: Some(representante.clone()),
-        email: contact.email.clone(),
+        email: contact.email.into(),
         email_verified: false,
         celular: contact.celular.clone(),
         telefono_particular: contact.telefono_particular,

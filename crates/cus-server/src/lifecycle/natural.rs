@@ -97,11 +97,15 @@ pub async fn register(
         contact_form::optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
     let contact = contact_form::parse(&input.contact, true, &mut errors);
     let cus = match (&rut, &contact) {
-        (Some(rut), Some(contact)) => {
-            super::new_cus(&input.cus, &input.cus_repetida, rut, &contact.email, "cus")
-                .map_err(|(field, message)| errors.insert(field, message))
-                .ok()
-        }
+        (Some(rut), Some(contact)) => super::new_cus(
+            &input.cus,
+            &input.cus_repetida,
+            rut,
+            contact.email.as_str(),
+            "cus",
+        )
+        .map_err(|(field, message)| errors.insert(field, message))
+        .ok(),
         _ => None,
     };
     let (Some(rut), Some(contact), Some(cus), true) = (rut, contact, cus, errors.is_empty()) else {
@@ -118,7 +122,7 @@ pub async fn register(
         razon_social: None,
         giro: None,
         representante: None,
-        email: contact.email.clone(),
+        email: contact.email.clone().into(),
         email_verified: false,
         celular: contact.celular.clone(),
         telefono_particular: contact.telefono_particular,
@@ -506,11 +510,15 @@ pub async fn update(
     let contact = contact_form::parse(input, false, &mut errors);
     let changing_cus = !new_cus.is_empty() || !repeated.is_empty();
     let new_cus = match &contact {
-        Some(c) if changing_cus => {
-            super::new_cus(new_cus, repeated, &account.rut, &c.email, "cus_nueva")
-                .map_err(|(field, message)| errors.insert(field, message))
-                .ok()
-        }
+        Some(c) if changing_cus => super::new_cus(
+            new_cus,
+            repeated,
+            &account.rut,
+            c.email.as_str(),
+            "cus_nueva",
+        )
+        .map_err(|(field, message)| errors.insert(field, message))
+        .ok(),
         _ => None,
     };
     let Some(contact) = contact.filter(|_| errors.is_empty()) else {
@@ -530,12 +538,12 @@ pub async fn update(
         account.email_verified = false;
         notifications.push(messages::email_changed(
             &old_email,
-            &mask_email(&contact.email),
+            &mask_email(contact.email.as_str()),
             &name,
             now,
         ));
         notifications.push(messages::verify_new_email(
-            &contact.email,
+            contact.email.as_str(),
             &name,
             &link,
             now,
@@ -548,7 +556,7 @@ pub async fn update(
         credentials.pending_cus_hash = None;
         credentials.pending_cus_expires = None;
     }
-    account.email = contact.email;
+    account.email = contact.email.into();
     account.celular = contact.celular;
     account.telefono_particular = contact.telefono_particular;
     account.telefono_trabajo = contact.telefono_trabajo;

@@ -328,6 +328,27 @@ fn account_create_reads_the_cus_from_stdin_or_generates_one() {
         .output()
         .expect("runs");
     assert!(String::from_utf8_lossy(&bad_rut.stderr).contains("dígito verificador"));
+
+    // The form's rule, not just an `@`: a domain without a dot is refused before the store.
+    let bad_email = cli
+        .with_store()
+        .args([
+            "account",
+            "create",
+            "--rut",
+            "22.222.222-2",
+            "--nombres",
+            "X",
+            "--apellidos",
+            "Y",
+            "--email",
+            "x@localhost",
+            "--generate",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!bad_email.status.success());
+    assert!(String::from_utf8_lossy(&bad_email.stderr).contains("--email: El correo"));
 }
 
 #[test]

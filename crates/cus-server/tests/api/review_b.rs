@@ -260,7 +260,7 @@ async fn item_07_consent_post_requires_the_forced_cus_change(backend: Backend) {
         rut: cus_core::Rut::parse(RUT).expect("valid"),
         nombres: "María".into(),
         apellidos: vec!["Soto".into()],
-        email: "maria@example.cl".into(),
+        email: cus_core::contact::Email::parse("maria@example.cl").expect("valid"),
         celular: None,
         address: None,
     };

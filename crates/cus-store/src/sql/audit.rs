@@ -28,7 +28,7 @@ where
     log(event);
     sqlx::query(INSERT)
         .bind(event.at)
-        .bind(&event.kind)
+        .bind(event.kind.as_str())
         .bind(&event.subject)
         .bind(&event.ip)
         .bind(&event.user_agent)

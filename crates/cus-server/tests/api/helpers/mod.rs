@@ -313,7 +313,7 @@ impl TestApp {
             rut: cus_core::Rut::parse(RUT).expect("valid"),
             nombres: "María Carmen".into(),
             apellidos: vec!["Del Río".into(), "González".into()],
-            email: "maria@example.cl".into(),
+            email: cus_core::contact::Email::parse("maria@example.cl").expect("valid"),
             celular: Some("+56912345678".into()),
             address: Some(cus_core::Address {
                 calle: "Huérfanos".into(),
@@ -332,7 +332,7 @@ impl TestApp {
             rut: cus_core::Rut::parse(OTHER_RUT).expect("valid"),
             nombres: "Juan Pablo".into(),
             apellidos: vec!["Soto".into(), "Rojas".into()],
-            email: "juan@example.cl".into(),
+            email: cus_core::contact::Email::parse("juan@example.cl").expect("valid"),
             celular: None,
             address: None,
         };
