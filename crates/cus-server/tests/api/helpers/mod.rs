@@ -13,6 +13,7 @@ pub mod headers;
 pub mod html;
 pub mod juridica;
 pub mod natural;
+pub mod node;
 pub mod oidc;
 
 use std::ops::{Deref, DerefMut};
