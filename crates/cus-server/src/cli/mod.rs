@@ -100,6 +100,15 @@ pub enum KeysCommand {
     Rotate,
     /// Delete retired keys whose tokens have all expired.
     Prune,
+    /// List the stored keys, and whether keys.kek opens each.
+    List,
+    /// Reseal every private key and waiting sealed message under a new KEK, at once; then
+    /// set keys.kek to it and restart every node.
+    Rewrap {
+        /// The new KEK: base64 of 32 random bytes (`openssl rand -base64 32`).
+        #[arg(long, value_name = "FILE")]
+        new_kek_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +236,41 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 pruned.len(),
                 pruned.join(", ")
             ));
+        }
+        KeysCommand::List => {
+            let kek = crate::secrets::Kek::from_config(&config.keys)?;
+            for (key, usable) in crate::keys::list(store.as_ref(), &kek).await? {
+                print_out(&format!(
+                    "{:<24} {:<6} active from {}{}  {}",
+                    key.kid,
+                    key.alg,
+                    key.active_from,
+                    key.retired_at
+                        .map(|at| format!(", retired {at}"))
+                        .unwrap_or_default(),
+                    if usable {
+                        "usable"
+                    } else {
+                        "UNUSABLE: cannot be opened with this keys.kek"
+                    }
+                ));
+            }
+        }
+        KeysCommand::Rewrap { new_kek_file } => {
+            let old = crate::secrets::Kek::from_config(&config.keys)?;
+            let new = crate::secrets::Kek::from_file(&new_kek_file).context("--new-kek-file")?;
+            let done = crate::keys::rewrap(store.as_ref(), &old, &new).await?;
+            print_out(&format!(
+                "resealed {} key(s) and {} waiting message(s) under the new KEK: set keys.kek to it and restart every node",
+                done.keys, done.messages
+            ));
+            if !done.skipped_keys.is_empty() || done.skipped_messages > 0 {
+                print_out(&format!(
+                    "left as they were (the current keys.kek cannot open them): key(s) {}; {} message(s)",
+                    done.skipped_keys.join(", "),
+                    done.skipped_messages
+                ));
+            }
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ mod delivery;
 mod foundation;
 mod helpers;
 mod juridica;
+mod keys;
 mod lifecycle;
 mod login_pages;
 mod oidc_errors;
