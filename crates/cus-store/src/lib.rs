@@ -188,6 +188,15 @@ pub trait Store:
     fn backend(&self) -> &'static str;
 }
 
+/// The SQLite file `url` names, when it does not exist yet; `None` for PostgreSQL (CUS never
+/// creates a PostgreSQL database: connecting to a missing one fails) and for a file that
+/// exists.
+pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    url.starts_with("sqlite:")
+        .then(|| sqlite::missing_file(url))
+        .flatten()
+}
+
 /// Opens the store a `database.url` names: `sqlite://…` or `postgres://…`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {

@@ -39,6 +39,10 @@ pub enum Command {
         /// List applied and pending migrations; change nothing.
         #[arg(long)]
         status: bool,
+        /// Create the SQLite database when its file does not exist (no command creates
+        /// one otherwise, but `cus serve` in development).
+        #[arg(long, conflicts_with = "status")]
+        create: bool,
     },
     /// Inspect the configuration.
     Config {
@@ -159,8 +163,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until_stopped().await
         }
-        Command::Migrate { status } => {
+        Command::Migrate { status, create } => {
             crate::telemetry::init(&config.log);
+            if !create {
+                startup::refuse_missing(&config)?;
+            }
             let store = startup::connect_store(&config).await?;
             if status {
                 let pending = store.pending_migrations().await?;
@@ -211,7 +218,7 @@ pub fn print_out(text: &str) {
 }
 
 async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     match command {
         KeysCommand::Rotate => {
@@ -311,7 +318,7 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let hasher = crate::hashing::Hasher::new(&config.hash)?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let spec = crate::admin::AccountSpec {
@@ -341,7 +348,7 @@ async fn outbox(config: &Config, to: Option<String>, limit: u32, json: bool) -> 
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     for d in store.deliveries(to.as_deref(), limit).await? {
         let state = match (d.sent_at, d.abandoned_at) {
             (Some(at), _) => format!("sent {}", rfc3339(at)),
@@ -407,7 +414,7 @@ async fn audit(
         }
         None => None,
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let events = store
         .audit_events(&cus_store::AuditFilter {
             subject,

@@ -3,6 +3,7 @@
 mod admin_api;
 mod backchannel;
 mod cli;
+mod database_creation;
 mod delivery;
 mod foundation;
 mod helpers;
