@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use super::{REDIRECT, TestApp, TestClient};
+use super::{TestApp, TestClient};
 
 /// A `cus serve` process: a second node beside a test app, on the same database, cache,
 /// KEK and issuer. Killed when dropped.
@@ -84,20 +84,7 @@ impl Node {
 
     /// Redeems `code` at this node's `/token` as `client`.
     pub async fn redeem(&self, client: &TestClient, code: &str) -> Value {
-        reqwest::Client::new()
-            .post(self.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json")
+        super::redeem_at(&reqwest::Client::new(), &self.url("/token"), client, code).await
     }
 }
 
