@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, RwLock};
 
-use anyhow::Context;
 use cus_jose::{Key, KeySet};
 use cus_store::{SigningKey, Store};
 use josekit::jwk::Jwk;
@@ -12,7 +11,7 @@ use josekit::jws::JwsHeader;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::secrets::Kek;
+use crate::secrets::{Kek, MessageKey};
 
 pub use cus_jose::{ALGORITHMS, VerifyError, half_hash};
 
@@ -37,6 +36,8 @@ pub struct Keyring {
     store: Arc<dyn Store>,
     kek: Kek,
     keys: RwLock<Arc<KeySet>>,
+    /// The keys the last reload could not open, so each is logged once, not every reload.
+    unusable: RwLock<Vec<String>>,
 }
 
 impl Keyring {
@@ -62,36 +63,52 @@ impl Keyring {
             store,
             kek,
             keys: RwLock::new(Arc::new(KeySet::default())),
+            unusable: RwLock::new(Vec::new()),
         };
         keyring.reload().await?;
         Ok(keyring)
     }
 
-    /// Re-reads the keys from the store (after a rotation or a prune by any node).
+    /// Re-reads the keys from the store (after a rotation or a prune by any node). A key
+    /// this node's KEK cannot open (sealed under another KEK, or damaged) is left out and
+    /// logged, so one stray key does not stop a node; without a usable key of some
+    /// algorithm the node could not sign with it, and that is an error.
     pub async fn reload(&self) -> anyhow::Result<()> {
-        let mut loaded = Vec::new();
+        let (mut loaded, mut algs, mut unusable) = (Vec::new(), Vec::new(), Vec::new());
         let stored = self.store.keys().await?;
         record_ages(&stored);
         for key in stored {
-            loaded.push(
-                self.unseal(&key)
-                    .with_context(|| format!("signing key {}", key.kid))?,
-            );
+            match unseal(&self.kek, &key) {
+                Ok(usable) => {
+                    loaded.push(usable);
+                    algs.push(key.alg);
+                }
+                Err(e) => {
+                    if !self.unusable_read().contains(&key.kid) {
+                        tracing::warn!(key.kid = %key.kid, key.alg = %key.alg, error = %format!("{e:#}"), "signing key left out: it cannot be opened");
+                    }
+                    unusable.push(key.kid);
+                }
+            }
+        }
+        let unopened = unusable.len();
+        *self.unusable.write().unwrap_or_else(|p| p.into_inner()) = unusable;
+        for alg in ALGORITHMS {
+            if !algs.iter().any(|a| a == alg) {
+                anyhow::bail!(
+                    "no usable {alg} signing key: {unopened} stored key(s) cannot be opened with this keys.kek"
+                );
+            }
         }
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(KeySet::new(loaded));
         Ok(())
     }
 
-    fn unseal(&self, key: &SigningKey) -> anyhow::Result<Key> {
-        let private = Jwk::from_bytes(self.kek.open(&key.private_sealed)?)?;
-        let public = Jwk::from_bytes(key.public_jwk.as_bytes())?;
-        Ok(Key::from_jwks(
-            &key.kid,
-            &key.alg,
-            key.active_from,
-            &private,
-            public,
-        )?)
+    fn unusable_read(&self) -> Vec<String> {
+        self.unusable
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
@@ -118,6 +135,19 @@ impl Keyring {
     pub fn jwks(&self) -> Value {
         self.snapshot().jwks()
     }
+}
+
+/// The usable key `key` is under `kek`, or why it is not (wrong KEK, damaged JWK).
+fn unseal(kek: &Kek, key: &SigningKey) -> anyhow::Result<Key> {
+    let private = Jwk::from_bytes(kek.open(&key.private_sealed)?)?;
+    let public = Jwk::from_bytes(key.public_jwk.as_bytes())?;
+    Ok(Key::from_jwks(
+        &key.kid,
+        &key.alg,
+        key.active_from,
+        &private,
+        public,
+    )?)
 }
 
 fn generate(
@@ -176,4 +206,60 @@ pub async fn prune(
         }
     }
     Ok(pruned)
+}
+
+/// `cus keys list`: every stored key and whether `kek` opens it (a key sealed under another
+/// KEK is reported, not an error: that is what an operator lists keys to find out).
+pub async fn list(store: &dyn Store, kek: &Kek) -> anyhow::Result<Vec<(SigningKey, bool)>> {
+    Ok(store
+        .keys()
+        .await?
+        .into_iter()
+        .map(|key| {
+            let usable = unseal(kek, &key).is_ok();
+            (key, usable)
+        })
+        .collect())
+}
+
+/// What `cus keys rewrap` did.
+pub struct Rewrapped {
+    pub keys: usize,
+    pub messages: usize,
+    /// Keys `old` cannot open: left as they are (they were unusable already).
+    pub skipped_keys: Vec<String>,
+    /// Waiting sealed messages `old` cannot open: left as they are (undeliverable already).
+    pub skipped_messages: usize,
+}
+
+/// `cus keys rewrap`: reseals every private key and every waiting sealed message from
+/// `old` to `new`, in one store transaction, so a KEK change never leaves the store half
+/// under each.
+pub async fn rewrap(store: &dyn Store, old: &Kek, new: &Kek) -> anyhow::Result<Rewrapped> {
+    let (mut keys, mut skipped_keys) = (Vec::new(), Vec::new());
+    for key in store.keys().await? {
+        match old.open(&key.private_sealed) {
+            Ok(private) => keys.push((key.kid, new.seal(&private)?)),
+            Err(_) => skipped_keys.push(key.kid),
+        }
+    }
+    let (old_messages, new_messages) = (MessageKey::derive(old), MessageKey::derive(new));
+    let (mut messages, mut skipped_messages) = (Vec::new(), 0);
+    for stored in store.pending_notifications(u32::MAX).await? {
+        let n = stored.notification;
+        if !n.sealed {
+            continue;
+        }
+        match old_messages.open(&n.body) {
+            Ok(body) => messages.push((n.id, new_messages.seal(&body)?)),
+            Err(_) => skipped_messages += 1,
+        }
+    }
+    store.reseal(&keys, &messages).await?;
+    Ok(Rewrapped {
+        keys: keys.len(),
+        messages: messages.len(),
+        skipped_keys,
+        skipped_messages,
+    })
 }

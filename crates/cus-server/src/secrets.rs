@@ -44,11 +44,16 @@ impl Kek {
         Ok(Self(key))
     }
 
+    /// A KEK kept in a file (base64 of 32 bytes): the new one `cus keys rewrap` moves to.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::decode(&text).with_context(|| path.display().to_string())
+    }
+
     fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            return Self::decode(&text).with_context(|| path.display().to_string());
+            return Self::from_file(path);
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)

@@ -211,6 +211,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::St
     Ok(store)
 }
 
+/// [`open_store`] for every command but `cus serve`: a missing SQLite file is refused, not
+/// created, so a mistyped `database.url` never yields an empty database (only `cus migrate
+/// --create`, and `cus serve` in development, create one).
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
+    refuse_missing(config)?;
+    open_store(config).await
+}
+
+/// Fails, saying how to create it, when the configured SQLite database does not exist.
+pub fn refuse_missing(config: &Config) -> anyhow::Result<()> {
+    match cus_store::missing_sqlite_file(config.database.url.expose_secret()) {
+        Some(path) => anyhow::bail!(
+            "no database at {}: create it with `cus migrate --create`",
+            path.display()
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Connects the configured store, schema as it is.
 pub async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
     let url = config.database.url.expose_secret();

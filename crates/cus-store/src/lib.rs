@@ -92,6 +92,12 @@ pub trait SigningKeys: Send + Sync {
     /// Marks every key with `alg` other than `kid` as retired at `at`.
     async fn retire_keys_except(&self, alg: &str, kid: &str, at: OffsetDateTime) -> Result<u64>;
     async fn delete_key(&self, kid: &str) -> Result<bool>;
+    /// A KEK change: replaces the sealed private part of each key in `keys` (kid, sealed)
+    /// and the sealed body of each undelivered message in `messages` (id, body), all in one
+    /// transaction, so the store never holds some secrets under the old KEK and some under
+    /// the new one. An unknown kid is [`StoreError::NotFound`] and nothing is written; a
+    /// message delivered meanwhile (its body already dropped) is left as it is.
+    async fn reseal(&self, keys: &[(String, String)], messages: &[(Uuid, String)]) -> Result<()>;
 }
 
 /// The append-only audit trail.
@@ -180,6 +186,15 @@ pub trait Store:
     async fn pending_migrations(&self) -> Result<Vec<String>>;
     /// Short backend name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+}
+
+/// The SQLite file `url` names, when it does not exist yet; `None` for PostgreSQL (CUS never
+/// creates a PostgreSQL database: connecting to a missing one fails) and for a file that
+/// exists.
+pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    url.starts_with("sqlite:")
+        .then(|| sqlite::missing_file(url))
+        .flatten()
 }
 
 /// Opens the store a `database.url` names: `sqlite://…` or `postgres://…`.

@@ -40,6 +40,15 @@ impl SqliteStore {
     }
 }
 
+/// The file a `sqlite://` URL names, when it does not exist yet: a caller that must not
+/// create a database by accident (a mistyped path would otherwise get an empty one) checks
+/// it before connecting, since [`SqliteStore::connect`] creates what is missing.
+pub(crate) fn missing_file(url: &str) -> Option<std::path::PathBuf> {
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (path != std::path::Path::new(":memory:") && !path.exists()).then(|| path.to_owned())
+}
+
 // What the shared SQL needs to know of this backend (see `sql/mod.rs`).
 type Db = Sqlite;
 type Backend = SqliteStore;

@@ -203,7 +203,7 @@ fn print_client(view: &ClientView, json: bool) {
 }
 
 pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let store = store.as_ref();
     let now = SystemClock.now();
     match command {
@@ -329,7 +329,7 @@ pub async fn run_registration_token(
 ) -> anyhow::Result<()> {
     let RegistrationTokenCommand::Create { expires } = command;
     let lifetime = parse_duration(&expires)?;
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let now = SystemClock.now();
     let token = clients::create_initial_access_token(store.as_ref(), lifetime, now).await?;
     print_out(&format!(

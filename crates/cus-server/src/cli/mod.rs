@@ -39,6 +39,10 @@ pub enum Command {
         /// List applied and pending migrations; change nothing.
         #[arg(long)]
         status: bool,
+        /// Create the SQLite database when its file does not exist (no command creates
+        /// one otherwise, but `cus serve` in development).
+        #[arg(long, conflicts_with = "status")]
+        create: bool,
     },
     /// Inspect the configuration.
     Config {
@@ -100,6 +104,15 @@ pub enum KeysCommand {
     Rotate,
     /// Delete retired keys whose tokens have all expired.
     Prune,
+    /// List the stored keys, and whether keys.kek opens each.
+    List,
+    /// Reseal every private key and waiting sealed message under a new KEK, at once; then
+    /// set keys.kek to it and restart every node.
+    Rewrap {
+        /// The new KEK: base64 of 32 random bytes (`openssl rand -base64 32`).
+        #[arg(long, value_name = "FILE")]
+        new_kek_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,8 +163,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until_stopped().await
         }
-        Command::Migrate { status } => {
+        Command::Migrate { status, create } => {
             crate::telemetry::init(&config.log);
+            if !create {
+                startup::refuse_missing(&config)?;
+            }
             let store = startup::connect_store(&config).await?;
             if status {
                 let pending = store.pending_migrations().await?;
@@ -202,7 +218,7 @@ pub fn print_out(text: &str) {
 }
 
 async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     match command {
         KeysCommand::Rotate => {
@@ -227,6 +243,41 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 pruned.len(),
                 pruned.join(", ")
             ));
+        }
+        KeysCommand::List => {
+            let kek = crate::secrets::Kek::from_config(&config.keys)?;
+            for (key, usable) in crate::keys::list(store.as_ref(), &kek).await? {
+                print_out(&format!(
+                    "{:<24} {:<6} active from {}{}  {}",
+                    key.kid,
+                    key.alg,
+                    key.active_from,
+                    key.retired_at
+                        .map(|at| format!(", retired {at}"))
+                        .unwrap_or_default(),
+                    if usable {
+                        "usable"
+                    } else {
+                        "UNUSABLE: cannot be opened with this keys.kek"
+                    }
+                ));
+            }
+        }
+        KeysCommand::Rewrap { new_kek_file } => {
+            let old = crate::secrets::Kek::from_config(&config.keys)?;
+            let new = crate::secrets::Kek::from_file(&new_kek_file).context("--new-kek-file")?;
+            let done = crate::keys::rewrap(store.as_ref(), &old, &new).await?;
+            print_out(&format!(
+                "resealed {} key(s) and {} waiting message(s) under the new KEK: set keys.kek to it and restart every node",
+                done.keys, done.messages
+            ));
+            if !done.skipped_keys.is_empty() || done.skipped_messages > 0 {
+                print_out(&format!(
+                    "left as they were (the current keys.kek cannot open them): key(s) {}; {} message(s)",
+                    done.skipped_keys.join(", "),
+                    done.skipped_messages
+                ));
+            }
         }
     }
     Ok(())
@@ -269,7 +320,7 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let hasher = crate::hashing::Hasher::new(&config.hash)?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let spec = crate::admin::AccountSpec {
@@ -299,7 +350,7 @@ async fn outbox(config: &Config, to: Option<String>, limit: u32, json: bool) -> 
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     for d in store.deliveries(to.as_deref(), limit).await? {
         let state = match (d.sent_at, d.abandoned_at) {
             (Some(at), _) => format!("sent {}", rfc3339(at)),
@@ -365,7 +416,7 @@ async fn audit(
         }
         None => None,
     };
-    let store = startup::open_store(config).await?;
+    let store = startup::open_existing_store(config).await?;
     let events = store
         .audit_events(&cus_store::AuditFilter {
             subject,

@@ -3,10 +3,12 @@
 mod admin_api;
 mod backchannel;
 mod cli;
+mod database_creation;
 mod delivery;
 mod foundation;
 mod helpers;
 mod juridica;
+mod keys;
 mod lifecycle;
 mod login_pages;
 mod oidc_errors;

@@ -1,13 +1,13 @@
 //! Running CUS as an operator does: the management listener and its metrics, and several
 //! nodes over one PostgreSQL and one Redis.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::helpers::browse::signed_in;
+use crate::helpers::node::{Node, delivered_in, email_of, register_at, try_register_at};
 use crate::helpers::oidc::{authorize_url, code_of, kid};
 use crate::helpers::{Backend, CUS, REDIRECT, RUT, TestApp, TestClient, test_config};
 
@@ -138,91 +138,6 @@ async fn metrics_are_prometheus_text_that_moves_and_only_on_the_management_port(
     assert_eq!(ready["status"], "ready");
 }
 
-/// A `cus serve` process: a second node beside a test app, on the same database, cache,
-/// KEK and issuer. Killed when dropped.
-struct Node {
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    async fn beside(app: &TestApp) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let config = &app.config;
-        let child = Command::new(env!("CARGO_BIN_EXE_cus"))
-            .arg("serve")
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .env("CUS_DATABASE__URL", config.database.url.expose_secret())
-            .env("CUS_CACHE__URL", config.cache.url.expose_secret())
-            .env("CUS_CACHE__PREFIX", &config.cache.prefix)
-            .env("CUS_KEYS__DEV_KEK_PATH", &config.keys.dev_kek_path)
-            .env("CUS_KEYS__RELOAD_SECONDS", "1")
-            .env("CUS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUS_SERVER__ISSUER", &app.base)
-            .env("CUS_OUTBOX__DIR", dir.path().join("outbox"))
-            .env("CUS_OUTBOX__POLL_SECONDS", "1")
-            .env("CUS_CAPTCHA__TEST_ANSWER", &config.captcha.test_answer)
-            .env("CUS_HASH__MEMORY_KIB", config.hash.memory_kib.to_string())
-            .env("CUS_HASH__ITERATIONS", config.hash.iterations.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cus serve starts");
-        let node = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        for _ in 0..100 {
-            let up = app.http.get(node.url("/healthz")).send().await;
-            if up.is_ok_and(|r| r.status() == 200) {
-                return node;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the second node did not come up");
-    }
-
-    fn outbox(&self) -> std::path::PathBuf {
-        self.dir.path().join("outbox")
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Redeems `code` at this node's `/token` as `client`.
-    async fn redeem(&self, client: &TestClient, code: &str) -> Value {
-        reqwest::Client::new()
-            .post(self.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Nodes share nothing but PostgreSQL and Redis: a login at A, its code redeemed at B, the
 /// token read at A, a logout at B that ends the session everywhere, and a key rotated
 /// through A that B publishes within `keys.reload_seconds`.
@@ -300,43 +215,6 @@ async fn two_nodes_serve_one_sign_in_and_follow_a_key_rotation() {
         kids.contains(&signed_by),
         "B signs with the rotated key {signed_by}"
     );
-}
-
-/// Every delivered message under an outbox folder (`mail/`, `sms/`), by file name.
-fn delivered_in(outbox: &std::path::Path) -> Vec<String> {
-    ["mail", "sms"]
-        .iter()
-        .flat_map(|channel| crate::helpers::files_in(&outbox.join(channel)))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect()
-}
-
-/// Registers persona natural `rut` through node `base`'s form (`app` reads the captcha
-/// from the shared cache).
-async fn register_at(app: &TestApp, base: &str, rut: &str) {
-    use crate::helpers::forms::{form_of, with};
-    let browser = app.browser();
-    let page = browser
-        .get(format!("{base}/natural/registro"))
-        .send()
-        .await
-        .expect("form")
-        .text()
-        .await
-        .expect("html");
-    let form = form_of(app, page).await;
-    let email = format!("persona.{}@example.cl", rut.replace(['.', '-'], ""));
-    let fields = with(
-        crate::helpers::natural::registration(&form),
-        &[("rut", rut), ("email", &email)],
-    );
-    let response = browser
-        .post(format!("{base}/natural/registro"))
-        .form(&fields)
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(response.status(), 200, "{rut} registered at {base}");
 }
 
 /// Two nodes, each with its outbox worker, 200 registrations spread over both: every
@@ -522,4 +400,132 @@ async fn a_redis_outage_is_a_clean_503_and_heals_by_itself() {
     config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
     let app = TestApp::spawn_with(config).await;
     outage_and_recovery(&app, || relay.cut(), || relay.restore(), "cache (redis)").await;
+}
+
+/// `kill -9` of a node in the middle of 200 concurrent registrations: every account is
+/// whole or absent, each whole one has its messages queued (one transaction with the
+/// account), every registration answered 200 before the kill is there, and a node started
+/// afterwards delivers every one of those messages exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_burst_leaves_whole_accounts_and_loses_no_message() {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let app = Arc::new(TestApp::spawn(Backend::Production).await);
+    // Its worker's first round is an hour away: every message of the burst is still
+    // queued when the node dies.
+    let mut node = Node::beside_with(&app, &[("CUS_OUTBOX__POLL_SECONDS", "3600")]).await;
+    let ruts: Vec<String> = (0..200u32)
+        .map(|i| {
+            cus_core::Rut::from_body(21_000_000 + i)
+                .expect("rut")
+                .to_string()
+        })
+        .collect();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut burst = tokio::task::JoinSet::new();
+    for rut in ruts.clone() {
+        let (app, base, answered) = (app.clone(), node.base.clone(), answered.clone());
+        burst.spawn(async move {
+            let answer = try_register_at(&app, &base, &rut).await;
+            if matches!(answer, Ok(200)) {
+                answered.fetch_add(1, Ordering::SeqCst);
+            }
+            (rut, answer)
+        });
+    }
+    for _ in 0..600 {
+        if answered.load(Ordering::SeqCst) >= 25 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node.kill();
+    // A 503 is the node turning a request away under the burst (no database connection
+    // free in time): it promises nothing, like a request the kill cut off.
+    let (mut confirmed, mut cut_off, mut turned_away) = (Vec::new(), 0, 0);
+    while let Some(done) = burst.join_next().await {
+        let (rut, answer) = done.expect("a registration task");
+        match answer {
+            Ok(200) => confirmed.push(rut),
+            Ok(503) => turned_away += 1,
+            Ok(status) => panic!("{rut}: {status}, neither a registration nor a dead node"),
+            Err(_) => cut_off += 1,
+        }
+    }
+    assert!(
+        confirmed.len() >= 25 && cut_off > 0,
+        "killed mid-burst: {} answered, {cut_off} cut off",
+        confirmed.len()
+    );
+
+    let store = &app.state.store;
+    let mut whole = HashSet::new();
+    for rut in &ruts {
+        let parsed = cus_core::Rut::parse(rut).expect("rut");
+        let Some((account, credentials)) = store.account_by_rut(&parsed).await.expect("read")
+        else {
+            continue;
+        };
+        assert_eq!(
+            (account.nombres.as_str(), account.apellido_paterno.as_str()),
+            ("Juan Andrés", "Pérez")
+        );
+        assert_eq!(account.apellido_materno.as_deref(), Some("Soto"));
+        assert_eq!(account.email, email_of(rut));
+        assert_eq!(account.celular.as_deref(), Some("+56987654321"));
+        assert!(account.address.is_some(), "{rut}: an address");
+        assert!(!credentials.cus_hash.is_empty(), "{rut}: a CUS");
+        assert!(credentials.secret_answer_hash.is_some(), "{rut}: an answer");
+        assert!(credentials.email_verify_hash.is_some(), "{rut}: a link");
+        whole.insert(account.email);
+    }
+    for rut in &confirmed {
+        assert!(whole.contains(&email_of(rut)), "{rut} answered 200: kept");
+    }
+    let queued = store.deliveries(None, 10_000).await.expect("outbox");
+    let mut mailed = HashSet::new();
+    for row in &queued {
+        match row.channel.as_str() {
+            "email" => assert!(
+                whole.contains(&row.recipient) && mailed.insert(row.recipient.clone()),
+                "one e-mail per whole account: {}",
+                row.recipient
+            ),
+            "sms" => assert_eq!(row.recipient, "+56987654321"),
+            other => panic!("{other}: no such message in a registration"),
+        }
+    }
+    assert_eq!(
+        mailed.len(),
+        whole.len(),
+        "every whole account queued its e-mail"
+    );
+    assert_eq!(queued.len(), 2 * whole.len(), "and its SMS");
+
+    let restarted = Node::beside(&app).await;
+    let mut delivered = Vec::new();
+    for _ in 0..300 {
+        delivered = delivered_in(&restarted.outbox());
+        if delivered.len() >= queued.len() && app.pending().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "no message delivered twice");
+    let expected: HashSet<String> = queued.iter().map(|row| row.id.to_string()).collect();
+    assert_eq!(
+        unique.into_iter().cloned().collect::<HashSet<_>>(),
+        expected,
+        "every queued message delivered"
+    );
+    eprintln!(
+        "{} answered 200 before the kill, {turned_away} 503, {cut_off} cut off; \
+         {} accounts, {} messages delivered",
+        confirmed.len(),
+        whole.len(),
+        delivered.len()
+    );
 }

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::Backend;
+use uuid::Uuid;
+
+use super::{Backend, outbox};
 use crate::model::{SigningKey, SigningKeyRow};
 use crate::{Result, StoreError};
 
@@ -26,6 +28,7 @@ const ALL: &str = concat!(
 const RETIRE_EXCEPT: &str = "UPDATE signing_keys SET retired_at = $1 \
      WHERE alg = $2 AND kid <> $3 AND retired_at IS NULL";
 const DELETE: &str = "DELETE FROM signing_keys WHERE kid = $1";
+const RESEAL: &str = "UPDATE signing_keys SET private_sealed = $1 WHERE kid = $2";
 
 #[async_trait]
 impl crate::SigningKeys for Backend {
@@ -70,5 +73,25 @@ impl crate::SigningKeys for Backend {
             .await?
             .rows_affected()
             > 0)
+    }
+
+    async fn reseal(&self, keys: &[(String, String)], messages: &[(Uuid, String)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (kid, sealed) in keys {
+            let updated = sqlx::query(RESEAL)
+                .bind(sealed)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound("signing key"));
+            }
+        }
+        for (id, body) in messages {
+            outbox::reseal(&mut *tx, *id, body).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -60,6 +60,23 @@ const MARK_ABANDONED: &str = "UPDATE outbox SET abandoned_at = $1, last_error = 
 const MARK_FAILED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
      next_attempt_at = $2, locked_until = NULL WHERE id = $3";
 
+/// Only while the message waits: a delivered or abandoned one has no body left to reseal.
+const RESEAL: &str = "UPDATE outbox SET body = $1 \
+     WHERE id = $2 AND sealed AND sent_at IS NULL AND abandoned_at IS NULL";
+
+/// Replaces the sealed body of undelivered message `id` (a KEK change), on `executor`.
+pub(super) async fn reseal<'c, E>(executor: E, id: Uuid, body: &str) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    sqlx::query(RESEAL)
+        .bind(body)
+        .bind(id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Queues `n` on `executor`, in the transaction of the change that causes it.
 pub(super) async fn insert<'c, E>(executor: E, n: &Notification) -> Result<()>
 where

@@ -39,6 +39,7 @@ contract!(
     clients_are_updated_and_deleted_with_audit,
     initial_access_tokens_expire,
     signing_keys_rotate_and_prune,
+    a_kek_change_reseals_keys_and_waiting_messages_together,
     audit_is_filtered_by_subject_and_time,
     outbox_delivers_pending_once,
     notices_queue_on_their_own_all_or_none,
@@ -1225,4 +1226,91 @@ async fn refresh_tokens_rotate_once_and_revoke_by_family(store: Arc<dyn Store>) 
         0,
         "already revoked"
     );
+}
+
+/// A KEK change reseals every key and every waiting sealed message at once; an unknown kid
+/// undoes the whole change, and a delivered message (no body left) stays empty.
+async fn a_kek_change_reseals_keys_and_waiting_messages_together(store: Arc<dyn Store>) {
+    let key = |kid: &str| SigningKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        public_jwk: "{}".into(),
+        private_sealed: format!("old-{kid}"),
+        created_at: now(),
+        active_from: now(),
+        retired_at: None,
+    };
+    store.insert_key(&key("k1")).await.expect("insert");
+    store.insert_key(&key("k2")).await.expect("insert");
+    let sealed = |to: &str| Notification {
+        sealed: true,
+        body: format!("old-{to}"),
+        ..notification(to)
+    };
+    let (waiting, delivered, plain) = (
+        sealed("+56911111111"),
+        sealed("+56922222222"),
+        notification("maria@example.cl"),
+    );
+    store
+        .queue_notifications(&[waiting.clone(), delivered.clone(), plain.clone()])
+        .await
+        .expect("queued");
+    store.mark_sent(delivered.id, now()).await.expect("sent");
+    let sealed_keys = |store: Arc<dyn Store>| async move {
+        let mut keys: Vec<String> = store
+            .keys()
+            .await
+            .expect("keys")
+            .into_iter()
+            .map(|k| k.private_sealed)
+            .collect();
+        keys.sort();
+        keys
+    };
+    let bodies = |store: Arc<dyn Store>| async move {
+        let mut bodies: Vec<String> = store
+            .pending_notifications(10)
+            .await
+            .expect("pending")
+            .into_iter()
+            .map(|n| n.notification.body)
+            .collect();
+        bodies.sort();
+        bodies
+    };
+
+    let keys = [("k1", "new-k1"), ("k9", "new-k9")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let messages = [(waiting.id, "new-waiting".to_owned())];
+    assert!(matches!(
+        store.reseal(&keys, &messages).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(sealed_keys(store.clone()).await, ["old-k1", "old-k2"]);
+    assert_eq!(
+        bodies(store.clone()).await,
+        ["Su cuenta fue creada.", "old-+56911111111"]
+    );
+
+    let keys = [("k1", "new-k1"), ("k2", "new-k2")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let messages = [
+        (waiting.id, "new-waiting".to_owned()),
+        (delivered.id, "new-delivered".to_owned()),
+        (plain.id, "new-plain".to_owned()),
+    ];
+    store.reseal(&keys, &messages).await.expect("resealed");
+    assert_eq!(sealed_keys(store.clone()).await, ["new-k1", "new-k2"]);
+    assert_eq!(
+        bodies(store.clone()).await,
+        ["Su cuenta fue creada.", "new-waiting"],
+        "only the waiting sealed message"
+    );
+    let kept: Vec<bool> = store
+        .deliveries(Some("+56922222222"), 10)
+        .await
+        .expect("deliveries")
+        .iter()
+        .map(|d| d.body_kept)
+        .collect();
+    assert_eq!(kept, [false], "a delivered message gets no body back");
 }

@@ -33,8 +33,22 @@ impl Cli {
         cmd
     }
 
-    /// `cus` pointed at a SQLite store and KEK in the test's folder, with cheap hashes.
+    /// `cus` pointed at a SQLite store and KEK in the test's folder, with cheap hashes; the
+    /// store is created first (`cus migrate --create`) if it does not exist yet.
     pub fn with_store(&self) -> Command {
+        if !self.path().join("cus.db").exists() {
+            let created = self.on_store().args(["migrate", "--create"]).output();
+            let created = created.expect("runs");
+            assert!(
+                created.status.success(),
+                "{}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+        }
+        self.on_store()
+    }
+
+    fn on_store(&self) -> Command {
         let mut cmd = self.cus();
         cmd.env(
             "CUS_DATABASE__URL",

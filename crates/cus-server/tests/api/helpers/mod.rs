@@ -13,6 +13,7 @@ pub mod headers;
 pub mod html;
 pub mod juridica;
 pub mod natural;
+pub mod node;
 pub mod oidc;
 
 use std::ops::{Deref, DerefMut};
@@ -274,22 +275,34 @@ impl TestApp {
 
     /// Redeems `code` at `/token` as `client` (secret in Basic); the token response.
     pub async fn redeem(&self, client: &TestClient, code: &str) -> serde_json::Value {
-        self.http
-            .post(self.url("/token"))
-            .basic_auth(&client.id, client.secret.as_deref())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json")
+        redeem_at(&self.http, &self.url("/token"), client, code).await
     }
+}
 
+/// Redeems `code` at the token endpoint `token_url` as `client` (secret in Basic); the
+/// token response.
+pub async fn redeem_at(
+    http: &reqwest::Client,
+    token_url: &str,
+    client: &TestClient,
+    code: &str,
+) -> serde_json::Value {
+    http.post(token_url)
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json")
+}
+
+impl TestApp {
     /// One round of the outbox worker with `outbox`'s transports; how many were sent.
     pub async fn deliver_with(&self, outbox: &cus_server::config::Outbox) -> usize {
         let delivery = cus_server::delivery::Delivery::from_config(outbox).expect("delivery");
