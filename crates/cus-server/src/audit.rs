@@ -19,15 +19,10 @@ pub async fn record(app: &AppState, event: &AuditEvent) {
     }
 }
 
-/// An event of `kind` about `subject` at `at`, carrying the address and browser of the
-/// request that caused it: every audit event a request writes is built here.
-pub fn of_request(
-    kind: AuditKind,
-    at: time::OffsetDateTime,
-    subject: Option<String>,
-    meta: &RequestMeta,
-) -> AuditEvent {
-    let mut event = AuditEvent::new(kind, at, subject);
+/// An event of `kind` about `subject`, at the time of the request that caused it and
+/// carrying its address and browser: every audit event a request writes is built here.
+pub fn of_request(kind: AuditKind, subject: Option<String>, meta: &RequestMeta) -> AuditEvent {
+    let mut event = AuditEvent::new(kind, meta.now, subject);
     event.ip = meta.ip.clone();
     event.user_agent = meta.user_agent.clone();
     event

@@ -2,12 +2,15 @@
 //! `http::meta` reads it off the connection and headers (the client address through
 //! `server.trusted_proxies`), and services take this plain value.
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RequestMeta {
     /// The client's address, as the rate limits and the audit trail know it.
     pub ip: Option<String>,
     /// The browser's `User-Agent`, at most 256 characters.
     pub user_agent: Option<String>,
+    /// When the request arrived, by the server's clock: the one time of everything the
+    /// request writes (its change, the tokens it revokes, its audit events), so they agree.
+    pub now: time::OffsetDateTime,
 }
 
 impl RequestMeta {
@@ -38,6 +41,7 @@ mod tests {
         RequestMeta {
             ip: Some(ip.to_owned()),
             user_agent: None,
+            now: time::OffsetDateTime::UNIX_EPOCH,
         }
         .limit_address()
     }

@@ -71,9 +71,9 @@ async fn withdraw_consent(
 ) -> Result<Response, PageError> {
     let session = session.required("")?;
     let client = ClientId(form.client_id.unwrap_or_default());
-    let now = app.clock.now();
+    let now = meta.now;
     let subject = Some(client.0.clone());
-    let mut event = audit::of_request(AuditKind::ConsentWithdrawn, now, subject, &meta);
+    let mut event = audit::of_request(AuditKind::ConsentWithdrawn, subject, &meta);
     event.detail = Some(format!("account {}", session.account_id));
     // The event is written with the withdrawal, and only if there was a consent to
     // withdraw; nothing left to withdraw (a second click) ends on the same page.

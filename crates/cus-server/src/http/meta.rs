@@ -30,7 +30,11 @@ impl FromRequestParts<AppState> for RequestMeta {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect());
-        Ok(Self { ip, user_agent })
+        Ok(Self {
+            ip,
+            user_agent,
+            now: app.clock.now(),
+        })
     }
 }
 

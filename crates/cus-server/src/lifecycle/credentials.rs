@@ -15,6 +15,7 @@ use super::lockout::{self, AfterFailure};
 use super::{captcha, messages};
 use crate::app::AppState;
 use crate::request::RequestMeta;
+use time::OffsetDateTime;
 
 /// An account whose CUS was just verified.
 pub struct Verified {
@@ -94,11 +95,11 @@ async fn check(
     let Some(admitted) = lockout::admit(app, rut).await? else {
         return Ok(Attempt::Locked);
     };
-    if let Some(verified) = verify(app, rut, cus).await? {
+    if let Some(verified) = verify(app, rut, cus, meta.now).await? {
         lockout::succeeded(app, rut).await?;
         return Ok(Attempt::Verified(Box::new(verified)));
     }
-    let mut event = audit(AuditKind::LoginFailed, app, rut, meta);
+    let mut event = audit(AuditKind::LoginFailed, rut, meta);
     event.outcome = AuditOutcome::Failed;
     event.detail = Some(format!("wrong RUT or CUS at {place}"));
     crate::audit::record(app, &event).await;
@@ -112,27 +113,36 @@ async fn check(
     }
 }
 
-fn audit(kind: AuditKind, app: &AppState, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
-    crate::audit::of_request(kind, app.clock.now(), Some(rut.compact()), meta)
+fn audit(kind: AuditKind, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
+    crate::audit::of_request(kind, Some(rut.compact()), meta)
 }
 
 /// Verifies `cus` for `rut`. `None` for an unknown RUT or a wrong CUS, indistinguishably:
 /// a failure always costs two hashes (the current CUS, then the pending one or the dummy),
 /// whether or not the RUT exists or has a generated CUS waiting.
-async fn verify(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
-    match verify_once(app, rut, cus).await {
+async fn verify(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<Verified>> {
+    match verify_once(app, rut, cus, now).await {
         // Another request changed the CUS between this one's read and write (two logins
         // with a generated CUS at once, say): nothing was written; judge on the new state.
         Err(e) if matches!(e.downcast_ref(), Some(cus_store::StoreError::Conflict(_))) => {
-            verify_once(app, rut, cus).await
+            verify_once(app, rut, cus, now).await
         }
         other => other,
     }
 }
 
-async fn verify_once(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Option<Verified>> {
+async fn verify_once(
+    app: &AppState,
+    rut: &Rut,
+    cus: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<Verified>> {
     let cus = cus_core::policy::normalize(cus);
-    let now = app.clock.now();
     let found = app.store.account_by_rut(rut).await?;
     let current = found.as_ref().map(|(_, c)| c.cus_hash.as_str());
     if app.hasher.verify(&cus, current).await {
@@ -200,7 +210,7 @@ async fn verify_once(app: &AppState, rut: &Rut, cus: &str) -> anyhow::Result<Opt
 
 /// Tells the owner (if the RUT has an account) that logins are locked, and audits it.
 async fn notify_lock(app: &AppState, rut: &Rut, duration: std::time::Duration, meta: &RequestMeta) {
-    let mut event = audit(AuditKind::LoginLocked, app, rut, meta);
+    let mut event = audit(AuditKind::LoginLocked, rut, meta);
     event.outcome = AuditOutcome::Locked;
     event.detail = Some(format!("locked for {} s", duration.as_secs()));
     let result: anyhow::Result<()> = async {

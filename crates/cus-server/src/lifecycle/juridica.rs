@@ -92,7 +92,7 @@ pub async fn register(
     else {
         return Err(FlowError::Invalid(errors));
     };
-    let now = app.clock.now();
+    let now = meta.now;
     let representante = Representante {
         rut: rep_rut,
         nombres: rep_nombres,

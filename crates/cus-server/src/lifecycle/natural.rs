@@ -57,13 +57,8 @@ pub(super) fn verification_link(
     format!("{}/verificar-correo?token={token}", app.issuer)
 }
 
-pub(super) fn audit(
-    kind: AuditKind,
-    now: OffsetDateTime,
-    rut: &Rut,
-    meta: &RequestMeta,
-) -> AuditEvent {
-    crate::audit::of_request(kind, now, Some(rut.compact()), meta)
+pub(super) fn audit(kind: AuditKind, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
+    crate::audit::of_request(kind, Some(rut.compact()), meta)
 }
 
 /// Regístrese: validates everything, then writes the account and its notifications in one
@@ -111,7 +106,7 @@ pub async fn register(
     let (Some(rut), Some(contact), Some(cus), true) = (rut, contact, cus, errors.is_empty()) else {
         return Err(FlowError::Invalid(errors));
     };
-    let now = app.clock.now();
+    let now = meta.now;
     let account = Account {
         id: AccountId(Uuid::now_v7()),
         rut,
@@ -173,7 +168,7 @@ pub(super) async fn save_registration(
     if let Some(celular) = &account.celular {
         notifications.push(messages::registered_sms(celular, now));
     }
-    let event = audit(AuditKind::AccountCreated, now, &account.rut, meta);
+    let event = audit(AuditKind::AccountCreated, &account.rut, meta);
     let new = NewAccount {
         account: account.clone(),
         credentials,
@@ -264,9 +259,9 @@ pub async fn generate(
         .hasher
         .verify(&contact::normalize_answer(answer), stored_answer)
         .await;
-    let now = app.clock.now();
+    let now = meta.now;
     let Some((account, mut credentials)) = found.filter(|_| right) else {
-        let mut event = audit(AuditKind::CusGenerated, now, rut, meta);
+        let mut event = audit(AuditKind::CusGenerated, rut, meta);
         event.outcome = AuditOutcome::WrongAnswer;
         crate::audit::record(app, &event).await;
         if number >= MAX_ANSWERS {
@@ -310,7 +305,7 @@ pub async fn generate(
             &app.message_key,
         )?);
     }
-    let event = audit(AuditKind::CusGenerated, now, rut, meta);
+    let event = audit(AuditKind::CusGenerated, rut, meta);
     app.store
         .update_account(
             &account,
@@ -343,7 +338,7 @@ async fn set_cus(
 ) -> Result<Account, FlowError> {
     let cus = super::new_cus(cus, repeated, &account.rut, &account.email, "cus_nueva")
         .map_err(|(field, message)| invalid(field, message))?;
-    let now = app.clock.now();
+    let now = meta.now;
     let mut account = account;
     credentials.cus_hash = app.hasher.hash(&cus).await?;
     credentials.pending_cus_hash = None;
@@ -357,7 +352,7 @@ async fn set_cus(
         now,
     )];
     notices.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
-    let event = audit(AuditKind::CusChanged, now, &account.rut, meta);
+    let event = audit(AuditKind::CusChanged, &account.rut, meta);
     app.store
         .update_account(
             &account,
@@ -529,7 +524,7 @@ pub async fn update(
         .account_by_rut(&account.rut)
         .await?
         .ok_or_else(|| FlowError::Refused("La cuenta ya no existe.".into()))?;
-    let now = app.clock.now();
+    let now = meta.now;
     let old_email = account.email.clone();
     let name = account.display_name();
     let mut notifications = Vec::new();
@@ -576,7 +571,7 @@ pub async fn update(
         notifications.push(messages::cus_changed(&account.email, &name, now));
         notifications.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     }
-    let mut event = audit(AuditKind::DataUpdated, now, &account.rut, meta);
+    let mut event = audit(AuditKind::DataUpdated, &account.rut, meta);
     if cus_read.is_some() {
         event.detail = Some("data and CUS updated".into());
     }

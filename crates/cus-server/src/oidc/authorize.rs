@@ -275,7 +275,7 @@ async fn record_consent(
         granted_at: now,
     };
     let subject = Some(pending.client_id.0.clone());
-    let mut event = crate::audit::of_request(AuditKind::ConsentGiven, now, subject, meta);
+    let mut event = crate::audit::of_request(AuditKind::ConsentGiven, subject, meta);
     event.detail = Some(format!(
         "account {} scopes {}",
         session.account_id,

@@ -452,6 +452,7 @@ async fn item_11_introspect_and_userinfo_refuse_tokens_older_than_a_cus_change(b
     let meta = cus_server::http::meta::RequestMeta {
         ip: None,
         user_agent: None,
+        now: app.state.clock.now(),
     };
     cus_server::lifecycle::natural::change(
         &app.state,

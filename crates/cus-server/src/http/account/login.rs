@@ -174,7 +174,7 @@ async fn logged_in(
 ) -> Result<Response, PageError> {
     let jar = start_session(app, jar, account).await?;
     let subject = Some(account.rut.compact());
-    let event = audit::of_request(AuditKind::LoginSucceeded, app.clock.now(), subject, meta);
+    let event = audit::of_request(AuditKind::LoginSucceeded, subject, meta);
     audit::record(app, &event).await;
     tracing::info!(account.id = %account.id, "login succeeded");
     if account.cus_must_change {

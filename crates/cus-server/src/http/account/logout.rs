@@ -124,7 +124,7 @@ async fn finish(
 ) -> Response {
     if let Some(session) = session {
         let subject = Some(session.account_id.to_string());
-        let event = audit::of_request(AuditKind::Logout, app.clock.now(), subject, meta);
+        let event = audit::of_request(AuditKind::Logout, subject, meta);
         audit::record(app, &event).await;
     }
     let jar = super::login::sign_out(app, jar).await;
