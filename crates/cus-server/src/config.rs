@@ -420,6 +420,42 @@ fn address_or_empty<S: Serializer>(address: &Option<SocketAddr>, s: S) -> Result
 mod tests {
     use super::*;
 
+    /// docs/operations.md lists every setting with its variable and default: a setting
+    /// added to the defaults without a row there fails here.
+    #[test]
+    fn the_operations_guide_lists_every_setting() {
+        fn keys(table: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                match value.as_table() {
+                    Some(inner) => keys(inner, &format!("{path}."), out),
+                    None => {
+                        let shown = match value {
+                            toml::Value::String(text) => format!("`\"{text}\"`"),
+                            other => format!("`{other}`"),
+                        };
+                        out.push((path, shown));
+                    }
+                }
+            }
+        }
+        let guide = include_str!("../../../docs/operations.md");
+        let defaults: toml::Table = DEFAULT_TOML.parse().expect("TOML");
+        let mut settings = Vec::new();
+        keys(&defaults, "", &mut settings);
+        for (key, default) in settings {
+            let env = format!("CUS_{}", key.to_uppercase().replace('.', "__"));
+            let row = format!("| `{key}` | `{env}` | {default} |");
+            assert!(
+                guide.contains(&row),
+                "docs/operations.md lacks the row {row}"
+            );
+        }
+        for (key, env) in SECRET_FILES {
+            assert!(guide.contains(&format!("`{key}`")), "{env}");
+        }
+    }
+
     /// Every setting of the defaults, at the same place, with its secrets masked.
     #[test]
     fn the_masked_view_shows_every_setting_and_no_secret() {
