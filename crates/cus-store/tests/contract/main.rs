@@ -60,6 +60,20 @@ fn now() -> OffsetDateTime {
         .expect("valid")
 }
 
+/// A new account for `rut`, created in `store` with its audit event.
+async fn created(store: &dyn Store, rut: &str) -> NewAccount {
+    let new = new_account(rut);
+    let subject = new.account.rut.compact();
+    store
+        .create_account(
+            &new,
+            Change::audited(&audit(AuditKind::AccountCreated, &subject)),
+        )
+        .await
+        .expect("created");
+    new
+}
+
 fn new_account(rut: &str) -> NewAccount {
     let at = now();
     NewAccount {
@@ -143,14 +157,7 @@ fn client(id: &str) -> Client {
 }
 
 async fn account_round_trips(store: Arc<dyn Store>) {
-    let new = new_account("12.345.678-5");
-    store
-        .create_account(
-            &new,
-            Change::audited(&audit(AuditKind::AccountCreated, "12345678-5")),
-        )
-        .await
-        .expect("created");
+    let new = created(store.as_ref(), "12.345.678-5").await;
     let (account, credentials) = store
         .account_by_rut(&new.account.rut)
         .await
@@ -281,14 +288,7 @@ async fn account_creation_is_atomic_with_its_outbox_and_audit(store: Arc<dyn Sto
 }
 
 async fn account_updates_are_atomic_and_revoke_tokens(store: Arc<dyn Store>) {
-    let new = new_account("33.333.333-3");
-    store
-        .create_account(
-            &new,
-            Change::audited(&audit(AuditKind::AccountCreated, "33333333-3")),
-        )
-        .await
-        .expect("created");
+    let new = created(store.as_ref(), "33.333.333-3").await;
     let c = client("portal-u");
     store
         .create_client(
@@ -608,14 +608,7 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
 /// A write from a copy read before a CUS change (a slow "Actualice sus datos", a rehash at
 /// login) must not put the old CUS back: it is refused, and a fresh copy goes through.
 async fn a_stale_copy_cannot_undo_a_cus_change(store: Arc<dyn Store>) {
-    let new = new_account("55.555.555-5");
-    store
-        .create_account(
-            &new,
-            Change::audited(&audit(AuditKind::AccountCreated, "55555555-5")),
-        )
-        .await
-        .expect("created");
+    let new = created(store.as_ref(), "55.555.555-5").await;
     let (stale, stale_credentials) = store
         .account_by_rut(&new.account.rut)
         .await
@@ -1152,14 +1145,7 @@ async fn a_withdrawal_and_its_audit_event_are_written_together(store: Arc<dyn St
 }
 
 async fn refresh_tokens_rotate_once_and_revoke_by_family(store: Arc<dyn Store>) {
-    let new = new_account("88.888.888-8");
-    store
-        .create_account(
-            &new,
-            Change::audited(&audit(AuditKind::AccountCreated, "88888888-8")),
-        )
-        .await
-        .expect("created");
+    let new = created(store.as_ref(), "88.888.888-8").await;
     let c = client("portal-d");
     store
         .create_client(
