@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::http::errors::PageError;
-use crate::http::extract::{CurrentSession, decode, query_or_body};
+use crate::http::extract::{CurrentSession, decode, login_url, query_or_body};
 use crate::http::meta::RequestMeta;
 use crate::oidc::authorize::{self, AuthorizeError, Next, PendingAuthorization};
 use crate::oidc::session::Session;
@@ -106,7 +106,7 @@ pub async fn proceed(
 /// The page where the person does what `step` needs, for pending request `rid`.
 fn interaction_url(step: &Next, rid: &str) -> String {
     match step {
-        Next::Login => format!("/Account?rid={rid}"),
+        Next::Login => login_url(rid),
         Next::ChangeCus => format!("/natural/nueva-clave?rid={rid}"),
         Next::Consent => format!("/consent?rid={rid}"),
         Next::Redirect(to) => to.clone(),
