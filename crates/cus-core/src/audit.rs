@@ -147,6 +147,11 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,
+    /// Who acted, when it was not the subject: `cli:<name>` for an operator at the `cus`
+    /// command, `client:<client id>[/<operator>]` for the admin API, `registration` for
+    /// the RFC 7591/7592 endpoints. `None` when the person named by `subject` acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 impl AuditEvent {
@@ -159,7 +164,15 @@ impl AuditEvent {
             user_agent: None,
             outcome: AuditOutcome::Ok,
             detail: None,
+            operator: None,
         }
+    }
+
+    /// The same event, recorded as done by `operator` (see [`AuditEvent::operator`]).
+    #[must_use]
+    pub fn by(mut self, operator: &str) -> Self {
+        self.operator = Some(operator.to_owned());
+        self
     }
 }
 

@@ -20,7 +20,8 @@ use uuid::Uuid;
 pub use change::Change;
 pub use error::StoreError;
 pub use model::{
-    AuditFilter, Consent, DeliveryStatus, RefreshToken, SigningKey, StoredNotification,
+    AuditFilter, Backlog, Consent, DeliveryStatus, PoolUsage, RefreshToken, SigningKey,
+    StoredNotification,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -115,6 +116,9 @@ pub trait Outbox: Send + Sync {
     /// The newest `limit` messages (to `recipient`, if given), delivered or not, for
     /// operators: no bodies.
     async fn deliveries(&self, recipient: Option<&str>, limit: u32) -> Result<Vec<DeliveryStatus>>;
+    /// The undelivered messages per channel, how many and since when: the backlog an
+    /// operator alerts on. Reads only waiting rows (the `outbox_pending` index).
+    async fn outbox_backlog(&self) -> Result<Vec<Backlog>>;
     /// Every undelivered notification (for inspection and tests).
     async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
     /// Leases up to `limit` due notifications to the caller for `lease`.
@@ -186,6 +190,8 @@ pub trait Store:
     async fn pending_migrations(&self) -> Result<Vec<String>>;
     /// Short backend name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// How many connections the pool holds and how many of them are idle.
+    fn pool_usage(&self) -> PoolUsage;
 }
 
 /// The SQLite file `url` names, when it does not exist yet; `None` for PostgreSQL (CUS never

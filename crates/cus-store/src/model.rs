@@ -73,6 +73,26 @@ pub struct DeliveryStatus {
     pub body_kept: bool,
 }
 
+/// The messages of one channel waiting for delivery (neither sent nor abandoned).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Backlog {
+    /// `email`, `sms` or `logout`.
+    pub channel: String,
+    pub pending: i64,
+    /// When the oldest of them was queued.
+    pub oldest: OffsetDateTime,
+}
+
+/// The connection pool's state, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// `database.max_connections`.
+    pub max: u32,
+}
+
 /// Which audit events to read back.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -298,6 +318,7 @@ pub(crate) struct AuditRow {
     pub user_agent: Option<String>,
     pub outcome: String,
     pub detail: Option<String>,
+    pub operator: Option<String>,
 }
 
 impl AuditRow {
@@ -312,6 +333,7 @@ impl AuditRow {
             ip: self.ip,
             user_agent: self.user_agent,
             detail: self.detail,
+            operator: self.operator,
         })
     }
 }
@@ -407,6 +429,7 @@ mod tests {
             user_agent: None,
             outcome: outcome.into(),
             detail: None,
+            operator: None,
         }
     }
 

@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod clients;
+mod operator;
+
+pub use operator::Operator;
 
 use crate::config::Config;
 use crate::startup::{self, Application};
@@ -21,6 +24,9 @@ pub struct Cli {
     /// Configuration file, applied over config/default.toml and under CUS_… variables.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Who is acting, for the audit trail of every change (default: the OS login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub operator: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -154,6 +160,9 @@ pub enum ConfigCommand {
 /// Runs one command; every error comes back to `main` to be printed on one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
+    let operator = Operator {
+        given: cli.operator.as_deref(),
+    };
     match cli.command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
@@ -191,12 +200,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_out(&config.masked_toml());
             Ok(())
         }
-        Command::Keys { command } => keys(&config, command).await,
-        Command::Client { command } => clients::run(&config, command).await,
+        Command::Keys { command } => keys(&config, command, operator).await,
+        Command::Client { command } => clients::run(&config, command, operator).await,
         Command::RegistrationToken { command } => {
             clients::run_registration_token(&config, command).await
         }
-        Command::Account { command } => account(&config, command).await,
+        Command::Account { command } => account(&config, command, operator).await,
         Command::Audit {
             rut,
             client,
@@ -217,7 +226,7 @@ pub fn print_out(text: &str) {
     println!("{text}");
 }
 
-async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+async fn keys(config: &Config, command: KeysCommand, operator: Operator<'_>) -> anyhow::Result<()> {
     let store = startup::open_existing_store(config).await?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     match command {
@@ -226,7 +235,8 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             let lead = time::Duration::seconds(i64::try_from(config.keys.publish_lead_seconds)?);
             let kids = crate::keys::rotate(store.as_ref(), &kek, now, lead).await?;
             let event =
-                cus_core::audit::AuditEvent::new(cus_core::audit::AuditKind::KeyRotated, now, None);
+                cus_core::audit::AuditEvent::new(cus_core::audit::AuditKind::KeyRotated, now, None)
+                    .by(&operator.name()?);
             store.append_audit(&event).await?;
             print_out(&format!(
                 "new keys {} sign from {}",
@@ -283,7 +293,11 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+async fn account(
+    config: &Config,
+    command: AccountCommand,
+    operator: Operator<'_>,
+) -> anyhow::Result<()> {
     let AccountCommand::Create {
         rut,
         nombres,
@@ -320,6 +334,7 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
+    let operator = operator.name()?;
     let store = startup::open_existing_store(config).await?;
     let hasher = crate::hashing::Hasher::new(&config.hash)?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
@@ -331,8 +346,16 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         celular,
         address,
     };
-    let account =
-        crate::admin::create_account(store.as_ref(), &hasher, spec, &cus, generate, now).await?;
+    let account = crate::admin::create_account(
+        store.as_ref(),
+        &hasher,
+        spec,
+        &cus,
+        generate,
+        &operator,
+        now,
+    )
+    .await?;
     print_out(&format!(
         "account {} created for RUT {}",
         account.id, account.rut
@@ -429,12 +452,13 @@ async fn audit(
             print_out(&serde_json::to_string(&e)?);
         } else {
             print_out(&format!(
-                "{}  {:<22} {:<8} {:<14} ip={} {}",
+                "{}  {:<22} {:<8} {:<14} ip={} by={} {}",
                 e.at,
                 e.kind,
                 e.outcome,
                 e.subject.unwrap_or_default(),
                 e.ip.unwrap_or_else(|| "-".into()),
+                e.operator.unwrap_or_else(|| "-".into()),
                 e.detail.unwrap_or_default()
             ));
         }

@@ -9,10 +9,11 @@ use crate::Result;
 use crate::model::{AuditFilter, AuditRow};
 
 const INSERT: &str = "INSERT INTO audit_events \
-     (at, kind, subject, ip, user_agent, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     (at, kind, subject, ip, user_agent, outcome, detail, operator) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// `$1` and `$2` are optional: `NULL` reads every subject, or from the beginning.
-const SELECT: &str = "SELECT at, kind, subject, ip, user_agent, outcome, detail \
+const SELECT: &str = "SELECT at, kind, subject, ip, user_agent, outcome, detail, operator \
      FROM audit_events WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR at >= $2) \
      ORDER BY id LIMIT $3";
 
@@ -34,6 +35,7 @@ where
         .bind(&event.user_agent)
         .bind(event.outcome.as_str())
         .bind(&event.detail)
+        .bind(&event.operator)
         .execute(executor)
         .await?;
     Ok(())
@@ -42,9 +44,16 @@ where
 fn log(event: &AuditEvent) {
     let subject = event.subject.as_deref().unwrap_or("");
     let ip = event.ip.as_deref().unwrap_or("");
+    let operator = event.operator.as_deref().unwrap_or("");
     tracing::info!(
         target: "cus::audit",
-        { audit.kind = %event.kind, audit.subject = subject, audit.outcome = %event.outcome, audit.ip = ip },
+        {
+            audit.kind = %event.kind,
+            audit.subject = subject,
+            audit.outcome = %event.outcome,
+            audit.ip = ip,
+            audit.operator = operator
+        },
         "audit event"
     );
 }

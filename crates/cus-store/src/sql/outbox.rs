@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Backend, Db, SKIP_LOCKED};
 use crate::Result;
-use crate::model::{DeliveryStatus, OutboxRow, StoredNotification};
+use crate::model::{Backlog, DeliveryStatus, OutboxRow, StoredNotification};
 
 const INSERT: &str = "INSERT INTO outbox \
      (id, channel, recipient, subject, body, sealed, created_at) \
@@ -60,6 +60,10 @@ const MARK_ABANDONED: &str = "UPDATE outbox SET abandoned_at = $1, last_error = 
 const MARK_FAILED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
      next_attempt_at = $2, locked_until = NULL WHERE id = $3";
 
+const BACKLOG: &str = "SELECT channel, COUNT(*) AS pending, MIN(created_at) AS oldest \
+     FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL GROUP BY channel \
+     ORDER BY channel";
+
 /// Only while the message waits: a delivered or abandoned one has no body left to reseal.
 const RESEAL: &str = "UPDATE outbox SET body = $1 \
      WHERE id = $2 AND sealed AND sent_at IS NULL AND abandoned_at IS NULL";
@@ -110,6 +114,12 @@ impl crate::Outbox for Backend {
         Ok(sqlx::query_as::<_, DeliveryStatus>(DELIVERIES)
             .bind(recipient)
             .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn outbox_backlog(&self) -> Result<Vec<Backlog>> {
+        Ok(sqlx::query_as::<_, Backlog>(BACKLOG)
             .fetch_all(&self.pool)
             .await?)
     }
