@@ -19,6 +19,7 @@ mod territory;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -64,7 +65,8 @@ pub fn management(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn metrics_text() -> impl axum::response::IntoResponse {
+async fn metrics_text(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    crate::metrics::sample(app.store.as_ref(), app.clock.now()).await;
     (
         [(
             header::CONTENT_TYPE,
