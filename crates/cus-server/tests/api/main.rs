@@ -19,3 +19,4 @@ mod review_a;
 mod review_accounts;
 mod review_b;
 mod security;
+mod upgrade;
