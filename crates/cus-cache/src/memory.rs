@@ -225,6 +225,41 @@ impl Cache for MemoryCache {
         }))
     }
 
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            if live(inner, &key, now) {
+                inner
+                    .map
+                    .get(&key)
+                    .map_or_else(Vec::new, |e| members_of(&e.value))
+            } else {
+                Vec::new()
+            }
+        }))
+    }
+
+    async fn remove_member(&self, key: &Key, member: &str) -> Result<()> {
+        let key = self.full(key);
+        self.with(|inner, now| {
+            if !live(inner, &key, now) {
+                return;
+            }
+            let Some(entry) = inner.map.get_mut(&key) else {
+                return;
+            };
+            let mut members = members_of(&entry.value);
+            members.retain(|m| m != member);
+            if members.is_empty() {
+                // Like Redis: a set left empty is no set.
+                inner.map.remove(&key);
+            } else {
+                entry.value = serde_json::to_vec(&members).unwrap_or_default();
+            }
+        });
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }

@@ -216,6 +216,16 @@ where
         Ok(members)
     }
 
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        self.run(redis::cmd("SMEMBERS").arg(self.full(key))).await
+    }
+
+    async fn remove_member(&self, key: &Key, member: &str) -> Result<()> {
+        self.run::<i64>(redis::cmd("SREM").arg(self.full(key)).arg(member))
+            .await
+            .map(|_| ())
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run::<String>(&redis::cmd("PING")).await.map(|_| ())
     }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod clients;
+mod export;
 mod operator;
 
 pub use operator::Operator;
@@ -70,22 +72,8 @@ pub enum Command {
         #[command(subcommand)]
         command: clients::RegistrationTokenCommand,
     },
-    /// Print the audit trail of a RUT or a client.
-    Audit {
-        /// Events of this RUT.
-        #[arg(long)]
-        rut: Option<String>,
-        /// Events of this client id.
-        #[arg(long)]
-        client: Option<String>,
-        /// From this date (YYYY-MM-DD, UTC).
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print the audit trail, newest first, a page at a time (--after the last id).
+    Audit(audit::AuditArgs),
     /// The outbox, newest first: to whom each message went and how its delivery went
     /// (never its text).
     Outbox {
@@ -149,6 +137,12 @@ pub enum AccountCommand {
         #[arg(long)]
         generate: bool,
     },
+    /// Print everything CUS holds about a person as JSON (a personal-data request, Ley
+    /// 21.719): audited as an access by the operator.
+    Export {
+        /// The person's or company's RUT.
+        rut: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,14 +199,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RegistrationToken { command } => {
             clients::run_registration_token(&config, command).await
         }
+        Command::Account {
+            command: AccountCommand::Export { rut },
+        } => export::run(&config, &rut, operator).await,
         Command::Account { command } => account(&config, command, operator).await,
-        Command::Audit {
-            rut,
-            client,
-            since,
-            limit,
-            json,
-        } => audit(&config, rut, client, since, limit, json).await,
+        Command::Audit(args) => audit::run(&config, args).await,
         Command::Outbox { to, limit, json } => outbox(&config, to, limit, json).await,
     }
 }
@@ -308,7 +299,11 @@ async fn account(
         numero,
         comuna,
         generate,
-    } = command;
+    } = command
+    else {
+        // `run` hands the other account commands to their own modules.
+        anyhow::bail!("not an account creation");
+    };
     let address = match (calle, numero, comuna) {
         (Some(calle), Some(numero), Some(codigo_comuna)) => {
             if cus_core::Catalogue::chile().comuna(codigo_comuna).is_none() {
@@ -406,60 +401,6 @@ async fn outbox(config: &Config, to: Option<String>, limit: u32, json: bool) -> 
                 d.last_error
                     .map(|e| format!("  (last error: {e})"))
                     .unwrap_or_default()
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn audit(
-    config: &Config,
-    rut: Option<String>,
-    client: Option<String>,
-    since: Option<String>,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<()> {
-    let subject = match (rut, client) {
-        (Some(rut), None) => Some(
-            cus_core::Rut::parse(&rut)
-                .map_err(|e| anyhow::anyhow!("--rut: {e}"))?
-                .compact(),
-        ),
-        (None, Some(client)) => Some(client),
-        (None, None) => None,
-        (Some(_), Some(_)) => anyhow::bail!("give --rut or --client, not both"),
-    };
-    let since = match since {
-        Some(day) => {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            let date = time::Date::parse(&day, &format)
-                .map_err(|_| anyhow::anyhow!("--since must be a date like 2026-01-01"))?;
-            Some(date.midnight().assume_utc())
-        }
-        None => None,
-    };
-    let store = startup::open_existing_store(config).await?;
-    let events = store
-        .audit_events(&cus_store::AuditFilter {
-            subject,
-            since,
-            limit,
-        })
-        .await?;
-    for e in events {
-        if json {
-            print_out(&serde_json::to_string(&e)?);
-        } else {
-            print_out(&format!(
-                "{}  {:<22} {:<8} {:<14} ip={} by={} {}",
-                e.at,
-                e.kind,
-                e.outcome,
-                e.subject.unwrap_or_default(),
-                e.ip.unwrap_or_else(|| "-".into()),
-                e.operator.unwrap_or_else(|| "-".into()),
-                e.detail.unwrap_or_default()
             ));
         }
     }

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod lifecycle;
 pub mod meta;
+mod my_data;
 mod oidc;
 mod page;
 mod registration;
@@ -48,6 +49,7 @@ fn routes() -> Routes {
         .merge(oidc::routes())
         .merge(account::routes())
         .merge(consents::routes())
+        .merge(my_data::routes())
         .merge(admin::routes())
         .merge(registration::routes())
         .merge(lifecycle::routes())

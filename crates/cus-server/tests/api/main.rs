@@ -1,6 +1,7 @@
 //! Integration tests: the production router over real TCP, against real backends.
 
 mod admin_api;
+mod audit_cli;
 mod backchannel;
 mod cli;
 mod database_creation;
@@ -14,6 +15,7 @@ mod login_pages;
 mod oidc_errors;
 mod oidc_flow;
 mod operations;
+mod personal_data;
 mod private_key_jwt;
 mod review_a;
 mod review_accounts;

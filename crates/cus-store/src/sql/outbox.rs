@@ -51,6 +51,27 @@ const CLAIM: &str = if SKIP_LOCKED {
     claim!("")
 };
 
+/// One bounded batch of the retention purge: delivered or abandoned messages queued
+/// before `$1`, at most `$2`, by the `outbox_done` partial index. A waiting message is
+/// never purged. PostgreSQL skips rows another node is deleting.
+macro_rules! purge {
+    ($lock:literal) => {
+        concat!(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE (sent_at IS NOT NULL OR abandoned_at IS NOT NULL) AND created_at < $1 \
+             LIMIT $2",
+            $lock,
+            ")"
+        )
+    };
+}
+
+const PURGE: &str = if SKIP_LOCKED {
+    purge!(" FOR UPDATE SKIP LOCKED")
+} else {
+    purge!("")
+};
+
 /// The body goes: once delivered it is the recipient's, and the store keeps no copy of a
 /// message (nor of a secret in it) longer than delivery needs.
 const MARK_SENT: &str = "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, \
@@ -178,5 +199,14 @@ impl crate::Outbox for Backend {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn purge_outbox(&self, before: OffsetDateTime, batch: u32) -> Result<u64> {
+        Ok(sqlx::query(PURGE)
+            .bind(before)
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

@@ -54,6 +54,8 @@ contract!(
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
 
+mod retention;
+
 fn now() -> OffsetDateTime {
     // Whole microseconds: what both databases keep.
     let t = OffsetDateTime::now_utc();
@@ -591,7 +593,7 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
         .audit_events(&AuditFilter {
             subject: Some("44444444-4".into()),
             since: Some(t0 - Duration::days(1)),
-            limit: 0,
+            ..AuditFilter::default()
         })
         .await
         .expect("read");
