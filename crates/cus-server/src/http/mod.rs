@@ -8,6 +8,7 @@ mod csrf;
 mod errors;
 mod extract;
 mod health;
+mod helpdesk;
 mod lifecycle;
 pub mod meta;
 mod oidc;
@@ -48,6 +49,7 @@ fn routes() -> Routes {
         .merge(account::routes())
         .merge(consents::routes())
         .merge(admin::routes())
+        .merge(helpdesk::routes())
         .merge(registration::routes())
         .merge(lifecycle::routes())
         .route("/static/cus.css", axum::routing::get(stylesheet))

@@ -64,7 +64,8 @@ pub async fn create(
 }
 
 /// The live session a cookie names, touched (idle timeout restarts); `None` when absent,
-/// idle too long, past its absolute lifetime, or older than the account's last CUS change.
+/// idle too long, past its absolute lifetime, older than the account's last CUS change, or
+/// of an account the help desk disabled.
 pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session>> {
     let k = key(cookie);
     let Some(mut session) = app.cache.get_json::<Session>(&k).await? else {
@@ -75,9 +76,7 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     let idle = now - session.last_seen > oidc.session_idle.secs();
     let expired = now - session.auth_time > oidc.session_absolute.secs();
     let revoked = match app.store.account_by_id(session.account_id).await? {
-        Some(account) => {
-            super::tokens::cus_changed_since(&account, session.auth_time, session.auth_ms)
-        }
+        Some(account) => super::tokens::login_revoked(&account, session.auth_time, session.auth_ms),
         None => true,
     };
     if idle || expired || revoked {
