@@ -6,6 +6,7 @@ ALTER TABLE accounts ADD COLUMN disabled_at TEXT;
 CREATE INDEX accounts_email_lower ON accounts (lower(email));
 CREATE INDEX accounts_rep_email_lower ON accounts (lower(rep_email));
 CREATE INDEX accounts_celular ON accounts (celular);
+CREATE INDEX accounts_rep_celular ON accounts (rep_celular);
 -- Name prefixes: SQLite compares bytes (BINARY), so a prefix is one range of the index.
 CREATE INDEX accounts_apellido_prefix ON accounts (lower(apellido_paterno));
 CREATE INDEX accounts_nombres_prefix ON accounts (lower(nombres));
