@@ -51,7 +51,8 @@ pub trait Accounts: Send + Sync {
         change: Change<'_>,
     ) -> Result<()>;
     /// The help desk disables an account at `at`: its `disabled_at` and `tokens_valid_after`
-    /// become `at` (every session and access token from before ends), the change's
+    /// become `at` (every session and access token from before ends), a generated CUS still
+    /// waiting is cancelled, the change's
     /// `revoke_tokens_at` revokes its refresh tokens, and the change's notices and audit
     /// event are written, all in one transaction. `false`, and nothing written, if the
     /// account does not exist.

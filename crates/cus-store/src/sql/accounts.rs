@@ -58,9 +58,10 @@ const BY_RUT: &str = concat!(read!(), " WHERE rut = $1");
 const BY_ID: &str = concat!(read!(), " WHERE id = $1");
 const BY_EMAIL_VERIFICATION: &str = concat!(read!(), " WHERE email_verify_hash = $1");
 
-/// Disabling ends everything issued before it: `tokens_valid_after` moves to the moment.
-const DISABLE: &str =
-    "UPDATE accounts SET disabled_at = $1, updated_at = $1, tokens_valid_after = $1 WHERE id = $2";
+/// Disabling ends everything issued before it: `tokens_valid_after` moves to the moment,
+/// and a generated CUS still waiting is cancelled (it must not outlive the disabling).
+const DISABLE: &str = "UPDATE accounts SET disabled_at = $1, updated_at = $1, \
+     tokens_valid_after = $1, pending_cus_hash = NULL, pending_cus_expires = NULL WHERE id = $2";
 const ENABLE: &str = "UPDATE accounts SET disabled_at = NULL, updated_at = $1 WHERE id = $2";
 /// Consents and refresh tokens go with the account (`ON DELETE CASCADE`).
 const DELETE: &str = "DELETE FROM accounts WHERE id = $1";

@@ -52,6 +52,22 @@ async fn disabling_ends_tokens_with_its_event_and_enabling_keeps_them_ended(stor
     let consent = person_and_portal(&store, "12.345.678-5", "portal-h").await;
     let id = consent.account_id;
     live_token(&store, id, "portal-h", "hd1").await;
+    let rut = Rut::parse("12.345.678-5").expect("valid");
+    let (account, mut credentials) = store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("there");
+    credentials.pending_cus_hash = Some("$argon2id$generated".into());
+    credentials.pending_cus_expires = Some(now() + Duration::days(7));
+    store
+        .update_account(
+            &account,
+            &credentials,
+            Change::audited(&audit(AuditKind::CusGenerated, "12345678-5")),
+        )
+        .await
+        .expect("a CUS generated");
     let at = now() + Duration::seconds(1);
     let event = audit(AuditKind::AccountDisabled, "12345678-5").by("cli:ana");
     let disabled = store
@@ -63,6 +79,19 @@ async fn disabling_ends_tokens_with_its_event_and_enabling_keeps_them_ended(stor
     assert_eq!(account.disabled_at, Some(at));
     assert!(!account.usable());
     assert_eq!(account.tokens_valid_after, at, "sessions from before end");
+    let (_, credentials) = store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (
+            credentials.pending_cus_hash,
+            credentials.pending_cus_expires
+        ),
+        (None, None),
+        "the generated CUS is cancelled"
+    );
     let token = store
         .refresh_token("hd1")
         .await
