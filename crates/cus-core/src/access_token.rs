@@ -30,6 +30,10 @@ pub struct AccessTokenClaims {
     /// The claims the `claims` request parameter asked for at userinfo (OpenID Core §5.5).
     #[serde(default)]
     pub userinfo_claims: Vec<String>,
+    /// The person at the keyboard of a help-desk tool, as its client named them at the
+    /// token endpoint (a client's own token with `cus:helpdesk` only).
+    #[serde(default)]
+    pub operator: Option<String>,
 }
 
 impl AccessTokenClaims {

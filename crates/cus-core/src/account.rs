@@ -99,9 +99,20 @@ pub struct Account {
     pub updated_at: OffsetDateTime,
     /// Tokens issued before this instant are no longer honoured (CUS change, regeneration).
     pub tokens_valid_after: OffsetDateTime,
+    /// When the help desk disabled the account; `None` while it is usable. Read with the
+    /// account but written only by the store's disable/enable, never by an account update,
+    /// so a stale copy of the account cannot enable it again.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl Account {
+    /// Whether the account may sign in, keep a session or a token, or use a lifecycle flow:
+    /// not while the help desk has it disabled. The one rule of a disabled account: every
+    /// path that lets a person in or acts for them asks here.
+    pub fn usable(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+
     /// Full display name: nombres and apellidos, or the razón social of a company.
     pub fn display_name(&self) -> String {
         match (&self.razon_social, self.tipo) {

@@ -53,12 +53,23 @@ pub enum AuditKind {
     /// Everything CUS holds about a person was handed out (Ley 21.719): to the person at
     /// "Mis datos", or to an operator (`cus account export`).
     PersonalDataExported,
+    /// The help desk disabled an account: no login, no lifecycle flow, sessions ended.
+    AccountDisabled,
+    AccountEnabled,
+    /// The help desk cleared a RUT's login lockout.
+    AccountUnlocked,
+    /// The help desk deleted an account (the trail keeps its RUT and this event).
+    AccountDeleted,
+    /// The help desk was shown an account's contact data unmasked.
+    ContactRevealed,
+    /// The help desk named a company's legal representative.
+    RepresentativeChanged,
 }
 
 impl AuditKind {
     /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
     /// new kind is readable as soon as it is listed here.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 23] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -76,6 +87,12 @@ impl AuditKind {
         Self::KeyPruned,
         Self::Logout,
         Self::PersonalDataExported,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::AccountUnlocked,
+        Self::AccountDeleted,
+        Self::ContactRevealed,
+        Self::RepresentativeChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +114,12 @@ impl AuditKind {
             Self::KeyPruned => "key_pruned",
             Self::Logout => "logout",
             Self::PersonalDataExported => "personal_data_exported",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::AccountUnlocked => "account_unlocked",
+            Self::AccountDeleted => "account_deleted",
+            Self::ContactRevealed => "contact_revealed",
+            Self::RepresentativeChanged => "representative_changed",
         }
     }
 }
@@ -179,6 +202,26 @@ impl AuditEvent {
         self.operator = Some(operator.to_owned());
         self
     }
+}
+
+/// The longest operator name the trail keeps; longer ones are refused, not cut.
+pub const OPERATOR_NAME_MAX: usize = 64;
+
+/// The name of the person at the keyboard as the trail records it (the CLI's `--operator`,
+/// the `operator` of a help-desk token): trimmed, 1 to [`OPERATOR_NAME_MAX`] characters,
+/// one word without control characters, so it cannot muddle the trail.
+pub fn operator_name(text: &str) -> Result<&str, &'static str> {
+    let name = text.trim();
+    if name.is_empty() || name.chars().count() > OPERATOR_NAME_MAX {
+        return Err("an operator name has 1 to 64 characters");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '/')
+    {
+        return Err("an operator name is one word, without spaces, slashes or control characters");
+    }
+    Ok(name)
 }
 
 #[cfg(test)]

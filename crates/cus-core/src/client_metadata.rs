@@ -11,8 +11,16 @@ use url::Url;
 use crate::client::{validate_backchannel_logout_uri, validate_redirect_uri};
 use crate::{Client, ClientId, ClientKind, GrantType, TokenAuthMethod};
 
-/// The scope that lets a client use the admin API (with client_credentials).
+/// The scope that lets a client manage clients through the admin API (with
+/// client_credentials).
 pub const ADMIN_SCOPE: &str = "cus:admin";
+
+/// The scope that lets a client use the admin API's help-desk operations on accounts
+/// (`/admin/api/v1/accounts…`), and name the operator at the keyboard in its token.
+pub const HELPDESK_SCOPE: &str = "cus:helpdesk";
+
+/// The scopes only an operator grants (through the CLI or the admin API).
+pub const OPERATOR_SCOPES: [&str; 2] = [ADMIN_SCOPE, HELPDESK_SCOPE];
 
 /// Client metadata as RFC 7591 §2 names it (plus `first_party`, for operators only).
 /// Absent fields keep their current value on update, their default on create.
@@ -132,15 +140,18 @@ pub fn uses_secret(client: &Client) -> bool {
 
 impl ClientMetadata {
     /// What a client may ask for itself (RFC 7591 registration and RFC 7592 changes): not
-    /// `first_party` (skips consent) nor `cus:admin` (manages every client) — those only
-    /// an operator grants, through the CLI or the admin API.
+    /// `first_party` (skips consent) nor `cus:admin` (manages every client) nor
+    /// `cus:helpdesk` (acts on every account) — those only an operator grants, through the
+    /// CLI or the admin API.
     pub fn self_service(&self) -> Result<(), MetadataError> {
         let admin_scope = self
             .scope
             .as_deref()
-            .is_some_and(|s| s.split(' ').any(|x| x == ADMIN_SCOPE));
+            .is_some_and(|s| s.split(' ').any(|x| OPERATOR_SCOPES.contains(&x)));
         if self.first_party.is_some() || admin_scope {
-            return Err(invalid("first_party and cus:admin are for operators only"));
+            return Err(invalid(
+                "first_party, cus:admin and cus:helpdesk are for operators only",
+            ));
         }
         Ok(())
     }
@@ -282,7 +293,9 @@ fn validate(c: &Client, signing: &Signing<'_>) -> Result<(), MetadataError> {
             signing.id_token_algs.join(", ")
         )));
     }
-    let known = |s: &String| crate::claims::SCOPES.contains(&s.as_str()) || s == ADMIN_SCOPE;
+    let known = |s: &String| {
+        crate::claims::SCOPES.contains(&s.as_str()) || OPERATOR_SCOPES.contains(&s.as_str())
+    };
     if let Some(unknown) = c.scopes.iter().find(|s| !known(s)) {
         return Err(invalid(format!("unknown scope {unknown}")));
     }

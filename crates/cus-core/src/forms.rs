@@ -132,6 +132,9 @@ pub struct TokenForm {
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
+    /// The person at the keyboard of a help-desk tool (client_credentials with
+    /// `cus:helpdesk` only): copied into the access token, named in every audit event.
+    pub operator: Option<String>,
     /// The client's credentials, when sent in the body.
     #[serde(flatten)]
     pub credentials: ClientCredentialsForm,

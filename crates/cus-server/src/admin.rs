@@ -61,6 +61,7 @@ pub async fn create_account(
         created_at: now,
         updated_at: now,
         tokens_valid_after: now,
+        disabled_at: None,
     };
     let credentials = Credentials {
         cus_hash: hasher.hash(&normalized).await?,

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod hashing;
+pub mod helpdesk;
 pub mod http;
 pub mod keys;
 pub mod lifecycle;

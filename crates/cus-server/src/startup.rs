@@ -51,31 +51,7 @@ impl Application {
             config.server.issuer.clone()
         };
         let store = open_store(&config).await?;
-        let cache = open_cache(&config, clock.clone()).await?;
-        let kek = crate::secrets::Kek::from_config(&config.keys)?;
-        let csrf_key = kek.derive("csrf");
-        let message_key = crate::secrets::MessageKey::derive(&kek);
-        let keys = crate::keys::Keyring::load(store.clone(), kek, clock.now())
-            .await
-            .context("cannot load the signing keys")?;
-        let hasher = crate::hashing::Hasher::new(&config.hash)?;
-        if !config.captcha.test_answer.is_empty() {
-            tracing::warn!(
-                "captcha.test_answer is set: the captcha is NOT protecting this server (tests only)"
-            );
-        }
-        let app = App {
-            config,
-            issuer,
-            store,
-            cache,
-            clock,
-            keys,
-            hasher,
-            csrf_key,
-            message_key,
-            draining: std::sync::atomic::AtomicBool::new(false),
-        };
+        let app = assemble(config, issuer, store, clock).await?;
         Ok(Self {
             listener,
             address,
@@ -181,6 +157,55 @@ impl Application {
 /// Connects the configured store, ready for this release: in development pending
 /// migrations are applied (the embedded default needs no set-up); in production only
 /// `cus migrate` changes the schema, and a database with pending migrations is refused.
+/// Everything the services need, around an open store: the cache, the signing keys, the
+/// hasher and the keys derived from the KEK.
+async fn assemble(
+    config: Config,
+    issuer: String,
+    store: Arc<dyn cus_store::Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<App> {
+    let cache = open_cache(&config, clock.clone()).await?;
+    let kek = crate::secrets::Kek::from_config(&config.keys)?;
+    let csrf_key = kek.derive("csrf");
+    let message_key = crate::secrets::MessageKey::derive(&kek);
+    let keys = crate::keys::Keyring::load(store.clone(), kek, clock.now())
+        .await
+        .context("cannot load the signing keys")?;
+    let hasher = crate::hashing::Hasher::new(&config.hash)?;
+    if !config.captcha.test_answer.is_empty() {
+        tracing::warn!(
+            "captcha.test_answer is set: the captcha is NOT protecting this server (tests only)"
+        );
+    }
+    Ok(App {
+        config,
+        issuer,
+        store,
+        cache,
+        clock,
+        keys,
+        hasher,
+        csrf_key,
+        message_key,
+        draining: std::sync::atomic::AtomicBool::new(false),
+    })
+}
+
+/// The services for a `cus` command that acts as the server would (the help desk's
+/// `cus account …`): the existing store, the shared cache, the keys, nothing listening.
+/// Links in mails name `server.issuer` (or `http://` + `server.listen` when unset).
+pub async fn command_state(config: Config) -> anyhow::Result<AppState> {
+    let store = open_existing_store(&config).await?;
+    let issuer = if config.server.issuer.is_empty() {
+        format!("http://{}", config.server.listen)
+    } else {
+        config.server.issuer.clone()
+    };
+    let app = assemble(config, issuer, store, Arc::new(SystemClock)).await?;
+    Ok(AppState(Arc::new(app)))
+}
+
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
     let store = connect_store(config).await?;
     if config.environment == crate::config::Environment::Production {
@@ -201,9 +226,6 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::St
     Ok(store)
 }
 
-/// [`open_store`] for every command but `cus serve`: a missing SQLite file is refused, not
-/// created, so a mistyped `database.url` never yields an empty database (only `cus migrate
-/// --create`, and `cus serve` in development, create one).
 /// Opens the cache `cache.url` names; the in-process cache measures its TTLs by `clock`.
 pub async fn open_cache(
     config: &Config,
@@ -223,6 +245,9 @@ pub async fn open_cache(
     })
 }
 
+/// [`open_store`] for every command but `cus serve`: a missing SQLite file is refused, not
+/// created, so a mistyped `database.url` never yields an empty database (only `cus migrate
+/// --create`, and `cus serve` in development, create one).
 pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
     refuse_missing(config)?;
     open_store(config).await

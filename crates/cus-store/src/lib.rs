@@ -20,8 +20,8 @@ use uuid::Uuid;
 pub use change::Change;
 pub use error::StoreError;
 pub use model::{
-    AuditFilter, AuditRecord, Backlog, Consent, DeliveryStatus, PoolUsage, RefreshToken,
-    SigningKey, StoredNotification,
+    AccountSearch, AuditFilter, AuditRecord, Backlog, Consent, DeliveryStatus, PoolUsage,
+    RefreshToken, SigningKey, StoredNotification,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -50,6 +50,33 @@ pub trait Accounts: Send + Sync {
         credentials: &cus_core::Credentials,
         change: Change<'_>,
     ) -> Result<()>;
+    /// The help desk disables an account at `at`: its `disabled_at` and `tokens_valid_after`
+    /// become `at` (every session and access token from before ends), a generated CUS still
+    /// waiting is cancelled, the change's
+    /// `revoke_tokens_at` revokes its refresh tokens, and the change's notices and audit
+    /// event are written, all in one transaction. `false`, and nothing written, if the
+    /// account does not exist.
+    async fn disable_account(
+        &self,
+        id: AccountId,
+        at: OffsetDateTime,
+        change: Change<'_>,
+    ) -> Result<bool>;
+    /// Clears `disabled_at` (what ended while disabled stays ended), with the change's
+    /// notices and audit event; `false`, and nothing written, if the account does not exist.
+    async fn enable_account(
+        &self,
+        id: AccountId,
+        at: OffsetDateTime,
+        change: Change<'_>,
+    ) -> Result<bool>;
+    /// Deletes the account with its consents and refresh tokens, and writes the change's
+    /// notices and audit event (the trail keeps the RUT: events name it, not the row);
+    /// `false`, and nothing written, if it does not exist.
+    async fn delete_account(&self, id: AccountId, change: Change<'_>) -> Result<bool>;
+    /// The help desk's search: at most `limit` accounts, ordered by RUT, each search one
+    /// index lookup or range however many accounts there are.
+    async fn find_accounts(&self, search: &AccountSearch, limit: u32) -> Result<Vec<Account>>;
     /// The account whose pending e-mail verification token has this hash.
     async fn account_by_email_verification(
         &self,

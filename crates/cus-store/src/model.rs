@@ -93,6 +93,18 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// How the help desk looks for accounts (a RUT is `Accounts::account_by_rut`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountSearch {
+    /// The account's e-mail or its legal representative's, ignoring case.
+    Email(String),
+    /// The mobile as stored (`+569XXXXXXXX`), the account's or its representative's.
+    Celular(String),
+    /// The start of the apellido paterno or of the nombres (a company's razón social),
+    /// ignoring the case of ASCII letters.
+    NamePrefix(String),
+}
+
 /// Which audit events to read back: every condition given must hold. A page is read
 /// newest first.
 #[derive(Debug, Clone, Default)]
@@ -154,6 +166,7 @@ pub(crate) struct AccountRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub tokens_valid_after: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl AccountRow {
@@ -205,6 +218,7 @@ impl AccountRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             tokens_valid_after: self.tokens_valid_after,
+            disabled_at: self.disabled_at,
         };
         let credentials = Credentials {
             cus_hash: self.cus_hash,

@@ -31,6 +31,9 @@ const NAME: &str = "postgres";
 /// Nodes claim outbox rows concurrently: each skips the rows another is leasing (see
 /// `sql/outbox.rs`).
 const SKIP_LOCKED: bool = true;
+/// Text compares by the database's collation: a name prefix is a range only in `COLLATE "C"`
+/// (the help desk indexes are built so; see `sql/accounts.rs`).
+const BINARY_ORDER: bool = false;
 
 #[expect(
     clippy::duplicate_mod,

@@ -55,6 +55,8 @@ type Backend = SqliteStore;
 const NAME: &str = "sqlite";
 /// One writer at a time: an outbox claim is its own transaction, no row lock to skip.
 const SKIP_LOCKED: bool = false;
+/// Text compares byte by byte (`BINARY`): a name prefix is a range of a plain index.
+const BINARY_ORDER: bool = true;
 
 #[expect(
     clippy::duplicate_mod,

@@ -178,6 +178,7 @@ fn metadata() -> impl Strategy<Value = ClientMetadata> {
         prop::sample::select(vec![
             "openid profile",
             "openid cus:admin",
+            "cus:helpdesk",
             "openid  email",
             "x",
         ])
@@ -258,7 +259,7 @@ proptest! {
                 prop_assert_eq!(&client.secret_hash, &None);
             }
             for scope in &client.scopes {
-                prop_assert!(crate::claims::SCOPES.contains(&scope.as_str()) || scope == ADMIN_SCOPE);
+                prop_assert!(crate::claims::SCOPES.contains(&scope.as_str()) || OPERATOR_SCOPES.contains(&scope.as_str()));
             }
             for contact in &client.contacts {
                 prop_assert!(contact.contains('@'), "{contact}");
@@ -269,7 +270,7 @@ proptest! {
     #[test]
     fn self_service_never_grants_operator_powers(meta in metadata()) {
         let operator_only = meta.first_party.is_some()
-            || meta.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| x == ADMIN_SCOPE));
+            || meta.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| OPERATOR_SCOPES.contains(&x)));
         prop_assert_eq!(meta.self_service().is_err(), operator_only);
     }
 

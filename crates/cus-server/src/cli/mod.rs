@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod accounts;
 mod audit;
 mod clients;
 mod export;
@@ -88,7 +89,7 @@ pub enum Command {
     /// Manage accounts.
     Account {
         #[command(subcommand)]
-        command: AccountCommand,
+        command: accounts::AccountCommand,
     },
 }
 
@@ -106,42 +107,6 @@ pub enum KeysCommand {
         /// The new KEK: base64 of 32 random bytes (`openssl rand -base64 32`).
         #[arg(long, value_name = "FILE")]
         new_kek_file: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AccountCommand {
-    /// Create a persona natural account. The CUS is read from standard input, or generated
-    /// and printed with --generate (then it must be changed at first login).
-    Create {
-        #[arg(long)]
-        rut: String,
-        #[arg(long)]
-        nombres: String,
-        /// Apellido paterno, then materno (repeat the flag).
-        #[arg(long = "apellidos", num_args = 1..=2, required = true)]
-        apellidos: Vec<String>,
-        #[arg(long)]
-        email: String,
-        /// Mobile as +569XXXXXXXX.
-        #[arg(long)]
-        celular: Option<String>,
-        /// Street of the home address (with --numero and --comuna).
-        #[arg(long, requires_all = ["numero", "comuna"])]
-        calle: Option<String>,
-        #[arg(long)]
-        numero: Option<String>,
-        /// CUT code of the comuna, e.g. 13101 for Santiago.
-        #[arg(long)]
-        comuna: Option<u32>,
-        #[arg(long)]
-        generate: bool,
-    },
-    /// Print everything CUS holds about a person as JSON (a personal-data request, Ley
-    /// 21.719): audited as an access by the operator.
-    Export {
-        /// The person's or company's RUT.
-        rut: String,
     },
 }
 
@@ -199,10 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RegistrationToken { command } => {
             clients::run_registration_token(&config, command).await
         }
-        Command::Account {
-            command: AccountCommand::Export { rut },
-        } => export::run(&config, &rut, operator).await,
-        Command::Account { command } => account(&config, command, operator).await,
+        Command::Account { command } => accounts::run(config, command, operator).await,
         Command::Audit(args) => audit::run(&config, args).await,
         Command::Outbox { to, limit, json } => outbox(&config, to, limit, json).await,
     }
@@ -280,85 +242,6 @@ async fn keys(config: &Config, command: KeysCommand, operator: Operator<'_>) -> 
                 ));
             }
         }
-    }
-    Ok(())
-}
-
-async fn account(
-    config: &Config,
-    command: AccountCommand,
-    operator: Operator<'_>,
-) -> anyhow::Result<()> {
-    let AccountCommand::Create {
-        rut,
-        nombres,
-        apellidos,
-        email,
-        celular,
-        calle,
-        numero,
-        comuna,
-        generate,
-    } = command
-    else {
-        // `run` hands the other account commands to their own modules.
-        anyhow::bail!("not an account creation");
-    };
-    let address = match (calle, numero, comuna) {
-        (Some(calle), Some(numero), Some(codigo_comuna)) => {
-            if cus_core::Catalogue::chile().comuna(codigo_comuna).is_none() {
-                anyhow::bail!("--comuna {codigo_comuna} is not the CUT code of a comuna");
-            }
-            Some(cus_core::Address {
-                calle,
-                numero,
-                block: None,
-                departamento: None,
-                codigo_comuna,
-            })
-        }
-        _ => None,
-    };
-    let rut = cus_core::Rut::parse(&rut).map_err(|e| anyhow::anyhow!("--rut: {e}"))?;
-    let email =
-        cus_core::contact::Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-    let cus = if generate {
-        crate::admin::generate_cus()
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    };
-    let operator = operator.name()?;
-    let store = startup::open_existing_store(config).await?;
-    let hasher = crate::hashing::Hasher::new(&config.hash)?;
-    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-    let spec = crate::admin::AccountSpec {
-        rut,
-        nombres,
-        apellidos,
-        email,
-        celular,
-        address,
-    };
-    let account = crate::admin::create_account(
-        store.as_ref(),
-        &hasher,
-        spec,
-        &cus,
-        generate,
-        &operator,
-        now,
-    )
-    .await?;
-    print_out(&format!(
-        "account {} created for RUT {}",
-        account.id, account.rut
-    ));
-    if generate {
-        print_out(&format!(
-            "generated CUS: {cus}\n(give it to the person; it must be changed at first login)"
-        ));
     }
     Ok(())
 }

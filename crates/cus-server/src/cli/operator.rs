@@ -2,9 +2,6 @@
 
 use anyhow::bail;
 
-/// The longest operator name kept; longer ones are refused, not cut.
-const MAX_LEN: usize = 64;
-
 /// Who is at the command, as `--operator` gave it. Resolved only by a command that changes
 /// something, so a read-only command works without `--operator` or `$USER`.
 #[derive(Debug, Clone, Copy)]
@@ -30,14 +27,10 @@ fn resolve(given: Option<&str>) -> anyhow::Result<String> {
     let Some(name) = given.map(str::to_owned).or_else(from_os) else {
         bail!("say who is acting with --operator NAME (no $USER or $LOGNAME to use instead)");
     };
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_LEN {
-        bail!("--operator must have 1 to {MAX_LEN} characters");
+    match cus_core::audit::operator_name(&name) {
+        Ok(name) => Ok(format!("cli:{name}")),
+        Err(why) => bail!("--operator: {why}"),
     }
-    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        bail!("--operator must be one word, without spaces or control characters");
-    }
-    Ok(format!("cli:{name}"))
 }
 
 #[cfg(test)]

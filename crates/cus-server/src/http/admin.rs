@@ -1,5 +1,6 @@
 //! The admin API, `/admin/api/v1`: client management for tools, authenticated by an access
-//! token (client_credentials) carrying the `cus:admin` scope. JSON in, JSON out; errors in
+//! token (client_credentials) carrying the `cus:admin` scope (the help desk's accounts
+//! operations, under the `cus:helpdesk` scope, are in `helpdesk.rs`). JSON in, JSON out; errors in
 //! one envelope `{"error": {"code", "message"}}`. The OpenAPI 3.1 document is generated
 //! from these handlers and served at `/admin/api/v1/openapi.json`.
 
@@ -69,9 +70,11 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document, as served.
+/// The document, as served: the clients API and the help desk's accounts API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    AdminApi::openapi()
+    let mut document = AdminApi::openapi();
+    document.merge(super::helpdesk::HelpdeskApi::openapi());
+    document
 }
 
 async fn openapi_json() -> Response {
@@ -90,7 +93,8 @@ pub struct ErrorEnvelope {
 #[schema(as = ApiErrorBody)]
 pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `invalid_request`, `invalid_redirect_uri`,
-    /// `invalid_client_metadata`, `already_exists`, `not_found`, `server_error`.
+    /// `invalid_client_metadata`, `already_exists`, `not_found`, `refused` (the account's
+    /// state does not allow the operation), `server_error`.
     pub code: String,
     pub message: String,
 }
@@ -111,6 +115,29 @@ pub struct Admin {
     client_id: String,
 }
 
+/// The live access token of an admin API call, if it carries `scope`: each part of the API
+/// asks for its own scope, so a `cus:admin` token cannot act on accounts nor a
+/// `cus:helpdesk` token on clients.
+pub(super) async fn authorized(
+    parts: &Parts,
+    app: &AppState,
+    scope: &str,
+    lacking: &'static str,
+) -> Result<cus_core::access_token::AccessTokenClaims, ApiError> {
+    let token = bearer::token(&parts.headers)
+        .ok_or(ApiError::Unauthorized("a Bearer access token is required"))?;
+    let claims = tokens::live_access_token(app, token)
+        .await?
+        .map(|access| access.claims)
+        .ok_or(ApiError::Unauthorized(
+            "the access token is invalid or expired",
+        ))?;
+    if !claims.scopes().any(|s| s == scope) {
+        return Err(ApiError::Forbidden(lacking));
+    }
+    Ok(claims)
+}
+
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
@@ -118,20 +145,8 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer::token(&parts.headers)
-            .ok_or(ApiError::Unauthorized("a Bearer access token is required"))?;
-        let claims = tokens::live_access_token(app, token)
-            .await?
-            .map(|access| access.claims)
-            .ok_or(ApiError::Unauthorized(
-                "the access token is invalid or expired",
-            ))?;
-        let has_scope = claims.scopes().any(|s| s == ADMIN_SCOPE);
-        if !has_scope {
-            return Err(ApiError::Forbidden(
-                "the access token lacks the cus:admin scope",
-            ));
-        }
+        let lacking = "the access token lacks the cus:admin scope";
+        let claims = authorized(parts, app, ADMIN_SCOPE, lacking).await?;
         let client_id = claims.client_id;
         Ok(Self { client_id })
     }
@@ -144,7 +159,7 @@ impl Admin {
 }
 
 /// The JSON body, or `invalid_request` saying why it is not one.
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::BadBody(format!(
             "the body is not valid JSON for this operation: {e}"

@@ -288,13 +288,21 @@ fn invalid_token(description: &'static str) -> Response {
 pub enum ApiError {
     /// No Bearer token, or not a live one.
     Unauthorized(&'static str),
-    /// A live token without the `cus:admin` scope.
+    /// A live token without the scope the operation needs (`cus:admin`, `cus:helpdesk`).
     Forbidden(&'static str),
     /// A body that is not what the operation takes.
     BadBody(String),
     /// The client rules refused, or the store failed.
     Client(ClientError),
+    /// A help-desk operation did not happen.
+    Helpdesk(crate::helpdesk::HelpdeskError),
     Internal(anyhow::Error),
+}
+
+impl From<crate::helpdesk::HelpdeskError> for ApiError {
+    fn from(e: crate::helpdesk::HelpdeskError) -> Self {
+        Self::Helpdesk(e)
+    }
 }
 
 impl From<ClientError> for ApiError {
@@ -331,6 +339,17 @@ impl IntoResponse for ApiError {
                 ClientError::NotFound => (StatusCode::NOT_FOUND, e.code(), e.to_string()),
                 ClientError::Store(_) => return Self::Internal(e.into()).into_response(),
             },
+            Self::Helpdesk(e) => {
+                use crate::helpdesk::HelpdeskError;
+                match e {
+                    HelpdeskError::NotFound => (StatusCode::NOT_FOUND, "not_found", e.to_string()),
+                    HelpdeskError::Invalid(message) => {
+                        (StatusCode::BAD_REQUEST, "invalid_request", message)
+                    }
+                    HelpdeskError::Refused(message) => (StatusCode::CONFLICT, "refused", message),
+                    HelpdeskError::Internal(e) => return Self::Internal(e).into_response(),
+                }
+            }
             Self::Internal(e) => {
                 log_internal(&e);
                 (

@@ -8,6 +8,7 @@ mod csrf;
 mod errors;
 mod extract;
 mod health;
+mod helpdesk;
 mod lifecycle;
 pub mod meta;
 mod my_data;
@@ -51,6 +52,7 @@ fn routes() -> Routes {
         .merge(consents::routes())
         .merge(my_data::routes())
         .merge(admin::routes())
+        .merge(helpdesk::routes())
         .merge(registration::routes())
         .merge(lifecycle::routes())
         .route("/static/cus.css", axum::routing::get(stylesheet))

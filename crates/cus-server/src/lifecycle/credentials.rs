@@ -43,6 +43,9 @@ pub enum Attempt {
     CaptchaRequired,
     /// Locked by repeated wrong CUS (perhaps by this very attempt): nothing was checked.
     Locked,
+    /// The RUT and CUS were right, but the help desk disabled the account
+    /// ([`cus_core::Account::usable`]): told only to whoever knows the CUS.
+    Disabled,
 }
 
 impl Attempt {
@@ -53,6 +56,7 @@ impl Attempt {
             Self::Wrong { .. } => "wrong",
             Self::CaptchaRequired => "captcha_required",
             Self::Locked => "locked",
+            Self::Disabled => "disabled",
         }
     }
 }
@@ -97,6 +101,13 @@ async fn check(
     };
     if let Some(verified) = verify(app, rut, cus, meta.now).await? {
         lockout::succeeded(app, rut).await?;
+        if !verified.account.usable() {
+            let mut event = audit(AuditKind::LoginFailed, rut, meta);
+            event.outcome = AuditOutcome::Failed;
+            event.detail = Some(format!("account disabled, at {place}"));
+            crate::audit::record(app, &event).await;
+            return Ok(Attempt::Disabled);
+        }
         return Ok(Attempt::Verified(Box::new(verified)));
     }
     let mut event = audit(AuditKind::LoginFailed, rut, meta);

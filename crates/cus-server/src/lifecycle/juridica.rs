@@ -121,6 +121,7 @@ pub async fn register(
         created_at: now,
         updated_at: now,
         tokens_valid_after: now,
+        disabled_at: None,
     };
     let name = account.display_name();
     let extra = if representante.email == account.email {

@@ -188,6 +188,26 @@ pub fn registered_as_representative(
     )
 }
 
+/// To the company and to its new legal representative, when the help desk names one.
+pub fn representative_named(
+    to: &str,
+    representative: &str,
+    company: &str,
+    now: OffsetDateTime,
+) -> Notification {
+    email(
+        to,
+        "Cambio de representante legal en Clave Única SENCE",
+        format!(
+            "Hola:\n\nEl {}, la mesa de ayuda de SENCE registró a {representative} como \
+             representante legal de {company} en Clave Única SENCE. Desde ahora las nuevas CUS \
+             de la empresa llegarán a su celular.",
+            when(now)
+        ),
+        now,
+    )
+}
+
 pub fn login_locked(to: &str, name: &str, minutes: u64, now: OffsetDateTime) -> Notification {
     email(
         to,

@@ -46,7 +46,7 @@ pub struct Sent {
 }
 
 /// Sets a new e-mail verification token in `credentials`; returns the link to send.
-pub(super) fn verification_link(
+pub(crate) fn verification_link(
     app: &AppState,
     now: OffsetDateTime,
     credentials: &mut Credentials,
@@ -128,6 +128,7 @@ pub async fn register(
         created_at: now,
         updated_at: now,
         tokens_valid_after: now,
+        disabled_at: None,
     };
     save_registration(
         app,
@@ -229,6 +230,13 @@ fn answer_attempts(rut: &Rut) -> Key {
     Key::new(Namespace::Counter, format!("answer:{}", rut.compact()))
 }
 
+/// Forgets the secret answers counted for the RUT and their lock (the help desk's unlock:
+/// the person proved who they are to a person).
+pub(crate) async fn clear_answer_limit(app: &AppState, rut: &Rut) -> anyhow::Result<()> {
+    app.cache.delete(&answer_lock(rut)).await?;
+    Ok(app.cache.delete(&answer_attempts(rut)).await?)
+}
+
 /// Genere nueva CUS, step 2: a right answer queues a new CUS to the registered mobile and,
 /// when it is verified, e-mail (`accounts.new_cus_requires_verified_email`). At most five
 /// answers per RUT per hour are checked; the sixth is refused unchecked. The attempt is
@@ -259,8 +267,7 @@ pub async fn generate(
         .hasher
         .verify(&contact::normalize_answer(answer), stored_answer)
         .await;
-    let now = meta.now;
-    let Some((account, mut credentials)) = found.filter(|_| right) else {
+    let Some((account, credentials)) = found.filter(|_| right) else {
         let mut event = audit(AuditKind::CusGenerated, rut, meta);
         event.outcome = AuditOutcome::WrongAnswer;
         crate::audit::record(app, &event).await;
@@ -270,6 +277,31 @@ pub async fn generate(
         }
         return Err(invalid("respuesta", "La respuesta no es correcta."));
     };
+    let event = audit(AuditKind::CusGenerated, rut, meta);
+    let sent = send_new_cus(app, &account, credentials, &event).await?;
+    // The secret answer unlocks logins (the new CUS must be usable) but keeps the lock
+    // ladder, and the answer counts among the hour's five: knowing the answer must not
+    // buy endless rounds of CUS guesses.
+    super::lockout::unlock(app, rut).await?;
+    Ok(sent)
+}
+
+/// Sends a new CUS to the account's registered channels: the mobile (for a company, its
+/// legal representative's) and, when it is verified (`accounts.new_cus_requires_verified_email`),
+/// the e-mail. The CUS is pending beside the current one until first used or
+/// `accounts.generated_cus_ttl`. `event` is written with it. The one sender of a generated
+/// CUS: "Genere nueva CUS" after the secret answer, and the help desk's forced one. A
+/// disabled account gets none.
+pub(crate) async fn send_new_cus(
+    app: &AppState,
+    account: &Account,
+    mut credentials: Credentials,
+    event: &AuditEvent,
+) -> Result<Sent, FlowError> {
+    if !account.usable() {
+        return Err(FlowError::Refused(DISABLED.into()));
+    }
+    let now = event.at;
     let by_email = account.email_verified || !app.config.accounts.new_cus_requires_verified_email;
     if !by_email && account.celular.is_none() {
         return Err(FlowError::Refused(UNVERIFIED_EMAIL.into()));
@@ -305,18 +337,13 @@ pub async fn generate(
             &app.message_key,
         )?);
     }
-    let event = audit(AuditKind::CusGenerated, rut, meta);
     app.store
         .update_account(
-            &account,
+            account,
             &credentials,
-            Change::audited(&event).with_notices(&notifications),
+            Change::audited(event).with_notices(&notifications),
         )
         .await?;
-    // The secret answer unlocks logins (the new CUS must be usable) but keeps the lock
-    // ladder, and the answer counts among the hour's five: knowing the answer must not
-    // buy endless rounds of CUS guesses.
-    super::lockout::unlock(app, rut).await?;
     Ok(Sent {
         email: by_email.then(|| mask_email(&account.email)),
         celular: account.celular.as_deref().map(mask_celular),
@@ -405,11 +432,16 @@ async fn checked_cus(
             Err(invalid("cus", "RUT o Clave CUS incorrectos."))
         }
         Attempt::Locked => Err(FlowError::Refused(LOCKED.into())),
+        Attempt::Disabled => Err(FlowError::Refused(DISABLED.into())),
     }
 }
 
 /// The message while a RUT is locked (the login page's too).
 pub const LOCKED: &str = "Por seguridad, el ingreso con este RUT está bloqueado temporalmente por demasiados intentos fallidos. Intente más tarde, o genere una nueva CUS.";
+
+/// The message for a disabled account (the login page's too), shown only to whoever proved
+/// they hold it (the right CUS or secret answer).
+pub const DISABLED: &str = "Esta Clave Única SENCE está deshabilitada. Para habilitarla, llame a la mesa de ayuda de SENCE al (56-2) 2870 61 00.";
 
 /// After logging in with a generated CUS: the person's own CUS, for the account `id`.
 pub async fn replace_generated(
@@ -429,6 +461,9 @@ pub async fn replace_generated(
         .account_by_rut(&account.rut)
         .await?
         .ok_or_else(|| FlowError::Refused("La cuenta ya no existe.".into()))?;
+    if !account.usable() {
+        return Err(FlowError::Refused(DISABLED.into()));
+    }
     set_cus(app, account, credentials, new, repeated, meta).await
 }
 

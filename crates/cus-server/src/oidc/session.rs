@@ -111,9 +111,9 @@ pub async fn sessions_of_account(
                 s.account_id == account
                     && now - s.last_seen <= oidc.session_idle.secs()
                     && now - s.auth_time <= oidc.session_absolute.secs()
-                    && current.as_ref().is_some_and(|a| {
-                        !super::tokens::cus_changed_since(a, s.auth_time, s.auth_ms)
-                    })
+                    && current
+                        .as_ref()
+                        .is_some_and(|a| !super::tokens::login_revoked(a, s.auth_time, s.auth_ms))
             });
         match session {
             Some(session) => live.push(session),
@@ -125,7 +125,8 @@ pub async fn sessions_of_account(
 }
 
 /// The live session a cookie names, touched (idle timeout restarts); `None` when absent,
-/// idle too long, past its absolute lifetime, or older than the account's last CUS change.
+/// idle too long, past its absolute lifetime, older than the account's last CUS change, or
+/// of an account the help desk disabled.
 pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session>> {
     let k = key(cookie);
     let Some(mut session) = app.cache.get_json::<Session>(&k).await? else {
@@ -136,9 +137,7 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
     let idle = now - session.last_seen > oidc.session_idle.secs();
     let expired = now - session.auth_time > oidc.session_absolute.secs();
     let revoked = match app.store.account_by_id(session.account_id).await? {
-        Some(account) => {
-            super::tokens::cus_changed_since(&account, session.auth_time, session.auth_ms)
-        }
+        Some(account) => super::tokens::login_revoked(&account, session.auth_time, session.auth_ms),
         None => true,
     };
     if idle || expired || revoked {

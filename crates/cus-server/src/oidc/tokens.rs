@@ -339,9 +339,10 @@ async fn client_credentials(
             "scope not allowed for client_credentials",
         ));
     }
+    let operator = operator_claim(form, &requested)?;
     let now = app.clock.now();
     let exp = now.unix_timestamp() + app.config.oidc.access_token_ttl.secs();
-    let claims = json!({
+    let mut claims = json!({
         "iss": app.issuer,
         "sub": client.client_id.0,
         "aud": client.client_id.0,
@@ -351,6 +352,9 @@ async fn client_credentials(
         "jti": random_token(),
         "scope": requested.join(" "),
     });
+    if let Some(operator) = operator {
+        claims["operator"] = json!(operator);
+    }
     let access_token = app
         .keys
         .sign(&app.config.keys.access_token_alg, "at+jwt", &claims, now)
@@ -365,7 +369,27 @@ async fn client_credentials(
     })
 }
 
-/// The account behind a grant, if it still exists and its CUS did not change since.
+/// The `operator` a help-desk tool names at the token endpoint: allowed only with the
+/// `cus:helpdesk` scope requested (so only a client holding it), and only a name the trail
+/// can keep (`cus_core::audit::operator_name`, the CLI's rule).
+fn operator_claim(form: &TokenForm, requested: &[String]) -> Result<Option<String>, OAuthError> {
+    let Some(given) = form.operator.as_deref() else {
+        return Ok(None);
+    };
+    let helpdesk = cus_core::client_metadata::HELPDESK_SCOPE;
+    if !requested.iter().any(|s| s == helpdesk) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "operator is allowed only with the cus:helpdesk scope",
+        ));
+    }
+    cus_core::audit::operator_name(given)
+        .map(|name| Some(name.to_owned()))
+        .map_err(|why| OAuthError::new(ErrorCode::InvalidRequest, why))
+}
+
+/// The account behind a grant, if it still exists, is not disabled, and its CUS did not
+/// change since.
 async fn live_account(
     app: &AppState,
     id: AccountId,
@@ -378,8 +402,10 @@ async fn live_account(
         .await
         .map_err(server_error)?
         .ok_or_else(|| grant_error("the account no longer exists"))?;
-    if cus_changed_since(&account, auth_time, auth_ms) {
-        return Err(grant_error("the grant was revoked (the CUS changed)"));
+    if login_revoked(&account, auth_time, auth_ms) {
+        return Err(grant_error(
+            "the grant was revoked (the CUS changed or the account is disabled)",
+        ));
     }
     Ok(account)
 }
@@ -392,12 +418,17 @@ pub fn refresh_scopes(stored: &cus_store::RefreshToken) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether everything issued for a login is revoked: the CUS changed (or was generated)
-/// after it. The one test of `tokens_valid_after`, for every kind of token. Compared in
+/// Whether everything issued for a login is revoked: the account is disabled
+/// ([`Account::usable`]), or the CUS changed (or was generated) after the login. Every
+/// session, access token and refresh token is judged here. The one test of
+/// `tokens_valid_after`, for every kind of token. Compared in
 /// milliseconds, so a change ends the sessions opened earlier in the same second (an
 /// attacker signing in many times a second must not keep one past the owner's change);
 /// `auth_ms` 0 (a record from before milliseconds were kept) counts from the second's start.
-pub fn cus_changed_since(account: &Account, auth_time: i64, auth_ms: i64) -> bool {
+pub fn login_revoked(account: &Account, auth_time: i64, auth_ms: i64) -> bool {
+    if !account.usable() {
+        return true;
+    }
     let login = if auth_ms > 0 {
         auth_ms
     } else {
@@ -543,7 +574,7 @@ impl AccessClaims {
 /// The one liveness rule for access tokens, applied by everything that accepts one
 /// (userinfo, introspection, revocation): one of our `at+jwt` tokens, from our issuer, not
 /// expired, its `jti` not revoked, and — for a person's token — the account still there and
-/// its CUS unchanged since the login the token stems from ([`cus_changed_since`]).
+/// its CUS unchanged since the login the token stems from ([`login_revoked`]).
 /// `Ok(None)` for any token that is not live; `Err` only when the store or cache fails.
 pub async fn live_access_token(
     app: &AppState,
@@ -580,7 +611,7 @@ pub async fn live_access_token(
         return Ok(None);
     };
     let account = match app.store.account_by_id(AccountId(id)).await? {
-        Some(account) if !cus_changed_since(&account, auth_time, claims.auth_ms) => account,
+        Some(account) if !login_revoked(&account, auth_time, claims.auth_ms) => account,
         _ => return Ok(None),
     };
     Ok(Some(AccessClaims {
@@ -617,7 +648,7 @@ pub async fn live_refresh_token(
     }
     let grant: RefreshGrant = serde_json::from_str(&stored.grant_json)?;
     match app.store.account_by_id(stored.account_id).await? {
-        Some(account) if !cus_changed_since(&account, grant.auth_time, grant.auth_ms) => {}
+        Some(account) if !login_revoked(&account, grant.auth_time, grant.auth_ms) => {}
         _ => return Ok(None),
     }
     Ok(Some(LiveRefresh {

@@ -7,6 +7,7 @@ mod cli;
 mod database_creation;
 mod delivery;
 mod foundation;
+mod helpdesk;
 mod helpers;
 mod juridica;
 mod keys;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use cus_core::{Account, AccountId, Credentials, NewAccount, Rut};
 
-use super::{Backend, Query, record, refresh_tokens};
-use crate::model::AccountRow;
+use super::{BINARY_ORDER, Backend, Query, record, refresh_tokens};
+use crate::model::{AccountRow, AccountSearch};
 use crate::{Change, Result, StoreError};
 
 /// The columns a write sets, in the order `bind_fields` binds them: `$1` to `$30`.
@@ -45,14 +45,71 @@ const UPDATE: &str = "UPDATE accounts SET nombres = $1, apellido_paterno = $2, \
      rep_apellidos = $27, rep_email = $28, rep_celular = $29, pending_cus_expires = $30 \
      WHERE id = $31 AND tokens_valid_after = $32";
 
+/// What a read returns: every column, and the help desk's `disabled_at`, which no account
+/// write sets (only [`DISABLE`] and [`ENABLE`] do).
+macro_rules! read {
+    () => {
+        concat!("SELECT ", columns!(), ", disabled_at FROM accounts")
+    };
+}
+
 const EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
-const BY_RUT: &str = concat!("SELECT ", columns!(), " FROM accounts WHERE rut = $1");
-const BY_ID: &str = concat!("SELECT ", columns!(), " FROM accounts WHERE id = $1");
-const BY_EMAIL_VERIFICATION: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM accounts WHERE email_verify_hash = $1"
+const BY_RUT: &str = concat!(read!(), " WHERE rut = $1");
+const BY_ID: &str = concat!(read!(), " WHERE id = $1");
+const BY_EMAIL_VERIFICATION: &str = concat!(read!(), " WHERE email_verify_hash = $1");
+
+/// Disabling ends everything issued before it: `tokens_valid_after` moves to the moment,
+/// and a generated CUS still waiting is cancelled (it must not outlive the disabling).
+const DISABLE: &str = "UPDATE accounts SET disabled_at = $1, updated_at = $1, \
+     tokens_valid_after = $1, pending_cus_hash = NULL, pending_cus_expires = NULL WHERE id = $2";
+const ENABLE: &str = "UPDATE accounts SET disabled_at = NULL, updated_at = $1 WHERE id = $2";
+/// Consents and refresh tokens go with the account (`ON DELETE CASCADE`).
+const DELETE: &str = "DELETE FROM accounts WHERE id = $1";
+
+/// The help desk's searches, each one index lookup (`…_helpdesk.sql` migration).
+const BY_EMAIL: &str = concat!(
+    read!(),
+    " WHERE lower(email) = $1 OR lower(rep_email) = $1 ORDER BY rut LIMIT $2"
 );
+const BY_CELULAR: &str = concat!(
+    read!(),
+    " WHERE celular = $1 OR rep_celular = $1 ORDER BY rut LIMIT $2"
+);
+
+/// A name prefix is a range of an index in byte order: `[$1, $2)`, read in index order so
+/// the limit stops the scan. PostgreSQL says "byte order" with `COLLATE "C"` (the index is
+/// built so); SQLite compares bytes already.
+macro_rules! prefix {
+    ($column:literal, $collate:literal) => {
+        concat!(
+            read!(),
+            " WHERE lower(",
+            $column,
+            ")",
+            $collate,
+            " >= $1 AND lower(",
+            $column,
+            ")",
+            $collate,
+            " < $2 ORDER BY lower(",
+            $column,
+            ")",
+            $collate,
+            " LIMIT $3"
+        )
+    };
+}
+
+const BY_APELLIDO_PREFIX: &str = if BINARY_ORDER {
+    prefix!("apellido_paterno", "")
+} else {
+    prefix!("apellido_paterno", " COLLATE \"C\"")
+};
+const BY_NOMBRES_PREFIX: &str = if BINARY_ORDER {
+    prefix!("nombres", "")
+} else {
+    prefix!("nombres", " COLLATE \"C\"")
+};
 
 /// Binds every field a write sets, `$1` to `$30` in `fields!` order: the one list both
 /// the insert and the update use, so a new column cannot be saved by one and not the other.
@@ -160,6 +217,106 @@ impl crate::Accounts for Backend {
         Ok(())
     }
 
+    async fn disable_account(
+        &self,
+        id: AccountId,
+        at: time::OffsetDateTime,
+        change: Change<'_>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(DISABLE)
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(revoke_at) = change.revoke_tokens_at {
+            refresh_tokens::revoke_account(&mut *tx, id, revoke_at).await?;
+        }
+        record(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn enable_account(
+        &self,
+        id: AccountId,
+        at: time::OffsetDateTime,
+        change: Change<'_>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(ENABLE)
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        record(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_account(&self, id: AccountId, change: Change<'_>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(DELETE).bind(id.0).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        record(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn find_accounts(&self, search: &AccountSearch, limit: u32) -> Result<Vec<Account>> {
+        let limit = i64::from(limit.max(1));
+        let rows = match search {
+            AccountSearch::Email(email) => {
+                sqlx::query_as::<_, AccountRow>(BY_EMAIL)
+                    .bind(email.to_lowercase())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            AccountSearch::Celular(celular) => {
+                sqlx::query_as::<_, AccountRow>(BY_CELULAR)
+                    .bind(celular)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            AccountSearch::NamePrefix(prefix) => {
+                let from = prefix.to_lowercase();
+                let Some(until) = after_prefix(&from) else {
+                    return Ok(Vec::new());
+                };
+                let mut rows = Vec::new();
+                for sql in [BY_APELLIDO_PREFIX, BY_NOMBRES_PREFIX] {
+                    rows.extend(
+                        sqlx::query_as::<_, AccountRow>(sql)
+                            .bind(&from)
+                            .bind(&until)
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await?,
+                    );
+                }
+                rows
+            }
+        };
+        let mut accounts = rows
+            .into_iter()
+            .map(|row| row.into_domain().map(|(account, _)| account))
+            .collect::<Result<Vec<_>>>()?;
+        accounts.sort_by_key(|a| a.rut.compact());
+        accounts.dedup_by_key(|a| a.id);
+        accounts.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(accounts)
+    }
+
     async fn account_by_email_verification(
         &self,
         token_hash: &str,
@@ -170,5 +327,33 @@ impl crate::Accounts for Backend {
             .await?
             .map(AccountRow::into_domain)
             .transpose()
+    }
+}
+
+/// The first string after every string that starts with `prefix`, in byte (code point)
+/// order: the prefix with its last character moved one on. `None` for an empty prefix
+/// (which would be the whole table).
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_prefix;
+
+    #[test]
+    fn a_prefix_range_ends_just_after_its_last_character() {
+        assert_eq!(after_prefix("gon").as_deref(), Some("goo"));
+        assert_eq!(after_prefix("mu\u{f1}").as_deref(), Some("mu\u{f2}"));
+        assert_eq!(after_prefix("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(after_prefix(""), None);
     }
 }

@@ -4,7 +4,8 @@
 //! This folder is compiled once per backend, as plain Rust that rustfmt and clippy see:
 //! `sqlite.rs` and `postgres.rs` each load it as their own `sql` module, after naming
 //! what differs between them — `Db` (the sqlx database), `Backend` (their store type),
-//! `NAME` (for logs) and `SKIP_LOCKED` (PostgreSQL claims outbox rows
+//! `NAME` (for logs), `BINARY_ORDER` (whether text compares byte by byte without
+//! `COLLATE "C"`, for the help desk's name prefixes) and `SKIP_LOCKED` (PostgreSQL claims outbox rows
 //! `FOR UPDATE SKIP LOCKED`, which SQLite, one writer at a time, has no need of). The same
 //! `$n` placeholders, `RETURNING` and `ON CONFLICT` run on both; the rest of the dialect
 //! lives in the migrations.
@@ -22,7 +23,7 @@ mod refresh_tokens;
 
 use async_trait::async_trait;
 
-use super::{Backend, Db, NAME, SKIP_LOCKED};
+use super::{BINARY_ORDER, Backend, Db, NAME, SKIP_LOCKED};
 use crate::{Change, Result};
 
 /// A statement on this backend, being bound.

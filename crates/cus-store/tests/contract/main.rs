@@ -15,6 +15,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 mod backends;
+mod helpdesk;
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -107,6 +108,7 @@ fn new_account(rut: &str) -> NewAccount {
             created_at: at,
             updated_at: at,
             tokens_valid_after: at,
+            disabled_at: None,
         },
         credentials: Credentials {
             cus_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),

@@ -160,6 +160,13 @@ fn refused_page(attempt: Attempt, page: LoginPage) -> (StatusCode, LoginPage) {
                 ..page
             },
         ),
+        Attempt::Disabled => (
+            StatusCode::FORBIDDEN,
+            LoginPage {
+                form_error: Some(crate::lifecycle::natural::DISABLED.to_owned()),
+                ..page
+            },
+        ),
         Attempt::Verified(_) => (StatusCode::OK, page),
     }
 }

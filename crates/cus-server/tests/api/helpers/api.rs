@@ -31,6 +31,51 @@ pub async fn admin_token(app: &TestApp, scope: &str) -> String {
         .to_owned()
 }
 
+/// A tool's client holding `client_scope` (e.g. `cus:helpdesk`), and its client_credentials
+/// token for that scope, naming `operator` when given: the answer's status and JSON.
+pub async fn operator_token(
+    app: &TestApp,
+    client_scope: &str,
+    operator: Option<&str>,
+) -> (u16, Value) {
+    let meta = cus_server::clients::ClientMetadata {
+        client_name: Some("Mesa de ayuda".into()),
+        grant_types: Some(vec!["client_credentials".into()]),
+        scope: Some(client_scope.into()),
+        ..Default::default()
+    };
+    let client = app.client_from(meta).await;
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("scope", client_scope),
+    ];
+    if let Some(operator) = operator {
+        form.push(("operator", operator));
+    }
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+/// A `cus:helpdesk` token naming `operator`, and the operator the audit trail records for
+/// it (`client:<id>/<operator>`).
+pub async fn helpdesk_token(app: &TestApp, operator: &str) -> (String, String) {
+    let (status, body) = operator_token(app, "cus:helpdesk", Some(operator)).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    let claims = super::oidc::payload(&token);
+    let client = claims["client_id"].as_str().expect("client_id");
+    assert_eq!(claims["operator"], operator);
+    (token, format!("client:{client}/{operator}"))
+}
+
 /// Calls a JSON endpoint, with `token` as the Bearer when given; the status and the JSON
 /// answer (null when there is none).
 pub async fn call(

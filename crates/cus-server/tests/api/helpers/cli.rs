@@ -65,6 +65,21 @@ impl Cli {
         cmd
     }
 
+    /// `cus` on the store, cache and KEK of the running `app` (its help desk at the command
+    /// line), with cheap hashes and the app's issuer in links.
+    pub fn on_app(&self, app: &super::TestApp) -> Command {
+        use secrecy::ExposeSecret;
+        let mut cmd = self.cus();
+        cmd.env("CUS_DATABASE__URL", app.config.database.url.expose_secret())
+            .env("CUS_CACHE__URL", app.config.cache.url.expose_secret())
+            .env("CUS_CACHE__PREFIX", &app.config.cache.prefix)
+            .env("CUS_KEYS__DEV_KEK_PATH", &app.config.keys.dev_kek_path)
+            .env("CUS_SERVER__ISSUER", &app.base)
+            .env("CUS_HASH__MEMORY_KIB", "1024")
+            .env("CUS_HASH__ITERATIONS", "1");
+        cmd
+    }
+
     /// `cus` with a production configuration every production check accepts, on
     /// `database` and `cache`.
     pub fn production(&self, database: &str, cache: &str) -> Command {
