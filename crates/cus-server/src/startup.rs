@@ -64,6 +64,9 @@ impl Application {
                 "captcha.test_answer is set: the captcha is NOT protecting this server (tests only)"
             );
         }
+        for caution in config.cautions() {
+            tracing::warn!("{caution}");
+        }
         let app = App {
             config,
             issuer,
