@@ -206,74 +206,118 @@ async fn a_malformed_traceparent_is_ignored_and_starts_a_new_trace() {
     spans.shutdown().await;
 }
 
+/// A `cus serve` process exporting to `endpoint`, its log lines as they come.
+struct Served {
+    process: std::process::Child,
+    address: String,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _cli: Cli,
+}
+
+impl Served {
+    async fn start(endpoint: &str, schedule_delay_ms: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        let cli = Cli::new();
+        let mut process = cli
+            .with_store()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CUS_SERVER__SHUTDOWN_GRACE_SECONDS", "1")
+            .env("CUS_OUTBOX__DIR", cli.path().join("outbox"))
+            .env("CUS_LOG__LEVEL", "info")
+            .env("CUS_TELEMETRY__OTLP_ENDPOINT", endpoint)
+            .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starts");
+        let stdout = process.stdout.take().expect("stdout");
+        let (lines_to, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_to.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let address = loop {
+            let line = lines.recv().await.expect("the listening address is logged");
+            if line.contains("CUS listening") {
+                let at = line.find("http://").expect("a URL") + 7;
+                let rest = &line[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ':'))
+                    .unwrap_or(rest.len());
+                break rest[..end].to_owned();
+            }
+        };
+        Self {
+            process,
+            address,
+            lines,
+            _cli: cli,
+        }
+    }
+
+    /// GETs the comunas of región 13 with a secret in the query, as a caller in trace
+    /// [`TRACE_ID`].
+    async fn comunas(&self) -> u16 {
+        reqwest::Client::new()
+            .get(format!(
+                "http://{}/api/regiones/13/comunas?code={SECRET}",
+                self.address
+            ))
+            .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+
+    /// The next log line containing every one of `words`.
+    async fn line_with(&mut self, words: &[&str]) -> String {
+        loop {
+            let line = self.lines.recv().await.expect("more log lines");
+            if words.iter().all(|w| line.contains(w)) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGTERM, then every log line written until the process exited (successfully).
+    async fn stop(mut self) -> Vec<String> {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let mut process = self.process;
+        let exited = tokio::task::spawn_blocking(move || process.wait())
+            .await
+            .expect("joined")
+            .expect("exits");
+        assert!(exited.success(), "{exited}");
+        let mut rest = Vec::new();
+        while let Some(line) = self.lines.recv().await {
+            rest.push(line);
+        }
+        rest
+    }
+}
+
 /// `cus serve` sends its queued spans when it stops on SIGTERM (the batch would otherwise
 /// wait ten minutes here), and its access log line names the trace.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_sends_the_last_spans_and_the_access_log_names_the_trace() {
-    use std::io::{BufRead, BufReader};
     let collector = Collector::start().await;
-    let cli = Cli::new();
-    let mut server = cli
-        .with_store()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("CUS_SERVER__SHUTDOWN_GRACE_SECONDS", "1")
-        .env("CUS_OUTBOX__DIR", cli.path().join("outbox"))
-        .env("CUS_LOG__LEVEL", "info")
-        .env("CUS_TELEMETRY__OTLP_ENDPOINT", &collector.endpoint)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = server.stdout.take().expect("stdout");
-    let (lines_to, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_to.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let address = loop {
-        let line = lines.recv().await.expect("the listening address is logged");
-        if line.contains("CUS listening") {
-            let at = line.find("http://").expect("a URL") + 7;
-            let rest = &line[at..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ':'))
-                .unwrap_or(rest.len());
-            break rest[..end].to_owned();
-        }
-    };
-    let response = reqwest::Client::new()
-        .get(format!(
-            "http://{address}/api/regiones/13/comunas?code={SECRET}"
-        ))
-        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(response.status(), 200);
-    let access = loop {
-        let line = lines.recv().await.expect("an access log line");
-        if line.contains(ROUTE) && line.contains("status=200") {
-            break line;
-        }
-    };
+    let mut served = Served::start(&collector.endpoint, "600000").await;
+    assert_eq!(served.comunas().await, 200);
+    let access = served.line_with(&[ROUTE, "status=200"]).await;
     assert!(access.contains(&format!("trace.id={TRACE_ID}")), "{access}");
     assert!(!access.contains(SECRET), "{access}");
     assert!(collector.spans().is_empty(), "nothing sent before SIGTERM");
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let exited = tokio::task::spawn_blocking(move || server.wait())
-        .await
-        .expect("joined")
-        .expect("exits");
-    assert!(exited.success(), "{exited}");
+    served.stop().await;
     let span = collector
         .spans()
         .into_iter()
@@ -281,4 +325,34 @@ async fn sigterm_sends_the_last_spans_and_the_access_log_names_the_trace() {
         .unwrap_or_else(|| panic!("the last span was not sent: {}", collector.everything()));
     assert_eq!(hex(&span.trace_id), TRACE_ID);
     assert_eq!(hex(&span.parent_span_id), PARENT_ID);
+}
+
+/// A collector that cannot be reached changes nothing for the requests; it is logged once
+/// at `warn`, never at `error`, however many batches fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_collector_is_logged_once_and_never_fails_a_request() {
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut served = Served::start(&format!("http://{nobody}"), "50").await;
+    assert_eq!(served.comunas().await, 200);
+    let failing = served.line_with(&["OTLP span export failing"]).await;
+    assert!(failing.contains("WARN"), "{failing}");
+    for _ in 0..5 {
+        assert_eq!(served.comunas().await, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rest = served.stop().await;
+    assert!(
+        !rest.iter().any(|l| l.contains("OTLP span export failing")),
+        "logged once: {rest:#?}"
+    );
+    assert!(!rest.iter().any(|l| l.contains("ERROR")), "{rest:#?}");
+    assert_eq!(
+        rest.iter()
+            .filter(|l| l.contains(ROUTE) && l.contains("status=200"))
+            .count(),
+        5,
+        "{rest:#?}"
+    );
 }
