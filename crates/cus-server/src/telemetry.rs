@@ -104,7 +104,7 @@ impl Spans {
 pub fn request_span<B>(request: &Request<B>) -> tracing::Span {
     let id = request
         .headers()
-        .get("x-request-id")
+        .get(crate::http::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let route = request

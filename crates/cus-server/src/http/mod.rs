@@ -31,7 +31,7 @@ use tower_http::trace::{OnResponse, TraceLayer};
 use crate::app::AppState;
 use routes::Routes;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Pages load only our own scripts, styles and images, and are never framed.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
