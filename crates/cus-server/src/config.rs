@@ -11,6 +11,9 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+mod telemetry;
+pub use telemetry::Telemetry;
+
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -38,6 +41,7 @@ pub struct Config {
     pub lockout: Lockout,
     pub accounts: Accounts,
     pub audit: Audit,
+    pub telemetry: Telemetry,
 }
 
 /// `max` requests per `window` seconds.
@@ -353,7 +357,23 @@ impl Config {
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             bail!("tls.cert_file and tls.key_file must be set together");
         }
+        self.telemetry.check().map_err(anyhow::Error::msg)?;
         Ok(())
+    }
+
+    /// What production allows but an operator should know about: one line each, logged
+    /// at `warn` when `cus serve` starts (what production refuses is
+    /// [`Self::unsafe_in_production`]).
+    pub fn cautions(&self) -> Vec<&'static str> {
+        let mut lines = Vec::new();
+        if self.environment == Environment::Production && self.telemetry.exports_in_clear() {
+            // Warned, not refused: a node-local collector (an agent on the host's address)
+            // is commonly plain http, and spans carry no secret by construction.
+            lines.push(
+                "telemetry.otlp_endpoint: spans go to another machine over plain http://; use https:// unless the collector is on a trusted node-local network",
+            );
+        }
+        lines
     }
 
     /// What the embedded, development set-up allows and production must not: one line each.
@@ -418,6 +438,10 @@ fn masked_text<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 /// A URL without its password (or query and path, which may carry tokens).
 fn redacted<S: Serializer>(url: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::telemetry::redact_url(url.expose_secret()))
+}
+
+fn redacted_text<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::telemetry::redact_url(url))
 }
 
 fn all_displayed<S: Serializer>(networks: &[ipnet::IpNet], s: S) -> Result<S::Ok, S::Error> {

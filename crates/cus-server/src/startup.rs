@@ -51,6 +51,9 @@ impl Application {
             config.server.issuer.clone()
         };
         let store = open_store(&config).await?;
+        for caution in config.cautions() {
+            tracing::warn!("{caution}");
+        }
         let app = assemble(config, issuer, store, clock).await?;
         Ok(Self {
             listener,

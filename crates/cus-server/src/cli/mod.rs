@@ -127,9 +127,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
-            crate::telemetry::init(&config.log);
+            let spans = crate::telemetry::init_serving(&config.log, &config.telemetry)?;
             let app = Application::build(config).await?;
-            app.run_until_stopped().await
+            let served = app.run_until_stopped().await;
+            // After the last request: its spans are in the queue this sends.
+            spans.shutdown().await;
+            served
         }
         Command::Migrate { status, create } => {
             crate::telemetry::init(&config.log);

@@ -27,12 +27,12 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{OnResponse, TraceLayer};
 
 use crate::app::AppState;
 use routes::Routes;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Pages load only our own scripts, styles and images, and are never framed.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
@@ -105,7 +105,7 @@ async fn measured(
 /// A request method as a metric label: the standard ones by name, anything else as one
 /// `OTHER` — HTTP allows any token as a method, and a label per invented method would let
 /// anyone grow `/metrics` (and the node's memory) without bound.
-fn method_label(method: &axum::http::Method) -> &'static str {
+pub(crate) fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
     const KNOWN: [(Method, &str); 9] = [
         (Method::GET, "GET"),
@@ -143,30 +143,26 @@ pub fn router(state: AppState) -> Router {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(|req: &axum::http::Request<_>| {
-                        let id = req
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("");
-                        // The route template, never the query: query strings carry codes
-                        // and tokens.
-                        let route = req
-                            .extensions()
-                            .get::<axum::extract::MatchedPath>()
-                            .map_or("(no route)", axum::extract::MatchedPath::as_str);
-                        tracing::info_span!("request", method = %req.method(), route, request.id = %id)
-                    })
+                    .make_span_with(crate::telemetry::request_span)
                     // One `info` line per request: its status and latency, in the span
                     // above (the access log).
                     .on_response(
-                        tower_http::trace::DefaultOnResponse::new()
-                            .level(tracing::Level::INFO)
-                            .latency_unit(tower_http::LatencyUnit::Micros),
+                        |response: &axum::http::Response<_>,
+                         latency: Duration,
+                         span: &tracing::Span| {
+                            crate::telemetry::record_response(response, span);
+                            tower_http::trace::DefaultOnResponse::new()
+                                .level(tracing::Level::INFO)
+                                .latency_unit(tower_http::LatencyUnit::Micros)
+                                .on_response(response, latency, span);
+                        },
                     ),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),

@@ -22,4 +22,5 @@ mod review_a;
 mod review_accounts;
 mod review_b;
 mod security;
+mod tracing_export;
 mod upgrade;
