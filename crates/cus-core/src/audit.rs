@@ -50,12 +50,14 @@ pub enum AuditKind {
     KeyRotated,
     KeyPruned,
     Logout,
+    /// An account brought over from the previous system by `cus account import`.
+    AccountImported,
 }
 
 impl AuditKind {
     /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
     /// new kind is readable as soon as it is listed here.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -72,6 +74,7 @@ impl AuditKind {
         Self::KeyRotated,
         Self::KeyPruned,
         Self::Logout,
+        Self::AccountImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl AuditKind {
             Self::KeyRotated => "key_rotated",
             Self::KeyPruned => "key_pruned",
             Self::Logout => "logout",
+            Self::AccountImported => "account_imported",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod delivery;
 pub mod hashing;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;

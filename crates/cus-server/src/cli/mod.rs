@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod clients;
+mod import;
 mod operator;
 
 pub use operator::Operator;
@@ -149,6 +150,9 @@ pub enum AccountCommand {
         #[arg(long)]
         generate: bool,
     },
+    /// Bring accounts over from the previous system: a CSV file, validated row by row by
+    /// the rules of registration; bad rows are listed in a report, the rest imported.
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +209,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RegistrationToken { command } => {
             clients::run_registration_token(&config, command).await
         }
+        Command::Account {
+            command: AccountCommand::Import(args),
+        } => import::run(&config, args, operator).await,
         Command::Account { command } => account(&config, command, operator).await,
         Command::Audit {
             rut,
@@ -308,7 +315,10 @@ async fn account(
         numero,
         comuna,
         generate,
-    } = command;
+    } = command
+    else {
+        anyhow::bail!("`cus account import` is run by cli::import");
+    };
     let address = match (calle, numero, comuna) {
         (Some(calle), Some(numero), Some(codigo_comuna)) => {
             if cus_core::Catalogue::chile().comuna(codigo_comuna).is_none() {

@@ -7,6 +7,7 @@ mod database_creation;
 mod delivery;
 mod foundation;
 mod helpers;
+mod import;
 mod juridica;
 mod keys;
 mod lifecycle;
