@@ -167,4 +167,35 @@ mod tests {
         );
         assert!(!hasher.verify("x", Some("$md5$x")).await);
     }
+
+    /// A cheap legacy hash (bcrypt at cost 4 takes about a millisecond) is not checked
+    /// faster than an argon2id one: the dummy argon2id check follows it. Measured as a
+    /// ratio with a wide margin, so a loaded machine slows both alike.
+    #[tokio::test]
+    async fn a_cheap_legacy_hash_takes_as_long_as_argon2id() {
+        let hasher = Hasher::new(&HashConfig {
+            memory_kib: 16 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 1,
+        })
+        .expect("hasher");
+        let argon = hasher.hash("clave").await.expect("hash");
+        let bcrypt = bcrypt::hash("clave", 4).expect("hash");
+        let time = |hash: String| {
+            let hasher = hasher.clone();
+            async move {
+                let started = std::time::Instant::now();
+                for _ in 0..3 {
+                    hasher.verify("otra", Some(&hash)).await;
+                }
+                started.elapsed()
+            }
+        };
+        let (argon, legacy) = (time(argon).await, time(bcrypt).await);
+        assert!(
+            legacy * 2 > argon,
+            "bcrypt {legacy:?} against argon2id {argon:?}"
+        );
+    }
 }
