@@ -64,12 +64,14 @@ pub enum AuditKind {
     ContactRevealed,
     /// The help desk named a company's legal representative.
     RepresentativeChanged,
+    /// An account brought over from the previous system by `cus account import`.
+    AccountImported,
 }
 
 impl AuditKind {
     /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
     /// new kind is readable as soon as it is listed here.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -93,6 +95,7 @@ impl AuditKind {
         Self::AccountDeleted,
         Self::ContactRevealed,
         Self::RepresentativeChanged,
+        Self::AccountImported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +123,7 @@ impl AuditKind {
             Self::AccountDeleted => "account_deleted",
             Self::ContactRevealed => "contact_revealed",
             Self::RepresentativeChanged => "representative_changed",
+            Self::AccountImported => "account_imported",
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Comuna {
 pub struct Catalogue {
     regiones: BTreeMap<u16, Region>,
     comunas: BTreeMap<u32, Comuna>,
+    /// CUT code by folded name (see [`Catalogue::comuna_named`]).
+    by_name: BTreeMap<String, u32>,
 }
 
 static CHILE: LazyLock<Catalogue> = LazyLock::new(|| {
@@ -45,6 +47,7 @@ impl Catalogue {
         let mut catalogue = Catalogue {
             regiones: BTreeMap::new(),
             comunas: BTreeMap::new(),
+            by_name: BTreeMap::new(),
         };
         for line in data_lines(regiones) {
             let [codigo, numeral, nombre] = fields(line)?;
@@ -68,6 +71,13 @@ impl Catalogue {
             if !catalogue.regiones.contains_key(&comuna.codigo_region) {
                 return Err(format!("comuna {line} names an unknown region"));
             }
+            if catalogue
+                .by_name
+                .insert(fold(&comuna.nombre), comuna.codigo)
+                .is_some()
+            {
+                return Err(format!("comuna {line}: two comunas of that name"));
+            }
             if catalogue.comunas.insert(comuna.codigo, comuna).is_some() {
                 return Err(format!("comuna {line} appears twice"));
             }
@@ -87,6 +97,23 @@ impl Catalogue {
         self.comunas.get(&codigo)
     }
 
+    /// The comuna named `name`, whatever its case, accents and spacing (`"los angeles"`
+    /// is Los Ángeles): data brought from elsewhere spells names as it likes.
+    pub fn comuna_named(&self, name: &str) -> Option<&Comuna> {
+        self.by_name
+            .get(&fold(name))
+            .and_then(|codigo| self.comunas.get(codigo))
+    }
+
+    /// The comuna `text` names by CUT code (`13101`) or by name (`Santiago`).
+    pub fn comuna_by_code_or_name(&self, text: &str) -> Option<&Comuna> {
+        let text = text.trim();
+        match text.parse::<u32>() {
+            Ok(codigo) => self.comuna(codigo),
+            Err(_) => self.comuna_named(text),
+        }
+    }
+
     pub fn comunas(&self) -> impl Iterator<Item = &Comuna> {
         self.comunas.values()
     }
@@ -97,6 +124,11 @@ impl Catalogue {
             .values()
             .filter(move |c| c.codigo_region == region)
     }
+}
+
+/// A name as compared: the folding of secret answers (case, accents, spacing).
+fn fold(name: &str) -> String {
+    crate::contact::normalize_answer(name)
 }
 
 fn data_lines(csv: &str) -> impl Iterator<Item = &str> {
@@ -145,6 +177,15 @@ mod tests {
             Some("Los Ángeles")
         );
         assert_eq!(chile.region(16).map(|r| r.nombre.as_str()), Some("Ñuble"));
+        for (text, codigo) in [("13101", 13101), ("los  ANGELES", 8301), ("Chillán", 16101)] {
+            assert_eq!(
+                chile.comuna_by_code_or_name(text).map(|c| c.codigo),
+                Some(codigo),
+                "{text}"
+            );
+        }
+        assert!(chile.comuna_by_code_or_name("99999").is_none());
+        assert!(chile.comuna_by_code_or_name("Gotham").is_none());
         assert!(
             chile
                 .comunas()

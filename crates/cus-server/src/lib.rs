@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod hashing;
 pub mod helpdesk;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod lifecycle;
 pub mod limits;

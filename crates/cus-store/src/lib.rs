@@ -4,6 +4,7 @@
 
 mod change;
 mod error;
+mod import;
 mod model;
 mod postgres;
 mod sqlite;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 pub use change::Change;
 pub use error::StoreError;
+pub use import::{ImportBatch, ImportCounts};
 pub use model::{
     AccountSearch, AuditFilter, AuditRecord, Backlog, Consent, DeliveryStatus, PoolUsage,
     RefreshToken, SigningKey, StoredNotification,
@@ -82,6 +84,17 @@ pub trait Accounts: Send + Sync {
         &self,
         token_hash: &str,
     ) -> Result<Option<(Account, cus_core::Credentials)>>;
+}
+
+/// Accounts brought over from the previous system (`cus account import`).
+#[async_trait]
+pub trait AccountImports: Send + Sync {
+    /// Writes a batch of imported accounts in one transaction, with multi-row statements:
+    /// each new RUT is created with its `created` event; a RUT that already has an account
+    /// is left as it is, or with `update` gets the contact data of the import (never its
+    /// secrets) and its `updated` event. Idempotent: the same batch again creates nothing.
+    /// The RUTs within a batch must be distinct.
+    async fn import_accounts(&self, batch: ImportBatch<'_>) -> Result<ImportCounts>;
 }
 
 /// Registered relying parties.
@@ -231,7 +244,16 @@ pub trait RefreshTokens: Send + Sync {
 /// Everything durable. Implemented by [`SqliteStore`] and [`PgStore`].
 #[async_trait]
 pub trait Store:
-    Accounts + Clients + SigningKeys + Audit + Outbox + Consents + RefreshTokens + Send + Sync
+    Accounts
+    + AccountImports
+    + Clients
+    + SigningKeys
+    + Audit
+    + Outbox
+    + Consents
+    + RefreshTokens
+    + Send
+    + Sync
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<()>;

@@ -106,6 +106,9 @@ pub enum AccountCommand {
         #[arg(long, required = true)]
         yes: bool,
     },
+    /// Bring accounts over from the previous system: a CSV file, validated row by row by
+    /// the rules of registration; bad rows are listed in a report, the rest imported.
+    Import(super::import::ImportArgs),
     /// Print everything CUS holds about a person as JSON (a personal-data request, Ley
     /// 21.719): audited as an access by the operator.
     Export {
@@ -271,6 +274,7 @@ pub async fn run(
             Ok(())
         }
         AccountCommand::Export { rut } => super::export::run(&config, &rut, operator).await,
+        AccountCommand::Import(args) => super::import::run(&config, args, operator).await,
     }
 }
 

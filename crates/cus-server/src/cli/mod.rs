@@ -10,6 +10,7 @@ mod accounts;
 mod audit;
 mod clients;
 mod export;
+mod import;
 mod operator;
 
 pub use operator::Operator;

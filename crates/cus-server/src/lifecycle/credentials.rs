@@ -14,6 +14,7 @@ use cus_store::Change;
 use super::lockout::{self, AfterFailure};
 use super::{captcha, messages};
 use crate::app::AppState;
+use crate::hashing::legacy::Scheme;
 use crate::request::RequestMeta;
 use time::OffsetDateTime;
 
@@ -167,9 +168,15 @@ async fn verify_once(
             changed.push("generated CUS cancelled by a login with the current CUS");
         }
         if app.hasher.needs_rehash(&credentials.cus_hash) {
-            // The configuration raised the cost: the CUS is known now, rehash it.
+            // The configuration raised the cost, or the hash came with an imported account
+            // in another format: the CUS is known now, rehash it.
+            let imported = Scheme::of(&credentials.cus_hash) != Some(Scheme::Argon2id);
             credentials.cus_hash = app.hasher.hash(&cus).await?;
-            changed.push("hash parameters upgraded");
+            changed.push(if imported {
+                "imported hash replaced by argon2id"
+            } else {
+                "hash parameters upgraded"
+            });
         }
         if !changed.is_empty() {
             let mut event = AuditEvent::new(AuditKind::CusChanged, now, Some(rut.compact()));

@@ -4,6 +4,7 @@
 
 use cus_core::contact::Email;
 use cus_core::{Account, AccountId, Representante, Rut, TipoPersona};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::natural::{self, Sent};
@@ -34,19 +35,61 @@ pub async fn register(
     meta: &RequestMeta,
 ) -> Result<Sent, FlowError> {
     let mut errors = FieldErrors::new();
+    let company = validate(
+        input,
+        true,
+        AccountId(Uuid::now_v7()),
+        meta.now,
+        &mut errors,
+    );
+    let cus = super::new_cus_of(&input.rut, &input.contact, &input.cus, &input.cus_repetida)
+        .map_err(|(field, message)| errors.insert(field, message))
+        .ok()
+        .flatten();
+    let (Some((account, answer)), Some(cus), true) = (company, cus, errors.is_empty()) else {
+        return Err(FlowError::Invalid(errors));
+    };
+    let now = meta.now;
+    let name = account.display_name();
+    let extra = match &account.representante {
+        Some(representante) if representante.email != account.email => {
+            vec![messages::registered_as_representative(
+                &representante.email,
+                &representante.nombre(),
+                &name,
+                now,
+            )]
+        }
+        _ => Vec::new(),
+    };
+    natural::save_registration(app, account, &cus, &answer.unwrap_or_default(), extra, meta).await
+}
+
+/// Everything the persona jurídica registration checks but the CUS, the one home of those
+/// rules (the web form and `cus account import` both come here): the company account
+/// `input` describes, made with `id` at `now`, and its normalised secret answer; `None` when
+/// something is wrong, each problem in `errors` beside its field. `answer_required` is
+/// false only where the answer comes already hashed (an import).
+pub fn validate(
+    input: &JuridicaInput,
+    answer_required: bool,
+    id: AccountId,
+    now: OffsetDateTime,
+    errors: &mut FieldErrors,
+) -> Option<(Account, Option<String>)> {
     let rut = Rut::parse(&input.rut)
         .map_err(|e| errors.insert("rut", e.to_string()))
         .ok();
     let razon_social = contact_form::required(
-        &mut errors,
+        errors,
         "razon_social",
         &input.razon_social,
         "Ingrese la razón social.",
         150,
     )
     .to_owned();
-    let giro = contact_form::optional(&mut errors, "giro", &input.giro, 150);
-    let contact = contact_form::parse(&input.contact, true, &mut errors);
+    let giro = contact_form::optional(errors, "giro", &input.giro, 150);
+    let contact = contact_form::parse(&input.contact, answer_required, errors);
     let rep_rut = Rut::parse(&input.rep_rut)
         .map_err(|e| errors.insert("rep_rut", e.to_string()))
         .ok();
@@ -57,7 +100,7 @@ pub async fn register(
         );
     }
     let rep_nombres = contact_form::required(
-        &mut errors,
+        errors,
         "rep_nombres",
         &input.rep_nombres,
         "Ingrese los nombres del representante.",
@@ -65,7 +108,7 @@ pub async fn register(
     )
     .to_owned();
     let rep_apellidos = contact_form::required(
-        &mut errors,
+        errors,
         "rep_apellidos",
         &input.rep_apellidos,
         "Ingrese los apellidos del representante.",
@@ -75,24 +118,11 @@ pub async fn register(
     let rep_email = Email::parse(&input.rep_email)
         .map_err(|e| errors.insert("rep_email", e.to_string()))
         .ok();
-    let cus = match (&rut, &contact) {
-        (Some(rut), Some(c)) => super::new_cus(
-            &input.cus,
-            &input.cus_repetida,
-            rut,
-            c.email.as_str(),
-            "cus",
-        )
-        .map_err(|(field, message)| errors.insert(field, message))
-        .ok(),
-        _ => None,
-    };
-    let (Some(rut), Some(contact), Some(rep_rut), Some(rep_email), Some(cus), true) =
-        (rut, contact, rep_rut, rep_email, cus, errors.is_empty())
+    let (Some(rut), Some(contact), Some(rep_rut), Some(rep_email), true) =
+        (rut, contact, rep_rut, rep_email, errors.is_empty())
     else {
-        return Err(FlowError::Invalid(errors));
+        return None;
     };
-    let now = meta.now;
     let representante = Representante {
         rut: rep_rut,
         nombres: rep_nombres,
@@ -101,7 +131,7 @@ pub async fn register(
         celular: contact.celular.clone(),
     };
     let account = Account {
-        id: AccountId(Uuid::now_v7()),
+        id,
         rut,
         tipo: TipoPersona::Juridica,
         nombres: razon_social.clone(),
@@ -109,10 +139,10 @@ pub async fn register(
         apellido_materno: None,
         razon_social: Some(razon_social),
         giro,
-        representante: Some(representante.clone()),
+        representante: Some(representante),
         email: contact.email.into(),
         email_verified: false,
-        celular: contact.celular.clone(),
+        celular: contact.celular,
         telefono_particular: contact.telefono_particular,
         telefono_trabajo: None,
         address: Some(contact.address),
@@ -123,24 +153,5 @@ pub async fn register(
         tokens_valid_after: now,
         disabled_at: None,
     };
-    let name = account.display_name();
-    let extra = if representante.email == account.email {
-        Vec::new()
-    } else {
-        vec![messages::registered_as_representative(
-            &representante.email,
-            &representante.nombre(),
-            &name,
-            now,
-        )]
-    };
-    natural::save_registration(
-        app,
-        account,
-        &cus,
-        &contact.answer.unwrap_or_default(),
-        extra,
-        meta,
-    )
-    .await
+    Some((account, contact.answer))
 }

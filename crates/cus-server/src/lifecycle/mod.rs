@@ -72,6 +72,23 @@ pub fn new_cus(
     })
 }
 
+/// The new CUS of a registration form, checked by [`new_cus`] once the RUT and the e-mail
+/// it must not contain are readable: `Ok(None)` while they are not (their own errors tell).
+pub fn new_cus_of(
+    rut: &str,
+    contact: &cus_core::contact_form::ContactInput,
+    cus: &str,
+    repeated: &str,
+) -> Result<Option<String>, (&'static str, String)> {
+    match (
+        Rut::parse(rut),
+        cus_core::contact::Email::parse(&contact.email),
+    ) {
+        (Ok(rut), Ok(email)) => new_cus(cus, repeated, &rut, email.as_str(), "cus").map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// One field error.
 pub fn invalid(field: &'static str, message: impl Into<String>) -> FlowError {
     FlowError::Invalid(BTreeMap::from([(field, message.into())]))

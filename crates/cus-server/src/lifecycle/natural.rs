@@ -69,11 +69,48 @@ pub async fn register(
     meta: &RequestMeta,
 ) -> Result<Sent, FlowError> {
     let mut errors = FieldErrors::new();
+    let person = validate(
+        input,
+        true,
+        AccountId(Uuid::now_v7()),
+        meta.now,
+        &mut errors,
+    );
+    let cus = super::new_cus_of(&input.rut, &input.contact, &input.cus, &input.cus_repetida)
+        .map_err(|(field, message)| errors.insert(field, message))
+        .ok()
+        .flatten();
+    let (Some((account, answer)), Some(cus), true) = (person, cus, errors.is_empty()) else {
+        return Err(FlowError::Invalid(errors));
+    };
+    save_registration(
+        app,
+        account,
+        &cus,
+        &answer.unwrap_or_default(),
+        Vec::new(),
+        meta,
+    )
+    .await
+}
+
+/// Everything Regístrese checks but the CUS, the one home of those rules (the web form and
+/// `cus account import` both come here): the persona natural account `input` describes,
+/// made with `id` at `now`, and its normalised secret answer; `None` when something is
+/// wrong, each problem in `errors` beside its field. `answer_required` is false only where
+/// the answer comes already hashed (an import).
+pub fn validate(
+    input: &RegistrationInput,
+    answer_required: bool,
+    id: AccountId,
+    now: OffsetDateTime,
+    errors: &mut FieldErrors,
+) -> Option<(Account, Option<String>)> {
     let rut = Rut::parse(&input.rut)
         .map_err(|e| errors.insert("rut", e.to_string()))
         .ok();
     let nombres = contact_form::required(
-        &mut errors,
+        errors,
         "nombres",
         &input.nombres,
         "Ingrese sus nombres.",
@@ -81,34 +118,20 @@ pub async fn register(
     )
     .to_owned();
     let paterno = contact_form::required(
-        &mut errors,
+        errors,
         "apellido_paterno",
         &input.apellido_paterno,
         "Ingrese su apellido paterno.",
         80,
     )
     .to_owned();
-    let materno =
-        contact_form::optional(&mut errors, "apellido_materno", &input.apellido_materno, 80);
-    let contact = contact_form::parse(&input.contact, true, &mut errors);
-    let cus = match (&rut, &contact) {
-        (Some(rut), Some(contact)) => super::new_cus(
-            &input.cus,
-            &input.cus_repetida,
-            rut,
-            contact.email.as_str(),
-            "cus",
-        )
-        .map_err(|(field, message)| errors.insert(field, message))
-        .ok(),
-        _ => None,
+    let materno = contact_form::optional(errors, "apellido_materno", &input.apellido_materno, 80);
+    let contact = contact_form::parse(&input.contact, answer_required, errors);
+    let (Some(rut), Some(contact), true) = (rut, contact, errors.is_empty()) else {
+        return None;
     };
-    let (Some(rut), Some(contact), Some(cus), true) = (rut, contact, cus, errors.is_empty()) else {
-        return Err(FlowError::Invalid(errors));
-    };
-    let now = meta.now;
     let account = Account {
-        id: AccountId(Uuid::now_v7()),
+        id,
         rut,
         tipo: TipoPersona::Natural,
         nombres,
@@ -117,9 +140,9 @@ pub async fn register(
         razon_social: None,
         giro: None,
         representante: None,
-        email: contact.email.clone().into(),
+        email: contact.email.into(),
         email_verified: false,
-        celular: contact.celular.clone(),
+        celular: contact.celular,
         telefono_particular: contact.telefono_particular,
         telefono_trabajo: contact.telefono_trabajo,
         address: Some(contact.address),
@@ -130,15 +153,7 @@ pub async fn register(
         tokens_valid_after: now,
         disabled_at: None,
     };
-    save_registration(
-        app,
-        account,
-        &cus,
-        &contact.answer.unwrap_or_default(),
-        Vec::new(),
-        meta,
-    )
-    .await
+    Some((account, contact.answer))
 }
 
 /// Writes a validated registration (natural or jurídica): hashes the CUS and the answer,

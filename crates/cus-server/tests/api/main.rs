@@ -9,6 +9,7 @@ mod delivery;
 mod foundation;
 mod helpdesk;
 mod helpers;
+mod import;
 mod juridica;
 mod keys;
 mod lifecycle;

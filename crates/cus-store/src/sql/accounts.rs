@@ -26,6 +26,9 @@ macro_rules! columns {
     };
 }
 
+/// Every column, in the order an insert binds them (`bind_fields`, then the four above).
+pub(super) const COLUMNS: &str = columns!();
+
 const INSERT: &str = concat!(
     "INSERT INTO accounts (",
     columns!(),
@@ -113,7 +116,7 @@ const BY_NOMBRES_PREFIX: &str = if BINARY_ORDER {
 
 /// Binds every field a write sets, `$1` to `$30` in `fields!` order: the one list both
 /// the insert and the update use, so a new column cannot be saved by one and not the other.
-fn bind_fields<'q>(query: Query<'q>, a: &Account, c: &Credentials) -> Query<'q> {
+pub(super) fn bind_fields<'q>(query: Query<'q>, a: &Account, c: &Credentials) -> Query<'q> {
     let address = a.address.as_ref();
     let rep = a.representante.as_ref();
     query

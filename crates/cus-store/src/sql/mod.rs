@@ -13,6 +13,7 @@
 //! Every write takes a [`Change`] and writes its notices and audit event in the write's own
 //! transaction (`record`).
 
+mod account_import;
 mod accounts;
 mod audit;
 mod clients;
@@ -40,6 +41,19 @@ async fn record(tx: &mut Transaction, change: Change<'_>) -> Result<()> {
         outbox::insert(&mut **tx, notice).await?;
     }
     audit::insert(&mut **tx, change.audit).await
+}
+
+/// `($1, …, $width), ($width+1, …), …` for a multi-row `VALUES` of `rows` rows.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=width)
+                .map(|i| format!("${}", row * width + i))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[async_trait]

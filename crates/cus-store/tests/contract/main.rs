@@ -30,6 +30,8 @@ macro_rules! contract {
     };
 }
 
+mod import;
+
 contract!(
     account_round_trips,
     juridica_account_round_trips,

@@ -23,8 +23,11 @@ use crate::lifecycle::credentials::{self, Attempt};
 use crate::limits;
 use crate::oidc::{authorize, session};
 
-/// The one message for a wrong RUT or a wrong CUS: it never tells which.
-const WRONG_CREDENTIALS: &str = "RUT o Clave CUS incorrectos.";
+/// The one message for a wrong RUT or a wrong CUS: it never tells which. Its second half is
+/// for the people whose account was imported without a CUS (`cus account import`, empty
+/// `cus_hash`): told to everyone who fails, so it does not single out those RUTs — a
+/// message of their own would tell a stranger typing any RUT that it has an account.
+const WRONG_CREDENTIALS: &str = "RUT o Clave CUS incorrectos. Si no recuerda su Clave CUS, o si su cuenta fue traída del sistema anterior sin una, use «Genere nueva CUS».";
 
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "account/login.html")]

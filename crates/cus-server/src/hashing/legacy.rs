@@ -1,0 +1,109 @@
+//! The hash formats CUS verifies: its own argon2id, and those an imported account may
+//! still carry from the system it came from (`cus account import`). Each verification picks
+//! the maintained crate of the hash's family by its prefix; a legacy hash is replaced by
+//! argon2id at the person's first successful login (`lifecycle::credentials`).
+
+use argon2::{Argon2, PasswordVerifier};
+use pbkdf2::phc::PasswordHash;
+
+/// A stored hash's family, by its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// CUS's own (at whatever parameters).
+    Argon2id,
+    Argon2i,
+    /// `$pbkdf2-sha256$` and `$pbkdf2-sha512$`.
+    Pbkdf2,
+    Scrypt,
+    /// `$2a$`, `$2b$`, `$2y$`.
+    Bcrypt,
+}
+
+const PREFIXES: [(&str, Scheme); 8] = [
+    ("$argon2id$", Scheme::Argon2id),
+    ("$argon2i$", Scheme::Argon2i),
+    ("$pbkdf2-sha256$", Scheme::Pbkdf2),
+    ("$pbkdf2-sha512$", Scheme::Pbkdf2),
+    ("$scrypt$", Scheme::Scrypt),
+    ("$2a$", Scheme::Bcrypt),
+    ("$2b$", Scheme::Bcrypt),
+    ("$2y$", Scheme::Bcrypt),
+];
+
+impl Scheme {
+    /// The family of `hash`; `None` for an empty hash (an account imported without a CUS)
+    /// and for any format CUS does not verify.
+    pub fn of(hash: &str) -> Option<Self> {
+        PREFIXES
+            .iter()
+            .find(|(prefix, _)| hash.starts_with(prefix))
+            .map(|(_, scheme)| *scheme)
+    }
+}
+
+/// Whether an imported hash (a CUS or a secret answer) is one CUS can verify: a known
+/// prefix and a well-formed string; the reason, in Spanish, when not.
+pub fn check_imported(hash: &str) -> Result<Scheme, &'static str> {
+    let scheme = Scheme::of(hash).ok_or(
+        "formato de hash desconocido (se aceptan $argon2id$, $argon2i$, $pbkdf2-sha256$, \
+         $pbkdf2-sha512$, $scrypt$, $2a$, $2b$ y $2y$)",
+    )?;
+    let well_formed = match scheme {
+        Scheme::Bcrypt => hash.parse::<bcrypt::HashParts>().is_ok(),
+        Scheme::Argon2id | Scheme::Argon2i | Scheme::Pbkdf2 | Scheme::Scrypt => {
+            PasswordHash::new(hash).is_ok_and(|h| h.salt.is_some() && h.hash.is_some())
+        }
+    };
+    if well_formed {
+        Ok(scheme)
+    } else {
+        Err("hash mal formado")
+    }
+}
+
+/// `true` when `secret` matches `hash`, by the crate of its family (blocking: run it off the
+/// async runtime). Each crate compares in constant time.
+pub fn verify(argon: &Argon2<'_>, secret: &[u8], hash: &str) -> bool {
+    let phc = || PasswordHash::new(hash).ok();
+    match Scheme::of(hash) {
+        Some(Scheme::Argon2id | Scheme::Argon2i) => argon.verify_password(secret, hash).is_ok(),
+        Some(Scheme::Pbkdf2) => phc().is_some_and(|h| {
+            pbkdf2::Pbkdf2::default()
+                .verify_password(secret, &h)
+                .is_ok()
+        }),
+        Some(Scheme::Scrypt) => phc().is_some_and(|h| {
+            scrypt::Scrypt::default()
+                .verify_password(secret, &h)
+                .is_ok()
+        }),
+        Some(Scheme::Bcrypt) => bcrypt::verify(secret, hash).unwrap_or(false),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_by_their_prefix_and_checked_for_shape() {
+        assert_eq!(Scheme::of(""), None);
+        assert_eq!(
+            Scheme::of("$argon2d$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+            None
+        );
+        assert_eq!(Scheme::of("$2y$04$abc"), Some(Scheme::Bcrypt));
+        assert_eq!(
+            Scheme::of("$pbkdf2-sha512$i=1$c2FsdA$aGFzaA"),
+            Some(Scheme::Pbkdf2)
+        );
+        assert!(check_imported("$md5$abc").is_err());
+        assert!(check_imported("$2b$04$short").is_err());
+        assert!(check_imported("$scrypt$ln=4,r=8,p=1$").is_err());
+        let bcrypt = bcrypt::hash("clave", 4).expect("hash");
+        assert_eq!(check_imported(&bcrypt), Ok(Scheme::Bcrypt));
+        assert!(verify(&Argon2::default(), b"clave", &bcrypt));
+        assert!(!verify(&Argon2::default(), b"otra", &bcrypt));
+    }
+}
