@@ -2,6 +2,7 @@
 
 mod admin_api;
 mod backchannel;
+mod citizen_web;
 mod cli;
 mod database_creation;
 mod delivery;
