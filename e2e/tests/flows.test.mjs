@@ -184,6 +184,40 @@ async function registerCompanyAndSignIn(page, d, c) {
   assert.match(await mainText(page), /Sesión iniciada/);
   assert.match(await mainText(page), /Capacitaciones del Sur/);
   await checkPage(page, "sesion-iniciada");
+  await d.press("button[value=logout]");
+  assert.equal(await heading(page), "Sesión cerrada");
+  await checkPage(page, "sesion-cerrada");
+}
+
+/** "Mis sesiones" from a second browser: the first one's session (signed in to the
+ *  portal) is listed with its portal, and ended; the portal is told and signs it out. */
+async function endAnotherSession(page, d, p) {
+  const other = await newPage(browser);
+  const o = driver(other, d.mode);
+  await other.goto(stack.base + "/Account");
+  await o.fill("#rut", p.rut);
+  await o.fill("#cus", p.cus);
+  await o.enterIn("#cus");
+  assert.match(await mainText(other), /Sesión iniciada/);
+  await o.press("a[href='/mis-sesiones']");
+  await checkPage(other, "mis-sesiones");
+  const listed = await other.locator(".sessions-list > li").count();
+  assert.equal(listed, 2, "this browser and the first one");
+  assert.match(await mainText(other), /Portal de Capacitación \(ejemplo\)/);
+  await o.press("form[action='/mis-sesiones/cerrar'] button");
+  assert.equal(await other.locator(".sessions-list > li").count(), 1);
+  await checkPage(other, "mis-sesiones-una");
+  await o.press("a[href='/autorizaciones']");
+  assert.match(await mainText(other), /Portal de Capacitación \(ejemplo\)/);
+  await checkPage(other, "mis-autorizaciones");
+  // The portal got the back-channel notice: the first browser is signed out there.
+  for (let i = 0; i < 50; i++) {
+    await page.goto(stack.portalBase + "/");
+    if (/Portal de ejemplo/.test(await page.locator("body").innerText())) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(await page.locator("body").innerText(), /Portal de ejemplo/);
+  await other.context().close();
 }
 
 async function logOut(page, d) {
@@ -209,6 +243,8 @@ for (const mode of (process.env.E2E_MODES ?? "mouse,keyboard").split(",")) {
     await generateAndForcedChange(page, d, p, "mi propia frase secreta");
     await updateData(page, d, p);
     await signInThroughPortal(page, d, p.rut, p.cus, { consent: false, sso: true });
+    await endAnotherSession(page, d, p);
+    await signInThroughPortal(page, d, p.rut, p.cus, { consent: false });
     await logOut(page, d);
     const companyPage = await newPage(browser);
     await registerCompanyAndSignIn(companyPage, driver(companyPage, mode), company(mode));

@@ -29,6 +29,8 @@ pub enum Namespace {
     SessionClients,
     /// The `sid`s of an account's sessions, to log them all out when its CUS changes.
     AccountSessions,
+    /// The handles (cookie hashes) of an account's sessions, for "Mis sesiones".
+    AccountSessionIndex,
 }
 
 impl Namespace {
@@ -46,6 +48,7 @@ impl Namespace {
             Self::AssertionJti => "ajti",
             Self::SessionClients => "sesrp",
             Self::AccountSessions => "acses",
+            Self::AccountSessionIndex => "acsix",
         }
     }
 }

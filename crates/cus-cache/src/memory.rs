@@ -218,6 +218,16 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            live(inner, &key, now)
+                .then(|| inner.map.get(&key).map(|e| members_of(&e.value)))
+                .flatten()
+                .unwrap_or_default()
+        }))
+    }
+
     async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
         let key = self.full(key);
         Ok(self.with(|inner, now| {

@@ -202,6 +202,12 @@ where
         pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
 
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        let mut cmd = redis::cmd("SMEMBERS");
+        cmd.arg(self.full(key));
+        self.run(&cmd).await
+    }
+
     async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
         let full = self.full(key);
         let mut pipe = redis::pipe();

@@ -114,6 +114,14 @@ pub struct WithdrawForm {
     pub client_id: Option<String>,
 }
 
+/// `POST /mis-sesiones/cerrar`: end one of the person's own sessions (by its handle), or
+/// every one but this browser's (`/mis-sesiones/cerrar-otras`, no handle).
+#[derive(Debug, Default, Deserialize)]
+pub struct EndOwnSessionForm {
+    pub csrf: Option<String>,
+    pub sesion: Option<String>,
+}
+
 // ---- Protocol requests ----
 
 /// The form of `POST /token`.

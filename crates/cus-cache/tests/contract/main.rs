@@ -56,6 +56,7 @@ contract!(
     json_helpers_round_trip,
     sets_collect_members_once_and_are_taken_whole,
     sets_expire_from_their_last_addition,
+    set_members_are_read_without_taking_them,
 );
 
 fn prefix() -> String {
@@ -271,6 +272,30 @@ async fn sets_collect_members_once_and_are_taken_whole(Subject { cache, .. }: Su
     assert!(
         cache.take_members(&key).await.expect("take").is_empty(),
         "taken whole"
+    );
+}
+
+async fn set_members_are_read_without_taking_them(Subject { cache, time }: Subject) {
+    let key = Key::new(Namespace::AccountSessions, "account-read");
+    assert!(cache.members(&key).await.expect("read").is_empty());
+    let ttl = Duration::from_millis(1000);
+    cache.add_member(&key, "a", ttl).await.expect("add");
+    cache.add_member(&key, "b", ttl).await.expect("add");
+    cache.add_member(&key, "a", ttl).await.expect("add");
+    for _ in 0..2 {
+        let mut members = cache.members(&key).await.expect("read");
+        members.sort();
+        assert_eq!(members, ["a", "b"], "read twice, still there, each once");
+    }
+    let mut taken = cache.take_members(&key).await.expect("take");
+    taken.sort();
+    assert_eq!(taken, ["a", "b"]);
+    assert!(cache.members(&key).await.expect("read").is_empty(), "taken");
+    cache.add_member(&key, "c", ttl).await.expect("add");
+    time.pass(Duration::from_millis(1100)).await;
+    assert!(
+        cache.members(&key).await.expect("read").is_empty(),
+        "expired"
     );
 }
 

@@ -9,7 +9,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum_extra::extract::cookie::CookieJar;
-use cus_core::forms::{ConsentForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm};
+use cus_core::forms::{
+    ConsentForm, EndOwnSessionForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
+};
 use serde::de::DeserializeOwned;
 
 pub use cus_core::forms::protocol as decode;
@@ -63,6 +65,7 @@ protected! {
     LoginForm => |f| f.csrf.as_deref(),
     ConsentForm => |f| f.csrf.as_deref(),
     WithdrawForm => |f| f.csrf.as_deref(),
+    EndOwnSessionForm => |f| f.csrf.as_deref(),
     EndSessionParams => |f| f.csrf.as_deref(),
 }
 

@@ -12,6 +12,7 @@ mod juridica;
 mod keys;
 mod lifecycle;
 mod login_pages;
+mod my_sessions;
 mod oidc_errors;
 mod oidc_flow;
 mod operations;

@@ -186,7 +186,7 @@ async fn logged_in(
     account: &Account,
     rid: &str,
 ) -> Result<Response, PageError> {
-    let jar = start_session(app, jar, account).await?;
+    let jar = start_session(app, jar, account, meta).await?;
     let subject = Some(account.rut.compact());
     let event = audit::of_request(AuditKind::LoginSucceeded, subject, meta);
     audit::record(app, &event).await;
@@ -238,11 +238,12 @@ pub async fn start_session(
     app: &AppState,
     jar: CookieJar,
     account: &Account,
+    meta: &RequestMeta,
 ) -> anyhow::Result<CookieJar> {
     if let Some(old) = jar.get(session::cookie_name(app)) {
         session::end(app, old.value()).await?;
     }
-    let (cookie, _) = session::create(app, account.id, account.cus_must_change).await?;
+    let (cookie, _) = session::create(app, account.id, account.cus_must_change, meta).await?;
     Ok(jar.add(session_cookie(app, cookie)))
 }
 

@@ -147,7 +147,7 @@ pub async fn forced(
             Err(e) => return render_forced(&app, jar, form.rid, shown(e)?).await,
         };
     // The change ended every session, this one too: start a fresh one.
-    let jar = crate::http::account::start_session(&app, jar, &account).await?;
+    let jar = crate::http::account::start_session(&app, jar, &account, &meta).await?;
     let to = match authorize::named_pending(&app, &form.rid).await {
         Some(_) => format!("/authorize/resume?rid={}", form.rid),
         None => "/".to_owned(),
