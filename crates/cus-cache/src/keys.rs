@@ -29,8 +29,9 @@ pub enum Namespace {
     SessionClients,
     /// The `sid`s of an account's sessions, to log them all out when its CUS changes.
     AccountSessions,
-    /// The handles (cookie hashes) of an account's sessions, for "Mis sesiones".
-    AccountSessionIndex,
+    /// Every live SSO session of an account (their cache ids), read without taking: what
+    /// "Mis datos" and "Mis sesiones" list. The one home of that index.
+    SessionsOfAccount,
 }
 
 impl Namespace {
@@ -48,7 +49,7 @@ impl Namespace {
             Self::AssertionJti => "ajti",
             Self::SessionClients => "sesrp",
             Self::AccountSessions => "acses",
-            Self::AccountSessionIndex => "acsix",
+            Self::SessionsOfAccount => "sesacc",
         }
     }
 }

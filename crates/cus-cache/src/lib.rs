@@ -53,11 +53,13 @@ pub trait Cache: Send + Sync {
     async fn count(&self, key: &Key) -> Result<u64>;
     /// Adds `member` to the set at `key`; the whole set then lives `ttl` from now.
     async fn add_member(&self, key: &Key, member: &str, ttl: Duration) -> Result<()>;
-    /// The members of the set at `key`, left in place (empty when absent or expired).
-    async fn members(&self, key: &Key) -> Result<Vec<String>>;
     /// Removes the set at `key` and returns its members, in one step: of many concurrent
     /// takers, one gets each member.
     async fn take_members(&self, key: &Key) -> Result<Vec<String>>;
+    /// The members of the set at `key`, leaving it as it is (empty when absent or expired).
+    async fn members(&self, key: &Key) -> Result<Vec<String>>;
+    /// Removes `member` from the set at `key`, leaving its TTL as it is.
+    async fn remove_member(&self, key: &Key, member: &str) -> Result<()>;
     /// Round trip for readiness checks.
     async fn ping(&self) -> Result<()>;
     /// `memory` or `redis`.

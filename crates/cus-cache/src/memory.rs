@@ -218,21 +218,46 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
-    async fn members(&self, key: &Key) -> Result<Vec<String>> {
-        let key = self.full(key);
-        Ok(self.with(|inner, now| {
-            live(inner, &key, now)
-                .then(|| inner.map.get(&key).map(|e| members_of(&e.value)))
-                .flatten()
-                .unwrap_or_default()
-        }))
-    }
-
     async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
         let key = self.full(key);
         Ok(self.with(|inner, now| {
             take_live(inner, &key, now).map_or_else(Vec::new, |e| members_of(&e.value))
         }))
+    }
+
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        let key = self.full(key);
+        Ok(self.with(|inner, now| {
+            if live(inner, &key, now) {
+                inner
+                    .map
+                    .get(&key)
+                    .map_or_else(Vec::new, |e| members_of(&e.value))
+            } else {
+                Vec::new()
+            }
+        }))
+    }
+
+    async fn remove_member(&self, key: &Key, member: &str) -> Result<()> {
+        let key = self.full(key);
+        self.with(|inner, now| {
+            if !live(inner, &key, now) {
+                return;
+            }
+            let Some(entry) = inner.map.get_mut(&key) else {
+                return;
+            };
+            let mut members = members_of(&entry.value);
+            members.retain(|m| m != member);
+            if members.is_empty() {
+                // Like Redis: a set left empty is no set.
+                inner.map.remove(&key);
+            } else {
+                entry.value = serde_json::to_vec(&members).unwrap_or_default();
+            }
+        });
+        Ok(())
     }
 
     async fn ping(&self) -> Result<()> {

@@ -202,12 +202,6 @@ where
         pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
 
-    async fn members(&self, key: &Key) -> Result<Vec<String>> {
-        let mut cmd = redis::cmd("SMEMBERS");
-        cmd.arg(self.full(key));
-        self.run(&cmd).await
-    }
-
     async fn take_members(&self, key: &Key) -> Result<Vec<String>> {
         let full = self.full(key);
         let mut pipe = redis::pipe();
@@ -220,6 +214,16 @@ where
         let mut conn = self.conn.clone();
         let (members,): (Vec<String>,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
         Ok(members)
+    }
+
+    async fn members(&self, key: &Key) -> Result<Vec<String>> {
+        self.run(redis::cmd("SMEMBERS").arg(self.full(key))).await
+    }
+
+    async fn remove_member(&self, key: &Key, member: &str) -> Result<()> {
+        self.run::<i64>(redis::cmd("SREM").arg(self.full(key)).arg(member))
+            .await
+            .map(|_| ())
     }
 
     async fn ping(&self) -> Result<()> {

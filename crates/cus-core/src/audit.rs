@@ -50,12 +50,15 @@ pub enum AuditKind {
     KeyRotated,
     KeyPruned,
     Logout,
+    /// Everything CUS holds about a person was handed out (Ley 21.719): to the person at
+    /// "Mis datos", or to an operator (`cus account export`).
+    PersonalDataExported,
 }
 
 impl AuditKind {
     /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
     /// new kind is readable as soon as it is listed here.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -72,6 +75,7 @@ impl AuditKind {
         Self::KeyRotated,
         Self::KeyPruned,
         Self::Logout,
+        Self::PersonalDataExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl AuditKind {
             Self::KeyRotated => "key_rotated",
             Self::KeyPruned => "key_pruned",
             Self::Logout => "logout",
+            Self::PersonalDataExported => "personal_data_exported",
         }
     }
 }
@@ -147,6 +152,11 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub outcome: AuditOutcome,
     pub detail: Option<String>,
+    /// Who acted, when it was not the subject: `cli:<name>` for an operator at the `cus`
+    /// command, `client:<client id>[/<operator>]` for the admin API, `registration` for
+    /// the RFC 7591/7592 endpoints. `None` when the person named by `subject` acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 impl AuditEvent {
@@ -159,7 +169,15 @@ impl AuditEvent {
             user_agent: None,
             outcome: AuditOutcome::Ok,
             detail: None,
+            operator: None,
         }
+    }
+
+    /// The same event, recorded as done by `operator` (see [`AuditEvent::operator`]).
+    #[must_use]
+    pub fn by(mut self, operator: &str) -> Self {
+        self.operator = Some(operator.to_owned());
+        self
     }
 }
 

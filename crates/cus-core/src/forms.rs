@@ -122,6 +122,13 @@ pub struct EndOwnSessionForm {
     pub sesion: Option<String>,
 }
 
+/// A form whose only field is its CSRF token (`POST /mis-datos/descargar`): what it acts
+/// on is the signed-in person, never a parameter.
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfOnlyForm {
+    pub csrf: Option<String>,
+}
+
 // ---- Protocol requests ----
 
 /// The form of `POST /token`.

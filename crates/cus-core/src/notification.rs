@@ -18,6 +18,9 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel, for a report that must name the empty ones too.
+    pub const ALL: [Self; 3] = [Self::Email, Self::Sms, Self::Logout];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",

@@ -90,6 +90,7 @@ async fn world() -> World {
         spec,
         "una clave de prueba larga",
         false,
+        "cli:test-operator",
         state.clock.now(),
     )
     .await

@@ -29,6 +29,7 @@ pub async fn create_account(
     spec: AccountSpec,
     cus: &str,
     generated: bool,
+    operator: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<Account> {
     if spec.nombres.trim().is_empty() || spec.apellidos.is_empty() {
@@ -65,8 +66,8 @@ pub async fn create_account(
         cus_hash: hasher.hash(&normalized).await?,
         ..Credentials::default()
     };
-    let mut event = AuditEvent::new(AuditKind::AccountCreated, now, Some(account.rut.compact()));
-    event.detail = Some("created by operator".into());
+    let event =
+        AuditEvent::new(AuditKind::AccountCreated, now, Some(account.rut.compact())).by(operator);
     store
         .create_account(
             &NewAccount {

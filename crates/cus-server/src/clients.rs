@@ -139,8 +139,8 @@ fn event(
     actor: &str,
     what: &str,
 ) -> AuditEvent {
-    let mut e = AuditEvent::new(kind, now, Some(client.0.clone()));
-    e.detail = Some(format!("{what} by {actor}"));
+    let mut e = AuditEvent::new(kind, now, Some(client.0.clone())).by(actor);
+    e.detail = Some(what.to_owned());
     e
 }
 

@@ -37,6 +37,7 @@ pub struct Config {
     pub limits: Limits,
     pub lockout: Lockout,
     pub accounts: Accounts,
+    pub audit: Audit,
 }
 
 /// `max` requests per `window` seconds.
@@ -166,6 +167,8 @@ pub struct Outbox {
     /// ranges) the operator names.
     #[serde(deserialize_with = "networks", serialize_with = "all_displayed")]
     pub backchannel_allowed_networks: Vec<ipnet::IpNet>,
+    /// Days a delivered or abandoned message is kept; 0: forever.
+    pub keep_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -245,6 +248,15 @@ pub struct Accounts {
     pub generated_cus_ttl: Seconds,
     /// A new CUS goes by e-mail only to a verified address.
     pub new_cus_requires_verified_email: bool,
+    /// "Mis datos" downloads only for a login this recent (else the CUS again).
+    pub export_max_auth_age: Seconds,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// Days the trail keeps an event; 0: forever.
+    pub keep_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -21,7 +21,16 @@ pub const RATE_LIMITED: &str = "cus_rate_limited_total";
 pub const TOKENS_ISSUED: &str = "cus_tokens_issued_total";
 /// Outbox messages by channel and result (sent, retried, abandoned).
 pub const OUTBOX: &str = "cus_outbox_messages_total";
-/// Failures of the store, the cache or another dependency answered with 503.
+/// Messages waiting in the outbox, by channel (read from the store at each scrape).
+pub const OUTBOX_PENDING: &str = "cus_outbox_pending_messages";
+/// Age in seconds of the oldest message waiting, by channel; 0 when none waits.
+pub const OUTBOX_OLDEST_AGE: &str = "cus_outbox_oldest_pending_age_seconds";
+/// Database connections of this node's pool, by state (`busy`, `idle`).
+pub const DB_POOL_CONNECTIONS: &str = "cus_db_pool_connections";
+/// The pool's limit (`database.max_connections`).
+pub const DB_POOL_MAX: &str = "cus_db_pool_max_connections";
+/// Failures answered with 503, by the dependency that failed (`database`, `cache`,
+/// `other`).
 pub const INTERNAL_ERRORS: &str = "cus_internal_errors_total";
 /// Time to hash or verify one CUS or secret answer with argon2id, in seconds.
 pub const ARGON2_SECONDS: &str = "cus_argon2_duration_seconds";
@@ -61,6 +70,49 @@ pub async fn keep_up() {
     }
 }
 
+/// Sets the gauges that describe the store's state rather than count events: the outbox
+/// backlog (one query on the waiting rows' index, at most `QUERY_BUDGET`) and the pool.
+/// Called at each scrape, so the figures are as fresh as the scrape and cost nothing
+/// between scrapes. A backlog that cannot be read keeps its last figures.
+pub async fn sample(store: &dyn cus_store::Store, now: time::OffsetDateTime) {
+    const QUERY_BUDGET: Duration = Duration::from_secs(2);
+    let pool = store.pool_usage();
+    let busy = pool.open.saturating_sub(pool.idle);
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "busy").set(f64::from(busy));
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!(DB_POOL_MAX).set(f64::from(pool.max));
+
+    let backlog = match tokio::time::timeout(QUERY_BUDGET, store.outbox_backlog()).await {
+        Ok(Ok(backlog)) => backlog,
+        Ok(Err(e)) => return dependency_failed(&anyhow::Error::from(e)),
+        Err(_) => return tracing::warn!("the outbox backlog took over 2 s to read"),
+    };
+    for channel in cus_core::notification::Channel::ALL {
+        let waiting = backlog.iter().find(|b| b.channel == channel.as_str());
+        let (pending, age) = waiting.map_or((0.0, 0.0), |b| {
+            #[expect(clippy::cast_precision_loss, reason = "a gauge is an f64")]
+            let pending = b.pending as f64;
+            (pending, (now - b.oldest).as_seconds_f64().max(0.0))
+        });
+        let channel = channel.as_str();
+        metrics::gauge!(OUTBOX_PENDING, "channel" => channel).set(pending);
+        metrics::gauge!(OUTBOX_OLDEST_AGE, "channel" => channel).set(age);
+    }
+}
+
+/// Counts a failure answered with 503 under the dependency it came from and logs it once.
+pub fn dependency_failed(error: &anyhow::Error) {
+    let dependency = if error.chain().any(|e| e.is::<cus_store::StoreError>()) {
+        "database"
+    } else if error.chain().any(|e| e.is::<cus_cache::CacheError>()) {
+        "cache"
+    } else {
+        "other"
+    };
+    metrics::counter!(INTERNAL_ERRORS, "dependency" => dependency).increment(1);
+    tracing::error!(error = %format!("{error:#}"), dependency, "request failed");
+}
+
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
@@ -77,7 +129,18 @@ fn describe() {
     describe_counter!(RATE_LIMITED, "Requests refused by a rate limit, by limit");
     describe_counter!(TOKENS_ISSUED, "Tokens issued at /token, by grant");
     describe_counter!(OUTBOX, "Outbox messages by channel and result");
-    describe_counter!(INTERNAL_ERRORS, "Dependency failures answered with 503");
+    describe_counter!(INTERNAL_ERRORS, "Failures answered with 503, by dependency");
+    describe_gauge!(OUTBOX_PENDING, "Outbox messages waiting, by channel");
+    describe_gauge!(
+        OUTBOX_OLDEST_AGE,
+        Unit::Seconds,
+        "Age of the oldest outbox message waiting, by channel"
+    );
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Database connections of this node, by state"
+    );
+    describe_gauge!(DB_POOL_MAX, "Database connection limit of this node");
     describe_histogram!(
         ARGON2_SECONDS,
         Unit::Seconds,

@@ -51,18 +51,7 @@ impl Application {
             config.server.issuer.clone()
         };
         let store = open_store(&config).await?;
-        let cache = cus_cache::connect(
-            config.cache.url.expose_secret(),
-            &config.cache.prefix,
-            crate::clock::cache_time(clock.clone()),
-        )
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the cache at {}: {e}",
-                crate::telemetry::redact_url(config.cache.url.expose_secret())
-            )
-        })?;
+        let cache = open_cache(&config, clock.clone()).await?;
         let kek = crate::secrets::Kek::from_config(&config.keys)?;
         let csrf_key = kek.derive("csrf");
         let message_key = crate::secrets::MessageKey::derive(&kek);
@@ -124,6 +113,7 @@ impl Application {
         }
         let delivery = crate::delivery::Delivery::from_config(&state.config.outbox)?;
         let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(crate::retention::run(state.clone(), outbox_stopped.clone()));
         let outbox = tokio::spawn(crate::delivery::run(
             state.clone(),
             delivery,
@@ -214,6 +204,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::St
 /// [`open_store`] for every command but `cus serve`: a missing SQLite file is refused, not
 /// created, so a mistyped `database.url` never yields an empty database (only `cus migrate
 /// --create`, and `cus serve` in development, create one).
+/// Opens the cache `cache.url` names; the in-process cache measures its TTLs by `clock`.
+pub async fn open_cache(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn cus_cache::Cache>> {
+    cus_cache::connect(
+        config.cache.url.expose_secret(),
+        &config.cache.prefix,
+        crate::clock::cache_time(clock),
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the cache at {}: {e}",
+            crate::telemetry::redact_url(config.cache.url.expose_secret())
+        )
+    })
+}
+
 pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {
     refuse_missing(config)?;
     open_store(config).await

@@ -20,7 +20,8 @@ use uuid::Uuid;
 pub use change::Change;
 pub use error::StoreError;
 pub use model::{
-    AuditFilter, Consent, DeliveryStatus, RefreshToken, SigningKey, StoredNotification,
+    AuditFilter, AuditRecord, Backlog, Consent, DeliveryStatus, PoolUsage, RefreshToken,
+    SigningKey, StoredNotification,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -104,7 +105,20 @@ pub trait SigningKeys: Send + Sync {
 #[async_trait]
 pub trait Audit: Send + Sync {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
-    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    /// The events `filter` selects, newest first, with their ids (the cursor of the next
+    /// page: its `before_id`).
+    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    /// The events of [`Audit::audit_page`], oldest first and without ids: the newest
+    /// `limit` of them in the order they happened.
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut page = self.audit_page(filter).await?;
+        page.reverse();
+        Ok(page.into_iter().map(|record| record.event).collect())
+    }
+    /// Retention: deletes at most `batch` of the oldest events from before `before`;
+    /// how many went. Called until it deletes fewer than `batch`, so no statement holds
+    /// the table long.
+    async fn purge_audit(&self, before: OffsetDateTime, batch: u32) -> Result<u64>;
 }
 
 /// The durable notification outbox.
@@ -115,6 +129,9 @@ pub trait Outbox: Send + Sync {
     /// The newest `limit` messages (to `recipient`, if given), delivered or not, for
     /// operators: no bodies.
     async fn deliveries(&self, recipient: Option<&str>, limit: u32) -> Result<Vec<DeliveryStatus>>;
+    /// The undelivered messages per channel, how many and since when: the backlog an
+    /// operator alerts on. Reads only waiting rows (the `outbox_pending` index).
+    async fn outbox_backlog(&self) -> Result<Vec<Backlog>>;
     /// Every undelivered notification (for inspection and tests).
     async fn pending_notifications(&self, limit: u32) -> Result<Vec<StoredNotification>>;
     /// Leases up to `limit` due notifications to the caller for `lease`.
@@ -131,6 +148,9 @@ pub trait Outbox: Send + Sync {
     async fn mark_abandoned(&self, id: Uuid, at: OffsetDateTime, reason: &str) -> Result<()>;
     /// Records a failed attempt; the notification is due again at `retry_at`.
     async fn mark_failed(&self, id: Uuid, error: &str, retry_at: OffsetDateTime) -> Result<()>;
+    /// Retention: deletes at most `batch` delivered or abandoned messages queued before
+    /// `before` (never a waiting one); how many went.
+    async fn purge_outbox(&self, before: OffsetDateTime, batch: u32) -> Result<u64>;
 }
 
 /// Consent decisions per person and client.
@@ -168,6 +188,17 @@ pub trait RefreshTokens: Send + Sync {
         account: AccountId,
         at: OffsetDateTime,
     ) -> Result<u64>;
+    /// The person's tokens still usable at `now` (neither rotated, revoked nor expired),
+    /// newest first: the grants a personal-data export lists.
+    async fn live_refresh_tokens_of(
+        &self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RefreshToken>>;
+    /// Retention: deletes at most `batch` tokens that expired before `before`; how many
+    /// went.
+    async fn purge_expired_refresh_tokens(&self, before: OffsetDateTime, batch: u32)
+    -> Result<u64>;
 }
 
 /// Everything durable. Implemented by [`SqliteStore`] and [`PgStore`].
@@ -186,6 +217,8 @@ pub trait Store:
     async fn pending_migrations(&self) -> Result<Vec<String>>;
     /// Short backend name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// How many connections the pool holds and how many of them are idle.
+    fn pool_usage(&self) -> PoolUsage;
 }
 
 /// The SQLite file `url` names, when it does not exist yet; `None` for PostgreSQL (CUS never

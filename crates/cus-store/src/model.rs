@@ -73,12 +73,49 @@ pub struct DeliveryStatus {
     pub body_kept: bool,
 }
 
-/// Which audit events to read back.
+/// The messages of one channel waiting for delivery (neither sent nor abandoned).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Backlog {
+    /// `email`, `sms` or `logout`.
+    pub channel: String,
+    pub pending: i64,
+    /// When the oldest of them was queued.
+    pub oldest: OffsetDateTime,
+}
+
+/// The connection pool's state, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// `database.max_connections`.
+    pub max: u32,
+}
+
+/// Which audit events to read back: every condition given must hold. A page is read
+/// newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub subject: Option<String>,
+    /// From this time on (inclusive).
     pub since: Option<OffsetDateTime>,
+    /// Before this time (exclusive).
+    pub until: Option<OffsetDateTime>,
+    /// Any of these kinds; every kind when empty.
+    pub kinds: Vec<AuditKind>,
+    /// The cursor: only events with an id below this one, i.e. older than the last event
+    /// of the page before. Ids only grow, so a page never shifts when events are added.
+    pub before_id: Option<i64>,
+    /// At most this many (0: the store's default, 1000).
     pub limit: u32,
+}
+
+/// An audit event as stored, with its id: the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub event: AuditEvent,
 }
 
 #[derive(sqlx::FromRow)]
@@ -291,6 +328,7 @@ impl From<SigningKeyRow> for SigningKey {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
+    pub id: i64,
     pub at: OffsetDateTime,
     pub kind: String,
     pub subject: Option<String>,
@@ -298,11 +336,13 @@ pub(crate) struct AuditRow {
     pub user_agent: Option<String>,
     pub outcome: String,
     pub detail: Option<String>,
+    pub operator: Option<String>,
 }
 
 impl AuditRow {
-    pub(crate) fn into_domain(self) -> Result<AuditEvent, StoreError> {
-        Ok(AuditEvent {
+    pub(crate) fn into_domain(self) -> Result<AuditRecord, StoreError> {
+        let id = self.id;
+        let event = AuditEvent {
             outcome: AuditOutcome::parse(&self.outcome)
                 .ok_or_else(|| StoreError::Corrupt("audit", self.outcome.clone()))?,
             kind: AuditKind::parse(&self.kind)
@@ -312,7 +352,9 @@ impl AuditRow {
             ip: self.ip,
             user_agent: self.user_agent,
             detail: self.detail,
-        })
+            operator: self.operator,
+        };
+        Ok(AuditRecord { id, event })
     }
 }
 
@@ -400,6 +442,7 @@ mod tests {
 
     fn row(kind: &str, outcome: &str) -> AuditRow {
         AuditRow {
+            id: 1,
             at: OffsetDateTime::UNIX_EPOCH,
             kind: kind.into(),
             subject: None,
@@ -407,6 +450,7 @@ mod tests {
             user_agent: None,
             outcome: outcome.into(),
             detail: None,
+            operator: None,
         }
     }
 
@@ -414,7 +458,10 @@ mod tests {
     /// rather than guess.
     #[test]
     fn an_audit_row_reads_only_the_texts_cus_writes() {
-        let event = row("login_locked", "locked").into_domain().expect("known");
+        let event = row("login_locked", "locked")
+            .into_domain()
+            .expect("known")
+            .event;
         assert_eq!(
             (event.kind, event.outcome),
             (AuditKind::LoginLocked, AuditOutcome::Locked)

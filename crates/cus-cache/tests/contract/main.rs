@@ -56,7 +56,7 @@ contract!(
     json_helpers_round_trip,
     sets_collect_members_once_and_are_taken_whole,
     sets_expire_from_their_last_addition,
-    set_members_are_read_without_taking_them,
+    sets_are_read_in_place_and_lose_one_member_at_a_time,
 );
 
 fn prefix() -> String {
@@ -275,30 +275,6 @@ async fn sets_collect_members_once_and_are_taken_whole(Subject { cache, .. }: Su
     );
 }
 
-async fn set_members_are_read_without_taking_them(Subject { cache, time }: Subject) {
-    let key = Key::new(Namespace::AccountSessions, "account-read");
-    assert!(cache.members(&key).await.expect("read").is_empty());
-    let ttl = Duration::from_millis(1000);
-    cache.add_member(&key, "a", ttl).await.expect("add");
-    cache.add_member(&key, "b", ttl).await.expect("add");
-    cache.add_member(&key, "a", ttl).await.expect("add");
-    for _ in 0..2 {
-        let mut members = cache.members(&key).await.expect("read");
-        members.sort();
-        assert_eq!(members, ["a", "b"], "read twice, still there, each once");
-    }
-    let mut taken = cache.take_members(&key).await.expect("take");
-    taken.sort();
-    assert_eq!(taken, ["a", "b"]);
-    assert!(cache.members(&key).await.expect("read").is_empty(), "taken");
-    cache.add_member(&key, "c", ttl).await.expect("add");
-    time.pass(Duration::from_millis(1100)).await;
-    assert!(
-        cache.members(&key).await.expect("read").is_empty(),
-        "expired"
-    );
-}
-
 async fn sets_expire_from_their_last_addition(Subject { cache, time }: Subject) {
     let key = Key::new(Namespace::AccountSessions, "account-1");
     // Each step must land within the TTL of the addition before it: on Redis, in real time
@@ -316,6 +292,42 @@ async fn sets_expire_from_their_last_addition(Subject { cache, time }: Subject) 
     assert!(
         cache.take_members(&key).await.expect("take").is_empty(),
         "expired"
+    );
+}
+
+async fn sets_are_read_in_place_and_lose_one_member_at_a_time(Subject { cache, .. }: Subject) {
+    let key = Key::new(Namespace::SessionsOfAccount, "account-1");
+    assert!(cache.members(&key).await.expect("members").is_empty());
+    cache
+        .remove_member(&key, "absent")
+        .await
+        .expect("remove from nothing");
+    for member in ["s1", "s2", "s3"] {
+        cache
+            .add_member(&key, member, Duration::from_secs(60))
+            .await
+            .expect("add");
+    }
+    let mut read = cache.members(&key).await.expect("members");
+    read.sort();
+    assert_eq!(read, ["s1", "s2", "s3"]);
+    let mut again = cache.members(&key).await.expect("members");
+    again.sort();
+    assert_eq!(again, read, "reading leaves the set as it was");
+    cache.remove_member(&key, "s2").await.expect("remove");
+    cache
+        .remove_member(&key, "s9")
+        .await
+        .expect("remove a stranger");
+    let mut left = cache.members(&key).await.expect("members");
+    left.sort();
+    assert_eq!(left, ["s1", "s3"]);
+    cache.remove_member(&key, "s1").await.expect("remove");
+    cache.remove_member(&key, "s3").await.expect("remove");
+    assert!(cache.members(&key).await.expect("members").is_empty());
+    assert!(
+        cache.take_members(&key).await.expect("take").is_empty(),
+        "the last removal removed the set"
     );
 }
 

@@ -11,9 +11,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::startup;
 
-/// Who the audit trail names for CLI changes.
-const ACTOR: &str = "cli";
-
 #[derive(Debug, Args)]
 pub struct MetadataArgs {
     #[arg(long)]
@@ -202,7 +199,11 @@ fn print_client(view: &ClientView, json: bool) {
     }
 }
 
-pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    command: ClientCommand,
+    operator: super::Operator<'_>,
+) -> anyhow::Result<()> {
     let store = startup::open_existing_store(config).await?;
     let store = store.as_ref();
     let now = SystemClock.now();
@@ -218,7 +219,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
                 client_id,
                 metadata.into_metadata(public)?,
                 false,
-                ACTOR,
+                &operator.name()?,
                 now,
             )
             .await
@@ -274,7 +275,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
                 store,
                 &client_id,
                 metadata.into_metadata(false)?,
-                ACTOR,
+                &operator.name()?,
                 now,
             )
             .await
@@ -287,9 +288,10 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
             json,
         } => {
             let overlap = parse_duration(&overlap)?;
-            let (client, secret) = clients::rotate_secret(store, &client_id, overlap, ACTOR, now)
-                .await
-                .map_err(fail)?;
+            let (client, secret) =
+                clients::rotate_secret(store, &client_id, overlap, &operator.name()?, now)
+                    .await
+                    .map_err(fail)?;
             if json {
                 print_out(&json!({ "client_id": client.client_id.0, "client_secret": secret, "previous_secret_expires_at": client.previous_secret_expires.map(|t| t.unix_timestamp()) }).to_string());
             } else {
@@ -302,19 +304,19 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<()> 
             }
         }
         ClientCommand::Disable { client_id } => {
-            clients::set_enabled(store, &client_id, false, ACTOR, now)
+            clients::set_enabled(store, &client_id, false, &operator.name()?, now)
                 .await
                 .map_err(fail)?;
             print_out(&format!("{client_id} disabled"));
         }
         ClientCommand::Enable { client_id } => {
-            clients::set_enabled(store, &client_id, true, ACTOR, now)
+            clients::set_enabled(store, &client_id, true, &operator.name()?, now)
                 .await
                 .map_err(fail)?;
             print_out(&format!("{client_id} enabled"));
         }
         ClientCommand::Delete { client_id } => {
-            clients::delete(store, &client_id, ACTOR, now)
+            clients::delete(store, &client_id, &operator.name()?, now)
                 .await
                 .map_err(fail)?;
             print_out(&format!("{client_id} deleted"));

@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod clients;
+mod export;
+mod operator;
+
+pub use operator::Operator;
 
 use crate::config::Config;
 use crate::startup::{self, Application};
@@ -21,6 +26,9 @@ pub struct Cli {
     /// Configuration file, applied over config/default.toml and under CUS_… variables.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Who is acting, for the audit trail of every change (default: the OS login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub operator: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,22 +72,8 @@ pub enum Command {
         #[command(subcommand)]
         command: clients::RegistrationTokenCommand,
     },
-    /// Print the audit trail of a RUT or a client.
-    Audit {
-        /// Events of this RUT.
-        #[arg(long)]
-        rut: Option<String>,
-        /// Events of this client id.
-        #[arg(long)]
-        client: Option<String>,
-        /// From this date (YYYY-MM-DD, UTC).
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print the audit trail, newest first, a page at a time (--after the last id).
+    Audit(audit::AuditArgs),
     /// The outbox, newest first: to whom each message went and how its delivery went
     /// (never its text).
     Outbox {
@@ -143,6 +137,12 @@ pub enum AccountCommand {
         #[arg(long)]
         generate: bool,
     },
+    /// Print everything CUS holds about a person as JSON (a personal-data request, Ley
+    /// 21.719): audited as an access by the operator.
+    Export {
+        /// The person's or company's RUT.
+        rut: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +154,9 @@ pub enum ConfigCommand {
 /// Runs one command; every error comes back to `main` to be printed on one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
+    let operator = Operator {
+        given: cli.operator.as_deref(),
+    };
     match cli.command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
@@ -191,19 +194,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_out(&config.masked_toml());
             Ok(())
         }
-        Command::Keys { command } => keys(&config, command).await,
-        Command::Client { command } => clients::run(&config, command).await,
+        Command::Keys { command } => keys(&config, command, operator).await,
+        Command::Client { command } => clients::run(&config, command, operator).await,
         Command::RegistrationToken { command } => {
             clients::run_registration_token(&config, command).await
         }
-        Command::Account { command } => account(&config, command).await,
-        Command::Audit {
-            rut,
-            client,
-            since,
-            limit,
-            json,
-        } => audit(&config, rut, client, since, limit, json).await,
+        Command::Account {
+            command: AccountCommand::Export { rut },
+        } => export::run(&config, &rut, operator).await,
+        Command::Account { command } => account(&config, command, operator).await,
+        Command::Audit(args) => audit::run(&config, args).await,
         Command::Outbox { to, limit, json } => outbox(&config, to, limit, json).await,
     }
 }
@@ -217,7 +217,7 @@ pub fn print_out(text: &str) {
     println!("{text}");
 }
 
-async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+async fn keys(config: &Config, command: KeysCommand, operator: Operator<'_>) -> anyhow::Result<()> {
     let store = startup::open_existing_store(config).await?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     match command {
@@ -226,7 +226,8 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             let lead = time::Duration::seconds(i64::try_from(config.keys.publish_lead_seconds)?);
             let kids = crate::keys::rotate(store.as_ref(), &kek, now, lead).await?;
             let event =
-                cus_core::audit::AuditEvent::new(cus_core::audit::AuditKind::KeyRotated, now, None);
+                cus_core::audit::AuditEvent::new(cus_core::audit::AuditKind::KeyRotated, now, None)
+                    .by(&operator.name()?);
             store.append_audit(&event).await?;
             print_out(&format!(
                 "new keys {} sign from {}",
@@ -283,7 +284,11 @@ async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+async fn account(
+    config: &Config,
+    command: AccountCommand,
+    operator: Operator<'_>,
+) -> anyhow::Result<()> {
     let AccountCommand::Create {
         rut,
         nombres,
@@ -294,7 +299,11 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         numero,
         comuna,
         generate,
-    } = command;
+    } = command
+    else {
+        // `run` hands the other account commands to their own modules.
+        anyhow::bail!("not an account creation");
+    };
     let address = match (calle, numero, comuna) {
         (Some(calle), Some(numero), Some(codigo_comuna)) => {
             if cus_core::Catalogue::chile().comuna(codigo_comuna).is_none() {
@@ -320,6 +329,7 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         std::io::stdin().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
+    let operator = operator.name()?;
     let store = startup::open_existing_store(config).await?;
     let hasher = crate::hashing::Hasher::new(&config.hash)?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
@@ -331,8 +341,16 @@ async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()>
         celular,
         address,
     };
-    let account =
-        crate::admin::create_account(store.as_ref(), &hasher, spec, &cus, generate, now).await?;
+    let account = crate::admin::create_account(
+        store.as_ref(),
+        &hasher,
+        spec,
+        &cus,
+        generate,
+        &operator,
+        now,
+    )
+    .await?;
     print_out(&format!(
         "account {} created for RUT {}",
         account.id, account.rut
@@ -383,59 +401,6 @@ async fn outbox(config: &Config, to: Option<String>, limit: u32, json: bool) -> 
                 d.last_error
                     .map(|e| format!("  (last error: {e})"))
                     .unwrap_or_default()
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn audit(
-    config: &Config,
-    rut: Option<String>,
-    client: Option<String>,
-    since: Option<String>,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<()> {
-    let subject = match (rut, client) {
-        (Some(rut), None) => Some(
-            cus_core::Rut::parse(&rut)
-                .map_err(|e| anyhow::anyhow!("--rut: {e}"))?
-                .compact(),
-        ),
-        (None, Some(client)) => Some(client),
-        (None, None) => None,
-        (Some(_), Some(_)) => anyhow::bail!("give --rut or --client, not both"),
-    };
-    let since = match since {
-        Some(day) => {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            let date = time::Date::parse(&day, &format)
-                .map_err(|_| anyhow::anyhow!("--since must be a date like 2026-01-01"))?;
-            Some(date.midnight().assume_utc())
-        }
-        None => None,
-    };
-    let store = startup::open_existing_store(config).await?;
-    let events = store
-        .audit_events(&cus_store::AuditFilter {
-            subject,
-            since,
-            limit,
-        })
-        .await?;
-    for e in events {
-        if json {
-            print_out(&serde_json::to_string(&e)?);
-        } else {
-            print_out(&format!(
-                "{}  {:<22} {:<8} {:<14} ip={} {}",
-                e.at,
-                e.kind,
-                e.outcome,
-                e.subject.unwrap_or_default(),
-                e.ip.unwrap_or_else(|| "-".into()),
-                e.detail.unwrap_or_default()
             ));
         }
     }

@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for Admin {
 
 impl Admin {
     fn actor(&self) -> String {
-        format!("admin API client {}", self.client_id)
+        format!("client:{}", self.client_id)
     }
 }
 

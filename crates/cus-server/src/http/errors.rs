@@ -354,8 +354,7 @@ impl IntoResponse for ApiError {
 
 /// The one log line of an internal failure: detail for operators, never for the caller.
 fn log_internal(error: &anyhow::Error) {
-    metrics::counter!(crate::metrics::INTERNAL_ERRORS).increment(1);
-    tracing::error!(error = %format!("{error:#}"), "request failed");
+    crate::metrics::dependency_failed(error);
 }
 
 #[derive(Template, WebTemplate)]

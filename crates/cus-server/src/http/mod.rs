@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod lifecycle;
 pub mod meta;
+mod my_data;
 mod oidc;
 mod page;
 mod registration;
@@ -20,6 +21,7 @@ mod territory;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -63,6 +65,7 @@ fn routes() -> Routes {
         .merge(oidc::routes())
         .merge(account::routes())
         .merge(consents::routes())
+        .merge(my_data::routes())
         .merge(admin::routes())
         .merge(registration::routes())
         .merge(lifecycle::routes())
@@ -81,7 +84,8 @@ pub fn management(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn metrics_text() -> impl axum::response::IntoResponse {
+async fn metrics_text(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    crate::metrics::sample(app.store.as_ref(), app.clock.now()).await;
     (
         [(
             header::CONTENT_TYPE,

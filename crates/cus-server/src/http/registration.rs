@@ -83,7 +83,7 @@ async fn register_client(
 }
 
 /// Who changes clients through these endpoints, for the audit trail.
-const ACTOR: &str = "dynamic registration";
+const ACTOR: &str = "registration";
 
 /// The client `client_id`, if `headers` carry its registration access token. An unknown
 /// client and a wrong token answer alike (RFC 7592 §2).

@@ -54,9 +54,8 @@ fn failure(basic: bool, text: &str) -> AuthFailure {
 }
 
 /// The store or cache failed: logged here, once; the client may try again (503).
-fn unavailable(basic: bool, error: impl std::fmt::Display) -> AuthFailure {
-    tracing::error!(error = %error, "client authentication could not read the store or cache");
-    metrics::counter!(crate::metrics::INTERNAL_ERRORS).increment(1);
+fn unavailable(basic: bool, error: impl Into<anyhow::Error>) -> AuthFailure {
+    crate::metrics::dependency_failed(&error.into().context("client authentication"));
     AuthFailure {
         error: OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"),
         basic,

@@ -384,6 +384,14 @@ async fn live_account(
     Ok(account)
 }
 
+/// The scopes a stored refresh token renews (empty if its grant does not decode), for a
+/// person's own view of what they gave: the grant's format stays in this module.
+pub fn refresh_scopes(stored: &cus_store::RefreshToken) -> Vec<String> {
+    serde_json::from_str::<RefreshGrant>(&stored.grant_json)
+        .map(|grant| grant.scopes)
+        .unwrap_or_default()
+}
+
 /// Whether everything issued for a login is revoked: the CUS changed (or was generated)
 /// after it. The one test of `tokens_valid_after`, for every kind of token. Compared in
 /// milliseconds, so a change ends the sessions opened earlier in the same second (an

@@ -226,11 +226,13 @@ async fn admin_api_manages_clients(backend: Backend) {
         6,
         "created, updated, rotated, disabled, enabled, deleted: {trail:?}"
     );
-    assert!(trail.iter().all(|e| {
-        e.detail
-            .as_deref()
-            .is_some_and(|d| d.contains("by admin API client"))
-    }));
+    let operators: Vec<_> = trail.iter().map(|e| e.operator.as_deref()).collect();
+    assert!(
+        operators
+            .iter()
+            .all(|o| o.is_some_and(|o| o.starts_with("client:cus-"))),
+        "every change names the admin client as its operator: {operators:?}"
+    );
 }
 
 async fn admin_api_refuses_bad_input_and_changes_nothing(backend: Backend) {

@@ -543,6 +543,8 @@ fn audit_prints_the_trail_of_a_rut() {
             "--email",
             "ana@example.cl",
             "--generate",
+            "--operator",
+            "jperez",
         ])
         .output()
         .expect("runs");
@@ -562,6 +564,10 @@ fn audit_prints_the_trail_of_a_rut() {
         text.contains("account_created") && text.contains("12345678-5"),
         "{text}"
     );
+    assert!(
+        text.contains("by=cli:jperez"),
+        "the operator is named: {text}"
+    );
     let later = cli
         .with_store()
         .args(["audit", "--rut", "12345678-5", "--since", "2999-01-01"])
@@ -575,7 +581,8 @@ fn audit_prints_the_trail_of_a_rut() {
         .expect("runs");
     assert!(
         !bad.status.success()
-            && String::from_utf8_lossy(&bad.stderr).contains("--since must be a date")
+            && String::from_utf8_lossy(&bad.stderr).contains("--since")
+            && String::from_utf8_lossy(&bad.stderr).contains("must be a date")
     );
 }
 
@@ -762,5 +769,71 @@ async fn production_serves_only_a_migrated_database() {
         String::from_utf8_lossy(&status.stdout).contains("every migration is applied"),
         "{}",
         String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+/// A change is audited as the `--operator` given, else as the OS login name; with neither,
+/// the command refuses to change anything rather than record nobody.
+#[test]
+fn changes_are_audited_as_the_operator_or_refused_without_one() {
+    let cli = Cli::new();
+    let create = |rut: &str| {
+        let mut cmd = cli.with_store();
+        cmd.args([
+            "account",
+            "create",
+            "--rut",
+            rut,
+            "--nombres",
+            "Ana",
+            "--apellidos",
+            "Pérez",
+            "--email",
+            "ana@example.cl",
+            "--generate",
+        ]);
+        cmd
+    };
+    let by_os_user = create("12.345.678-5").output().expect("runs");
+    assert!(by_os_user.status.success());
+
+    let nobody = create("11.111.111-1")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .expect("runs");
+    assert!(!nobody.status.success());
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr).contains("--operator NAME"),
+        "{}",
+        String::from_utf8_lossy(&nobody.stderr)
+    );
+    let listed = cli
+        .with_store()
+        .env_remove("USER")
+        .args(["client", "list"])
+        .output()
+        .expect("runs");
+    assert!(listed.status.success(), "reading needs no operator");
+
+    let trail = cli
+        .with_store()
+        .args(["audit", "--json"])
+        .output()
+        .expect("runs");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&trail.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let created: Vec<_> = events
+        .iter()
+        .filter(|e| e["kind"] == "account_created")
+        .map(|e| (e["subject"].as_str(), e["operator"].as_str()))
+        .collect();
+    let os_operator = format!("cli:{}", crate::helpers::cli::OS_USER);
+    assert_eq!(
+        created,
+        [(Some("12345678-5"), Some(os_operator.as_str()))],
+        "one account, by the OS user; none without an operator"
     );
 }

@@ -103,6 +103,46 @@ async fn metrics_are_prometheus_text_that_moves_and_only_on_the_management_port(
     assert!(total(&after, "cus_http_request_duration_seconds_count", pages) >= 2.0);
     assert!(total(&after, "cus_argon2_duration_seconds_count", "") >= 2.0);
     assert!(total(&after, "cus_signing_key_active_from_seconds", "RS256") > 0.0);
+    assert!(total(&after, "cus_db_pool_max_connections", "") >= 1.0);
+    assert!(total(&after, "cus_db_pool_connections", r#"state="idle""#) >= 1.0);
+
+    // The outbox gauges are read from the store at each scrape: a message queued ten
+    // minutes ago and not yet sent shows in its channel, and goes once it is sent.
+    let waiting = cus_core::notification::Notification {
+        id: uuid::Uuid::now_v7(),
+        channel: cus_core::notification::Channel::Sms,
+        recipient: "+56912345678".into(),
+        subject: String::new(),
+        body: "Su código".into(),
+        sealed: false,
+        created_at: app.state.clock.now() - time::Duration::minutes(10),
+    };
+    let store = &app.state.store;
+    store
+        .queue_notifications(std::slice::from_ref(&waiting))
+        .await
+        .expect("queued");
+    let queued = scrape(&app.http, management).await;
+    let sms = r#"channel="sms""#;
+    assert_eq!(total(&queued, "cus_outbox_pending_messages", sms), 1.0);
+    assert!(total(&queued, "cus_outbox_oldest_pending_age_seconds", sms) >= 600.0);
+    let mail = r#"channel="email""#;
+    assert!(
+        queued
+            .iter()
+            .any(|(s, _)| s.starts_with("cus_outbox_pending_messages") && s.contains(mail)),
+        "an empty channel shows 0, not nothing"
+    );
+    store
+        .mark_sent(waiting.id, app.state.clock.now())
+        .await
+        .expect("sent");
+    let sent = scrape(&app.http, management).await;
+    assert_eq!(total(&sent, "cus_outbox_pending_messages", sms), 0.0);
+    assert_eq!(
+        total(&sent, "cus_outbox_oldest_pending_age_seconds", sms),
+        0.0
+    );
 
     // Invented methods share one label: they cannot grow /metrics without bound.
     for name in ["FROBNICATE", "XYZZY"] {
@@ -329,7 +369,19 @@ async fn readiness(app: &TestApp) -> (u16, String) {
 /// Down: every request that needs the dependency gets a clean 503 — a Spanish page, RFC
 /// 6749 JSON — readiness names it, the server keeps running. Back: it serves again by
 /// itself, without a restart.
-async fn outage_and_recovery(app: &TestApp, down: impl Fn(), up: impl Fn(), named: &str) {
+/// `dependency` is the label its failures are counted under in `cus_internal_errors_total`.
+async fn outage_and_recovery(
+    app: &TestApp,
+    down: impl Fn(),
+    up: impl Fn(),
+    named: &str,
+    dependency: &str,
+) {
+    let management = app.management.expect("a management listener");
+    let failures = |samples: &[(String, f64)]| {
+        let label = format!("dependency=\"{dependency}\"");
+        total(samples, "cus_internal_errors_total", &label)
+    };
     let client = app.client(false, true).await;
     let (page, _, token, _) = page_and_token(app, &client).await;
     assert_eq!(
@@ -338,6 +390,7 @@ async fn outage_and_recovery(app: &TestApp, down: impl Fn(), up: impl Fn(), name
         "before: a redirect to login, invalid_grant"
     );
 
+    let before = failures(&scrape(&app.http, management).await);
     down();
     let mut answers = Vec::new();
     for _ in 0..5 {
@@ -353,6 +406,11 @@ async fn outage_and_recovery(app: &TestApp, down: impl Fn(), up: impl Fn(), name
     assert_eq!(status, 503);
     assert!(reasons.contains(named), "{reasons}");
     assert!(!app.server.is_finished(), "the server is still running");
+    let during = failures(&scrape(&app.http, management).await);
+    assert!(
+        during >= before + 10.0,
+        "each 503 is counted under {dependency}: {before} then {during}"
+    );
 
     up();
     let mut recovered = false;
@@ -383,7 +441,14 @@ async fn a_postgresql_outage_is_a_clean_503_and_heals_by_itself() {
     config.database.url = url.to_string().into();
     config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
     let app = TestApp::spawn_with(config).await;
-    outage_and_recovery(&app, || relay.cut(), || relay.restore(), "store (postgres)").await;
+    outage_and_recovery(
+        &app,
+        || relay.cut(),
+        || relay.restore(),
+        "store (postgres)",
+        "database",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -399,7 +464,14 @@ async fn a_redis_outage_is_a_clean_503_and_heals_by_itself() {
     config.cache.url = format!("redis://127.0.0.1:{}", relay.port).into();
     config.server.management_listen = Some("127.0.0.1:0".parse().expect("address"));
     let app = TestApp::spawn_with(config).await;
-    outage_and_recovery(&app, || relay.cut(), || relay.restore(), "cache (redis)").await;
+    outage_and_recovery(
+        &app,
+        || relay.cut(),
+        || relay.restore(),
+        "cache (redis)",
+        "cache",
+    )
+    .await;
 }
 
 /// `kill -9` of a node in the middle of 200 concurrent registrations: every account is

@@ -270,6 +270,7 @@ async fn item_07_consent_post_requires_the_forced_cus_change(backend: Backend) {
         spec,
         "Xk7pQ2mZ",
         true,
+        "cli:test-operator",
         app.state.clock.now(),
     )
     .await

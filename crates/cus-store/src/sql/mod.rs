@@ -72,4 +72,12 @@ impl crate::Store for Backend {
     fn backend(&self) -> &'static str {
         NAME
     }
+
+    fn pool_usage(&self) -> crate::PoolUsage {
+        crate::PoolUsage {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Backend, Db, SKIP_LOCKED};
 use crate::Result;
-use crate::model::{DeliveryStatus, OutboxRow, StoredNotification};
+use crate::model::{Backlog, DeliveryStatus, OutboxRow, StoredNotification};
 
 const INSERT: &str = "INSERT INTO outbox \
      (id, channel, recipient, subject, body, sealed, created_at) \
@@ -51,6 +51,27 @@ const CLAIM: &str = if SKIP_LOCKED {
     claim!("")
 };
 
+/// One bounded batch of the retention purge: delivered or abandoned messages queued
+/// before `$1`, at most `$2`, by the `outbox_done` partial index. A waiting message is
+/// never purged. PostgreSQL skips rows another node is deleting.
+macro_rules! purge {
+    ($lock:literal) => {
+        concat!(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE (sent_at IS NOT NULL OR abandoned_at IS NOT NULL) AND created_at < $1 \
+             LIMIT $2",
+            $lock,
+            ")"
+        )
+    };
+}
+
+const PURGE: &str = if SKIP_LOCKED {
+    purge!(" FOR UPDATE SKIP LOCKED")
+} else {
+    purge!("")
+};
+
 /// The body goes: once delivered it is the recipient's, and the store keeps no copy of a
 /// message (nor of a secret in it) longer than delivery needs.
 const MARK_SENT: &str = "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, \
@@ -59,6 +80,10 @@ const MARK_ABANDONED: &str = "UPDATE outbox SET abandoned_at = $1, last_error = 
      body = '', locked_until = NULL WHERE id = $3";
 const MARK_FAILED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
      next_attempt_at = $2, locked_until = NULL WHERE id = $3";
+
+const BACKLOG: &str = "SELECT channel, COUNT(*) AS pending, MIN(created_at) AS oldest \
+     FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL GROUP BY channel \
+     ORDER BY channel";
 
 /// Only while the message waits: a delivered or abandoned one has no body left to reseal.
 const RESEAL: &str = "UPDATE outbox SET body = $1 \
@@ -110,6 +135,12 @@ impl crate::Outbox for Backend {
         Ok(sqlx::query_as::<_, DeliveryStatus>(DELIVERIES)
             .bind(recipient)
             .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn outbox_backlog(&self) -> Result<Vec<Backlog>> {
+        Ok(sqlx::query_as::<_, Backlog>(BACKLOG)
             .fetch_all(&self.pool)
             .await?)
     }
@@ -168,5 +199,14 @@ impl crate::Outbox for Backend {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn purge_outbox(&self, before: OffsetDateTime, batch: u32) -> Result<u64> {
+        Ok(sqlx::query(PURGE)
+            .bind(before)
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

@@ -5,7 +5,7 @@ use cus_core::{AccountId, ClientId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Db};
+use super::{Backend, Db, SKIP_LOCKED};
 use crate::model::{RefreshToken, RefreshTokenRow};
 use crate::{Result, StoreError};
 
@@ -29,6 +29,34 @@ const BY_HASH: &str = concat!(
 /// Only a live, unrotated token rotates: of two concurrent rotations one updates nothing.
 const ROTATE: &str = "UPDATE refresh_tokens SET rotated_at = $1 \
      WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL";
+/// A person's live tokens (neither rotated, revoked nor expired), newest first.
+const LIVE_OF: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM refresh_tokens WHERE account_id = $1 AND rotated_at IS NULL \
+     AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC"
+);
+
+/// One bounded batch of the retention purge: tokens expired before `$1`, at most `$2`,
+/// by the `refresh_tokens_expires` index. An expired token is refused whatever its state,
+/// so keeping it proves nothing. PostgreSQL skips rows another node is deleting.
+macro_rules! purge {
+    ($lock:literal) => {
+        concat!(
+            "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash \
+             FROM refresh_tokens WHERE expires_at < $1 LIMIT $2",
+            $lock,
+            ")"
+        )
+    };
+}
+
+const PURGE: &str = if SKIP_LOCKED {
+    purge!(" FOR UPDATE SKIP LOCKED")
+} else {
+    purge!("")
+};
+
 const REVOKE_FAMILY: &str = "UPDATE refresh_tokens SET revoked_at = $1 \
      WHERE family_id = $2 AND revoked_at IS NULL";
 const REVOKE_ACCOUNT: &str = "UPDATE refresh_tokens SET revoked_at = $1 \
@@ -126,5 +154,33 @@ impl crate::RefreshTokens for Backend {
         at: OffsetDateTime,
     ) -> Result<u64> {
         revoke_account(&self.pool, account, at).await
+    }
+
+    async fn live_refresh_tokens_of(
+        &self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RefreshToken>> {
+        Ok(sqlx::query_as::<_, RefreshTokenRow>(LIVE_OF)
+            .bind(account.0)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(RefreshToken::from)
+            .collect())
+    }
+
+    async fn purge_expired_refresh_tokens(
+        &self,
+        before: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64> {
+        Ok(sqlx::query(PURGE)
+            .bind(before)
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

@@ -47,11 +47,14 @@ contract!(
     many_workers_lease_each_message_once,
     a_stale_copy_cannot_undo_a_cus_change,
     deliveries_show_each_state_and_keep_no_delivered_body,
+    the_backlog_counts_waiting_messages_per_channel,
     consent_is_granted_and_withdrawn,
     a_consent_and_its_audit_event_are_written_together,
     a_withdrawal_and_its_audit_event_are_written_together,
     refresh_tokens_rotate_once_and_revoke_by_family,
 );
+
+mod retention;
 
 fn now() -> OffsetDateTime {
     // Whole microseconds: what both databases keep.
@@ -584,15 +587,13 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
         .append_audit(&audit(AuditKind::LoginSucceeded, "44444444-4"))
         .await
         .expect("append");
-    store
-        .append_audit(&audit(AuditKind::LoginSucceeded, "55555555-5"))
-        .await
-        .expect("append");
+    let by_operator = audit(AuditKind::AccountCreated, "55555555-5").by("cli:jperez");
+    store.append_audit(&by_operator).await.expect("append");
     let recent = store
         .audit_events(&AuditFilter {
             subject: Some("44444444-4".into()),
             since: Some(t0 - Duration::days(1)),
-            limit: 0,
+            ..AuditFilter::default()
         })
         .await
         .expect("read");
@@ -603,6 +604,8 @@ async fn audit_is_filtered_by_subject_and_time(store: Arc<dyn Store>) {
         .await
         .expect("read");
     assert_eq!(all.len(), 3);
+    assert_eq!(all[2], by_operator, "the operator is kept");
+    assert_eq!(all[1].operator, None);
 }
 
 /// A write from a copy read before a CUS change (a slow "Actualice sus datos", a rehash at
@@ -807,6 +810,49 @@ async fn abandoned_notices_are_never_claimed(store: Arc<dyn Store>) {
         .expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].notification.id, kept.id);
+}
+
+async fn the_backlog_counts_waiting_messages_per_channel(store: Arc<dyn Store>) {
+    assert!(store.outbox_backlog().await.expect("read").is_empty());
+    let t0 = now();
+    let queued = |to: &str, channel: Channel, minutes_ago: i64| Notification {
+        channel,
+        created_at: t0 - Duration::minutes(minutes_ago),
+        ..notification(to)
+    };
+    let oldest_mail = queued("ana@example.cl", Channel::Email, 30);
+    let sent_mail = queued("ana@example.cl", Channel::Email, 90);
+    let abandoned_sms = queued("+56911111111", Channel::Sms, 120);
+    store
+        .queue_notifications(&[
+            oldest_mail.clone(),
+            queued("luis@example.cl", Channel::Email, 5),
+            sent_mail.clone(),
+            queued("+56922222222", Channel::Sms, 10),
+            abandoned_sms.clone(),
+        ])
+        .await
+        .expect("queued");
+    store.mark_sent(sent_mail.id, t0).await.expect("sent");
+    store
+        .mark_abandoned(abandoned_sms.id, t0, "abandoned: too old")
+        .await
+        .expect("abandoned");
+    let backlog = store.outbox_backlog().await.expect("read");
+    let summary: Vec<_> = backlog
+        .iter()
+        .map(|b| (b.channel.as_str(), b.pending, b.oldest))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("email", 2, oldest_mail.created_at),
+            ("sms", 1, t0 - Duration::minutes(10)),
+        ],
+        "sent and abandoned messages are not waiting"
+    );
+    let pool = store.pool_usage();
+    assert!(pool.open >= 1 && pool.idle <= pool.open && pool.open <= pool.max);
 }
 
 async fn deliveries_show_each_state_and_keep_no_delivered_body(store: Arc<dyn Store>) {

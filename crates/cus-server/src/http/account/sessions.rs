@@ -20,6 +20,7 @@ use crate::http::csrf;
 use crate::http::errors::{PageError, no_store};
 use crate::http::extract::{CsrfForm, CurrentSession};
 use crate::http::meta::RequestMeta;
+use crate::oidc::backchannel;
 use crate::oidc::session::{self, Session};
 
 struct Item {
@@ -48,19 +49,19 @@ pub async fn list_sessions(
     let session = session.required("")?;
     let this = this_browser(&app, &jar);
     let mut items = Vec::new();
-    for listed in session::of_account(&app, session.account_id).await? {
+    for listed in listed(&app, &session).await? {
         let mut portals = Vec::new();
-        for id in listed.clients {
+        for id in backchannel::clients_of(&app, &listed.session.sid).await? {
             let client = app.store.client(&ClientId(id.clone())).await?;
             portals.push(client.map_or(id, |c| c.name));
         }
         items.push(Item {
-            current: this.as_deref() == Some(listed.handle.as_str()),
+            current: this.as_deref() == Some(listed.id.as_str()),
             started: when(listed.session.auth_time),
             last_seen: when(listed.session.last_seen),
             browser: browser(listed.session.user_agent.as_deref()),
             network: network(listed.session.ip.as_deref()),
-            handle: listed.handle,
+            handle: listed.id,
             portals,
         });
     }
@@ -99,9 +100,9 @@ pub async fn end_others(
 ) -> Result<Response, PageError> {
     let session = session.required("")?;
     let this = this_browser(&app, &jar);
-    for listed in session::of_account(&app, session.account_id).await? {
-        if Some(&listed.handle) != this.as_ref()
-            && session::end_own(&app, session.account_id, &listed.handle).await?
+    for listed in listed(&app, &session).await? {
+        if Some(&listed.id) != this.as_ref()
+            && session::end_own(&app, session.account_id, &listed.id).await?
         {
             audited(&app, &session, &meta).await;
         }
@@ -118,7 +119,17 @@ async fn audited(app: &AppState, session: &Session, meta: &RequestMeta) {
 
 fn this_browser(app: &AppState, jar: &CookieJar) -> Option<String> {
     jar.get(session::cookie_name(app))
-        .map(|c| session::handle_of(c.value()))
+        .map(|c| session::id_of(c.value()))
+}
+
+/// The person's live sessions, the newest login first.
+async fn listed(app: &AppState, current: &Session) -> anyhow::Result<Vec<session::Listed>> {
+    let (store, cache, oidc) = (app.store.as_ref(), app.cache.as_ref(), &app.config.oidc);
+    let now = app.clock.now();
+    let mut listed =
+        session::listed_sessions_of_account(store, cache, oidc, current.account_id, now).await?;
+    listed.reverse();
+    Ok(listed)
 }
 
 fn when(unix: i64) -> String {

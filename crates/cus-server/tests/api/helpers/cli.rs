@@ -10,6 +10,9 @@ pub struct Cli {
     dir: tempfile::TempDir,
 }
 
+/// The OS login name `cus` sees in tests.
+pub const OS_USER: &str = "mesa-de-ayuda";
+
 impl Cli {
     pub fn new() -> Self {
         Self {
@@ -30,6 +33,8 @@ impl Cli {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cus"));
         cmd.current_dir(self.path());
         cmd.env_remove("RUST_LOG");
+        // The operator a change is audited as, when a test gives no --operator.
+        cmd.env("USER", OS_USER).env_remove("LOGNAME");
         cmd
     }
 

@@ -364,6 +364,7 @@ impl TestApp {
             spec,
             cus,
             false,
+            "cli:test-operator",
             self.state.clock.now(),
         )
         .await

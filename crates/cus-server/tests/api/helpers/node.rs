@@ -25,13 +25,25 @@ impl Node {
 
     /// A node with `settings` (`CUS_…` variables) over the ones [`Node::beside`] sets.
     pub async fn beside_with(app: &TestApp, settings: &[(&str, &str)]) -> Self {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_cus"));
+        Self::start(binary, &app.config, &app.base, settings).await
+    }
+
+    /// `binary serve` (this build's `cus`, or another release's) on `config`'s database,
+    /// cache, KEK, captcha and hash settings, answering as `issuer`; its outbox in a
+    /// folder of its own.
+    pub async fn start(
+        binary: &std::path::Path,
+        config: &cus_server::config::Config,
+        issuer: &str,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let config = &app.config;
-        let child = Command::new(env!("CARGO_BIN_EXE_cus"))
+        let child = Command::new(binary)
             .arg("serve")
             .current_dir(dir.path())
             .env_remove("RUST_LOG")
@@ -41,7 +53,7 @@ impl Node {
             .env("CUS_KEYS__DEV_KEK_PATH", &config.keys.dev_kek_path)
             .env("CUS_KEYS__RELOAD_SECONDS", "1")
             .env("CUS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUS_SERVER__ISSUER", &app.base)
+            .env("CUS_SERVER__ISSUER", issuer)
             .env("CUS_OUTBOX__DIR", dir.path().join("outbox"))
             .env("CUS_OUTBOX__POLL_SECONDS", "1")
             .env("CUS_CAPTCHA__TEST_ANSWER", &config.captcha.test_answer)
@@ -57,14 +69,15 @@ impl Node {
             base: format!("http://127.0.0.1:{port}"),
             dir,
         };
+        let http = reqwest::Client::new();
         for _ in 0..100 {
-            let up = app.http.get(node.url("/healthz")).send().await;
+            let up = http.get(node.url("/healthz")).send().await;
             if up.is_ok_and(|r| r.status() == 200) {
                 return node;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the second node did not come up");
+        panic!("the node ({}) did not come up", binary.display());
     }
 
     /// `kill -9`: the process ends at once, in the middle of whatever it was doing
