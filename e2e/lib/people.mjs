@@ -31,7 +31,7 @@ export function naturalPerson(tag) {
     region: "13",
     comuna: "13101",
     email: `${user}@example.cl`,
-    celular: "87654321",
+    celular: String(10_000_000 + (Number(rut.replace(/\D/g, "").slice(0, -1)) % 90_000_000)),
     cus: "la casa del lago azul",
   };
 }

@@ -49,6 +49,7 @@ export async function startStack({ portal = true } = {}) {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME ?? work,
+    USER: "cus-e2e", // who the `cus` commands below act as (the audit trail's operator)
     CUS_DATABASE__URL: `sqlite://${work}/cus.db`,
     CUS_CACHE__URL: "memory",
     CUS_OUTBOX__DIR: join(work, "outbox"),
@@ -143,14 +144,17 @@ function outbox(dir) {
         return null;
       }, `e-mail to ${to} matching ${pattern}`);
     },
-    sms(pattern) {
+    /** The newest SMS to a number ending in `to` whose text matches `pattern`; its match. */
+    sms(to, pattern) {
       return poll(() => {
         for (const f of list("sms", ".json")) {
-          const m = JSON.parse(readFileSync(f, "utf8")).body.match(pattern);
+          const sms = JSON.parse(readFileSync(f, "utf8"));
+          if (!String(sms.to).endsWith(to)) continue;
+          const m = sms.body.match(pattern);
           if (m) return m;
         }
         return null;
-      }, `SMS matching ${pattern}`);
+      }, `SMS to …${to} matching ${pattern}`);
     },
   };
 }

@@ -122,7 +122,7 @@ async function generateAndForcedChange(page, d, p, next) {
   await d.press("button[value=generar]");
   assert.equal(await heading(page), "Nueva CUS generada");
   await checkPage(page, "generar-exito");
-  const [, generated] = await stack.outbox.sms(/es (\S+) \./);
+  const [, generated] = await stack.outbox.sms(p.celular, /es (\S+) \./);
   await page.goto(stack.base + "/Account");
   await d.fill("#rut", p.rut);
   await d.fill("#cus", generated);
