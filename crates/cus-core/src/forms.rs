@@ -114,6 +114,14 @@ pub struct WithdrawForm {
     pub client_id: Option<String>,
 }
 
+/// `POST /mis-sesiones/cerrar`: end one of the person's own sessions (by its handle), or
+/// every one but this browser's (`/mis-sesiones/cerrar-otras`, no handle).
+#[derive(Debug, Default, Deserialize)]
+pub struct EndOwnSessionForm {
+    pub csrf: Option<String>,
+    pub sesion: Option<String>,
+}
+
 /// A form whose only field is its CSRF token (`POST /mis-datos/descargar`): what it acts
 /// on is the signed-in person, never a parameter.
 #[derive(Debug, Default, Deserialize)]

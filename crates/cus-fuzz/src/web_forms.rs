@@ -4,7 +4,7 @@
 
 use cus_core::contact_form::{self, ContactInput};
 use cus_core::forms::{
-    self, ConsentForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
+    self, ConsentForm, EndOwnSessionForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
 };
 use cus_core::{Catalogue, Rut, contact, policy};
 
@@ -27,6 +27,7 @@ pub fn fuzz(input: (u8, &[u8])) {
         }
         3 => {
             let _ = forms::web::<WithdrawForm>(body);
+            let _ = forms::web::<EndOwnSessionForm>(body);
         }
         _ => {
             let _ = forms::web::<EndSessionParams>(body);

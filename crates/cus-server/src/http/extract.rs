@@ -10,7 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum_extra::extract::cookie::CookieJar;
 use cus_core::forms::{
-    ConsentForm, CsrfOnlyForm, EndSessionParams, LifecycleForm, LoginForm, WithdrawForm,
+    ConsentForm, CsrfOnlyForm, EndOwnSessionForm, EndSessionParams, LifecycleForm, LoginForm,
+    WithdrawForm,
 };
 use serde::de::DeserializeOwned;
 
@@ -65,6 +66,7 @@ protected! {
     LoginForm => |f| f.csrf.as_deref(),
     ConsentForm => |f| f.csrf.as_deref(),
     WithdrawForm => |f| f.csrf.as_deref(),
+    EndOwnSessionForm => |f| f.csrf.as_deref(),
     CsrfOnlyForm => |f| f.csrf.as_deref(),
     EndSessionParams => |f| f.csrf.as_deref(),
 }

@@ -3,6 +3,7 @@
 mod account;
 pub mod admin;
 mod bearer;
+mod captcha;
 mod consents;
 mod csrf;
 mod errors;
@@ -38,6 +39,21 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
                    form-action 'self' http: https:; base-uri 'none'";
 
+/// The same policy, but images may also come from any https address: for a page that
+/// shows a portal's registered logo (the login page).
+const CSP_HTTPS_IMAGES: &str = "default-src 'self'; img-src 'self' data: https:; \
+                                frame-ancestors 'none'; form-action 'self' http: https:; \
+                                base-uri 'none'";
+
+/// `response` with the policy that lets it show https images (`CSP_HTTPS_IMAGES`).
+pub fn with_https_images(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP_HTTPS_IMAGES),
+    );
+    response
+}
+
 /// Every path CUS serves, as registered (with `{placeholders}`).
 pub fn paths() -> Vec<&'static str> {
     routes().paths().to_vec()
@@ -55,6 +71,7 @@ fn routes() -> Routes {
         .merge(helpdesk::routes())
         .merge(registration::routes())
         .merge(lifecycle::routes())
+        .merge(captcha::routes())
         .route("/static/cus.css", axum::routing::get(stylesheet))
         .route("/static/cus.js", axum::routing::get(script))
 }

@@ -20,6 +20,8 @@ pub struct Chrome {
     pub csrf: String,
     pub captcha_id: String,
     pub captcha_image: String,
+    /// The address of the same code as audio (`http/captcha.rs`).
+    pub captcha_audio: String,
 }
 
 /// Whether a page's form carries a captcha.
@@ -37,10 +39,11 @@ pub async fn render<P: IntoResponse>(
     captcha: Captcha,
     build: impl FnOnce(Chrome) -> P,
 ) -> Result<Response, PageError> {
-    let (captcha_id, captcha_image) = match captcha {
+    let (captcha_id, captcha_image, captcha_audio) = match captcha {
         Captcha::Shown => {
             let challenge = captcha::new_challenge(app).await?;
-            (challenge.id, challenge.image)
+            let audio = super::captcha::audio_url(&challenge.id);
+            (challenge.id, challenge.image, audio)
         }
         Captcha::Hidden => Default::default(),
     };
@@ -49,6 +52,7 @@ pub async fn render<P: IntoResponse>(
         csrf,
         captcha_id,
         captcha_image,
+        captcha_audio,
     });
     Ok(no_store((status, jar, page).into_response()))
 }

@@ -1,5 +1,6 @@
-//! The anti-robot captcha: a server-drawn image of distorted letters; the answer waits in
-//! the cache for 5 minutes and is taken once, right or wrong.
+//! The anti-robot captcha: a server-drawn image of distorted digits, and the same code as
+//! audio (`captcha_audio`); the answer waits in the cache for 5 minutes and is taken once,
+//! right or wrong.
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub async fn new_challenge(app: &AppState) -> anyhow::Result<Challenge> {
     let (answer, png) = tokio::task::spawn_blocking(|| {
         let mut captcha = Captcha::new();
         captcha
+            .set_chars(&super::captcha_audio::DIGITS)
             .add_chars(5)
             .apply_filter(Noise::new(0.25))
             .apply_filter(Wave::new(2.0, 12.0).horizontal())
@@ -47,6 +49,16 @@ pub async fn new_challenge(app: &AppState) -> anyhow::Result<Challenge> {
         id,
         image: format!("data:image/png;base64,{}", STANDARD.encode(png)),
     })
+}
+
+/// The audio of captcha `id` (a WAV of the same code), or `None` once it is used up or
+/// expired. Listening does not use the captcha up: the answer is read, not taken.
+pub async fn audio(app: &AppState, id: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(answer) = app.cache.get(&Key::new(Namespace::Captcha, id)).await? else {
+        return Ok(None);
+    };
+    let code = String::from_utf8(answer)?;
+    Ok(Some(super::captcha_audio::wav(&code, &mut rand::rng())))
 }
 
 /// Whether `answer` solves captcha `id` (case-insensitive). The captcha is used up either

@@ -3,6 +3,7 @@
 //! `http::lifecycle`.
 
 pub mod captcha;
+pub mod captcha_audio;
 pub mod credentials;
 pub mod juridica;
 pub mod lockout;

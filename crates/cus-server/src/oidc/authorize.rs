@@ -29,6 +29,9 @@ const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct PendingAuthorization {
     pub client_id: ClientId,
     pub client_name: String,
+    /// The client's registered `logo_uri`, shown on the login page beside its name.
+    #[serde(default)]
+    pub client_logo: Option<String>,
     pub first_party: bool,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
@@ -108,6 +111,7 @@ fn pending(
     Ok(PendingAuthorization {
         client_id: client.client_id,
         client_name: client.name,
+        client_logo: client.logo_uri,
         first_party: client.first_party,
         redirect_uri: request.redirect_uri,
         scopes: request.scopes,

@@ -42,6 +42,11 @@ pub async fn joined(
     Ok(())
 }
 
+/// The portals (client ids) session `sid` signed in to, left in place.
+pub async fn clients_of(app: &AppState, sid: &str) -> anyhow::Result<Vec<String>> {
+    Ok(app.cache.members(&session_clients(sid)).await?)
+}
+
 /// Session `sid` of `account` ended: queues a notice to every portal it signed in to.
 pub async fn session_ended(app: &AppState, account: AccountId, sid: &str) -> anyhow::Result<()> {
     let notices = notices(app, account, sid).await?;

@@ -87,6 +87,13 @@ pub async fn create(
     Ok((cookie, session))
 }
 
+/// One of an account's live sessions, with its id: the hash of its cookie, which names it
+/// in "Mis sesiones" without revealing the cookie.
+pub struct Listed {
+    pub id: String,
+    pub session: Session,
+}
+
 /// The live sessions of `account` at `now` (the one home of the per-account index, for
 /// "Mis datos" and "Mis sesiones"), oldest login first. Entries whose session has ended
 /// (logout, idle, a CUS change) are dropped from the index as they are met. Reads only: no
@@ -99,6 +106,18 @@ pub async fn sessions_of_account(
     account: AccountId,
     now: OffsetDateTime,
 ) -> anyhow::Result<Vec<Session>> {
+    let listed = listed_sessions_of_account(store, cache, oidc, account, now).await?;
+    Ok(listed.into_iter().map(|l| l.session).collect())
+}
+
+/// [`sessions_of_account`], each session with its id.
+pub async fn listed_sessions_of_account(
+    store: &dyn Store,
+    cache: &dyn Cache,
+    oidc: &Oidc,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> anyhow::Result<Vec<Listed>> {
     let index = sessions_of(account);
     let now = now.unix_timestamp();
     let current = store.account_by_id(account).await?;
@@ -116,11 +135,11 @@ pub async fn sessions_of_account(
                         .is_some_and(|a| !super::tokens::login_revoked(a, s.auth_time, s.auth_ms))
             });
         match session {
-            Some(session) => live.push(session),
+            Some(session) => live.push(Listed { id, session }),
             None => cache.remove_member(&index, &id).await?,
         }
     }
-    live.sort_by_key(|s| s.auth_ms.max(s.auth_time * 1000));
+    live.sort_by_key(|l| l.session.auth_ms.max(l.session.auth_time * 1000));
     Ok(live)
 }
 
@@ -153,13 +172,35 @@ pub async fn load(app: &AppState, cookie: &str) -> anyhow::Result<Option<Session
 
 /// Ends the session a cookie names, and tells the portals it signed in to.
 pub async fn end(app: &AppState, cookie: &str) -> anyhow::Result<()> {
-    if let Some(session) = app.cache.take_json::<Session>(&key(cookie)).await? {
-        app.cache
-            .remove_member(&sessions_of(session.account_id), &token_hash(cookie))
-            .await?;
-        super::backchannel::session_ended(app, session.account_id, &session.sid).await?;
+    end_id(app, &token_hash(cookie)).await.map(drop)
+}
+
+/// Ends `account`'s session `id` (one of its own: an id of someone else's session ends
+/// nothing), telling the portals it signed in to. Whether it ended one.
+pub async fn end_own(app: &AppState, account: AccountId, id: &str) -> anyhow::Result<bool> {
+    let k = Key::new(Namespace::Session, id);
+    match app.cache.get_json::<Session>(&k).await? {
+        Some(session) if session.account_id == account => end_id(app, id).await,
+        _ => Ok(false),
     }
-    Ok(())
+}
+
+/// Ends session `id` (taken once: of two concurrent ends, one tells the portals).
+async fn end_id(app: &AppState, id: &str) -> anyhow::Result<bool> {
+    let k = Key::new(Namespace::Session, id);
+    let Some(session) = app.cache.take_json::<Session>(&k).await? else {
+        return Ok(false);
+    };
+    app.cache
+        .remove_member(&sessions_of(session.account_id), id)
+        .await?;
+    super::backchannel::session_ended(app, session.account_id, &session.sid).await?;
+    Ok(true)
+}
+
+/// The id of the session a cookie names (to tell "this browser" in a list).
+pub fn id_of(cookie: &str) -> String {
+    token_hash(cookie)
 }
 
 /// The claims of an `id_token_hint` at logout if it is one of our ID tokens: our signature,

@@ -3,6 +3,7 @@
 mod admin_api;
 mod audit_cli;
 mod backchannel;
+mod citizen_web;
 mod cli;
 mod database_creation;
 mod delivery;
@@ -14,6 +15,7 @@ mod juridica;
 mod keys;
 mod lifecycle;
 mod login_pages;
+mod my_sessions;
 mod oidc_errors;
 mod oidc_flow;
 mod operations;

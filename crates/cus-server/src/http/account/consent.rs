@@ -23,6 +23,8 @@ struct ConsentPage {
     csrf: String,
     rid: String,
     client_name: String,
+    /// Where the data goes: the portal's address (its redirect URI's origin).
+    destination: String,
     items: Vec<&'static str>,
 }
 
@@ -40,6 +42,7 @@ pub async fn consent_page(
         csrf,
         rid,
         items: items(&pending),
+        destination: destination(&pending.redirect_uri),
         client_name: pending.client_name,
     };
     Ok(no_store((jar, page).into_response()))
@@ -64,6 +67,15 @@ fn items(pending: &PendingAuthorization) -> Vec<&'static str> {
         }
     }
     items
+}
+
+/// The origin (scheme, host, port) the data is sent to, as the person can check it in the
+/// address bar once there.
+fn destination(redirect_uri: &str) -> String {
+    url::Url::parse(redirect_uri).map_or_else(
+        |_| redirect_uri.to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
 }
 
 /// What each released claim means (`sub` is the first line of the page).

@@ -36,6 +36,8 @@ struct LoginPage {
     rid: String,
     rut: String,
     client_name: Option<String>,
+    /// Shown only when it is https (the page's CSP then allows https images).
+    client_logo: Option<String>,
     rut_error: Option<String>,
     form_error: Option<String>,
     /// After a few failures for this RUT the captcha is part of the form.
@@ -70,6 +72,9 @@ pub async fn login_page(
     let page = LoginPage {
         rid,
         rut,
+        client_logo: pending
+            .as_ref()
+            .and_then(|p| https_logo(p.client_logo.as_deref())),
         client_name: pending.map(|p| p.client_name),
         ..LoginPage::default()
     };
@@ -129,9 +134,18 @@ async fn retyped(app: &AppState, rid: String, rut: String) -> LoginPage {
             String::new()
         },
         rut,
+        client_logo: pending
+            .as_ref()
+            .and_then(|p| https_logo(p.client_logo.as_deref())),
         client_name: pending.map(|p| p.client_name),
         ..LoginPage::default()
     }
+}
+
+/// A portal's logo as the login page may show it: only from an https address.
+fn https_logo(logo: Option<&str>) -> Option<String> {
+    logo.filter(|l| l.starts_with("https://"))
+        .map(str::to_owned)
 }
 
 /// The login page again, saying why the attempt did not sign the person in.
@@ -215,11 +229,17 @@ async fn render(
     } else {
         Captcha::Hidden
     };
-    page::render(app, jar, status, captcha, |chrome| LoginPage {
+    let logo = page.client_logo.is_some();
+    let response = page::render(app, jar, status, captcha, |chrome| LoginPage {
         chrome,
         ..page
     })
-    .await
+    .await?;
+    Ok(if logo {
+        crate::http::with_https_images(response)
+    } else {
+        response
+    })
 }
 
 /// Starts a new SSO session for `account` (ending the browser's previous one: the id

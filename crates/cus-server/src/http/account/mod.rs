@@ -1,9 +1,10 @@
 //! People's pages around the protocol: the login page `/Account` ([`login`]), consent
-//! ([`consent`]), and logout ([`logout`]).
+//! ([`consent`]), logout ([`logout`]), and "Mis sesiones" ([`sessions`]).
 
 mod consent;
 mod login;
 mod logout;
+mod sessions;
 
 use axum::routing::{get, post};
 
@@ -23,4 +24,7 @@ pub fn routes() -> Routes {
             get(logout::end_session).post(logout::end_session),
         )
         .route("/end_session/confirm", post(logout::end_session_confirm))
+        .route("/mis-sesiones", get(sessions::list_sessions))
+        .route("/mis-sesiones/cerrar", post(sessions::end_one))
+        .route("/mis-sesiones/cerrar-otras", post(sessions::end_others))
 }
