@@ -65,7 +65,9 @@ export async function startStack({ portal = true } = {}) {
     CUS_LIMITS__FORM_PER_RUT__MAX: "100000",
     CUS_LIMITS__FORM_PER_IP__MAX: "100000",
   };
-  const run = (...args) => execFileSync(BIN, args, { env, cwd: work, encoding: "utf8" });
+  // Changes made here are audited as the operator "e2e".
+  const run = (...args) =>
+    execFileSync(BIN, ["--operator", "e2e", ...args], { env, cwd: work, encoding: "utf8" });
   run("migrate", "--create");
   let client = null;
   if (portal) {

@@ -62,6 +62,9 @@ pub enum AuditKind {
     AccountDeleted,
     /// The help desk was shown an account's contact data unmasked.
     ContactRevealed,
+    /// The help desk searched accounts (by e-mail, mobile or name: `detail` says how and
+    /// how many were found).
+    AccountsSearched,
     /// The help desk named a company's legal representative.
     RepresentativeChanged,
     /// An account brought over from the previous system by `cus account import`.
@@ -71,7 +74,7 @@ pub enum AuditKind {
 impl AuditKind {
     /// Every kind, so reading one back is a lookup in the list `as_str` writes from and a
     /// new kind is readable as soon as it is listed here.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -94,6 +97,7 @@ impl AuditKind {
         Self::AccountUnlocked,
         Self::AccountDeleted,
         Self::ContactRevealed,
+        Self::AccountsSearched,
         Self::RepresentativeChanged,
         Self::AccountImported,
     ];
@@ -122,6 +126,7 @@ impl AuditKind {
             Self::AccountUnlocked => "account_unlocked",
             Self::AccountDeleted => "account_deleted",
             Self::ContactRevealed => "contact_revealed",
+            Self::AccountsSearched => "accounts_searched",
             Self::RepresentativeChanged => "representative_changed",
             Self::AccountImported => "account_imported",
         }

@@ -156,6 +156,23 @@ impl ClientMetadata {
         Ok(())
     }
 
+    /// What an admin API caller may grant: no operator scope it does not hold itself, so a
+    /// `cus:admin` client cannot give itself (or another) `cus:helpdesk` and act on every
+    /// account. `held` says whether the caller's token carries a scope.
+    pub fn grantable_by(&self, held: impl Fn(&str) -> bool) -> Result<(), MetadataError> {
+        let asked = self.scope.as_deref().unwrap_or_default().split(' ');
+        match asked
+            .filter(|s| OPERATOR_SCOPES.contains(s))
+            .find(|s| !held(s))
+        {
+            Some(scope) => Err(invalid(format!(
+                "{scope} is granted only by an operator who holds it (cus client update \
+                 --scope …)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Applies the metadata over `client` and checks the result as a whole: `client` is
     /// valid afterwards, or the error says why (and `client` must be dropped).
     pub fn apply(self, client: &mut Client, signing: &Signing<'_>) -> Result<(), MetadataError> {

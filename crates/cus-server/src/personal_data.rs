@@ -88,16 +88,11 @@ pub fn login_is_recent(session: &Session, now: OffsetDateTime, max_age: &Seconds
     now.unix_timestamp() - session.auth_time <= max_age.secs()
 }
 
-/// "Mis datos": the signed-in person's document, to see (`download` false: not audited,
-/// no more than the other pages of their account show) or to take away (`download`:
-/// only for a recent login, audited before it leaves).
-pub async fn own(
-    app: &AppState,
-    session: &Session,
-    meta: &RequestMeta,
-    download: bool,
-) -> anyhow::Result<Own> {
-    if download && !login_is_recent(session, meta.now, &app.config.accounts.export_max_auth_age) {
+/// "Mis datos": the signed-in person's document, to see or to take away. Either way it is
+/// handed out only for a recent login (a browser left signed in is not enough) and audited
+/// before it leaves.
+pub async fn own(app: &AppState, session: &Session, meta: &RequestMeta) -> anyhow::Result<Own> {
+    if !login_is_recent(session, meta.now, &app.config.accounts.export_max_auth_age) {
         return Ok(Own::SignInAgain);
     }
     let Some(account) = app.store.account_by_id(session.account_id).await? else {
@@ -108,23 +103,14 @@ pub async fn own(
         cache: Some(app.cache.as_ref()),
         oidc: &app.config.oidc,
     };
-    let document = if download {
-        export(&sources, &account.rut, Requester::Person(meta), meta.now).await?
-    } else {
-        match sources.store.account_by_rut(&account.rut).await? {
-            Some((account, credentials)) => {
-                Some(document(&sources, &account, &credentials, meta.now).await?)
-            }
-            None => None,
-        }
-    };
+    let document = export(&sources, &account.rut, Requester::Person(meta), meta.now).await?;
     Ok(document.map_or(Own::Gone, |document| Own::Document {
         rut: account.rut,
         document,
     }))
 }
 
-/// The document itself (also what "Mis datos" shows before the download).
+/// The document itself.
 pub async fn document(
     sources: &Sources<'_>,
     account: &Account,

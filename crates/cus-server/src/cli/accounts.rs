@@ -167,8 +167,9 @@ pub async fn run(
                 FindBy { name: Some(t), .. } => Search::parse("name", &t),
                 FindBy { .. } => anyhow::bail!("give --rut, --email, --celular or --name"),
             }?;
+            let operator = operator.name()?;
             let app = startup::command_state(config).await?;
-            let found = helpdesk::find(&app, &search, limit).await?;
+            let found = helpdesk::find(&app, &search, limit, &operator).await?;
             if found.is_empty() && !json {
                 print_out("no account found");
             }

@@ -104,10 +104,9 @@ impl Search {
             "email" if text.contains('@') && text.len() <= 254 => Ok(Self::Email(text.to_owned())),
             "email" => Err(invalid("an e-mail address is required")),
             "celular" => parse_celular(text).map(Self::Celular).map_err(invalid),
-            "name" if !text.is_empty() && text.chars().count() <= 80 => {
-                Ok(Self::Name(text.to_owned()))
-            }
-            "name" => Err(invalid("1 to 80 characters are required")),
+            // At least three letters: a shorter prefix lists people by the thousand.
+            "name" if (3..=80).contains(&text.chars().count()) => Ok(Self::Name(text.to_owned())),
+            "name" => Err(invalid("3 to 80 characters are required")),
             _ => Err(HelpdeskError::Invalid(format!(
                 "unknown search {field}: use rut, email, celular or name"
             ))),
@@ -204,11 +203,13 @@ impl AccountView {
     }
 }
 
-/// The accounts a search finds (at most `limit`, up to [`MAX_RESULTS`]), masked.
+/// The accounts a search finds (at most `limit`, up to [`MAX_RESULTS`]), masked. Every
+/// search is audited, naming `operator`: a list of people is an access to their data.
 pub async fn find(
     app: &AppState,
     search: &Search,
     limit: u32,
+    operator: &str,
 ) -> Result<Vec<AccountView>, HelpdeskError> {
     let limit = limit.clamp(1, MAX_RESULTS);
     let accounts = match search {
@@ -232,6 +233,15 @@ pub async fn find(
             app.store.find_accounts(&by, limit).await?
         }
     };
+    let (subject, by) = match search {
+        Search::Rut(rut) => (Some(rut.compact()), "rut"),
+        Search::Email(_) => (None, "email"),
+        Search::Celular(_) => (None, "celular"),
+        Search::Name(_) => (None, "name"),
+    };
+    let mut event = AuditEvent::new(AuditKind::AccountsSearched, app.clock.now(), subject);
+    event.detail = Some(format!("by {by}: {} found", accounts.len()));
+    app.store.append_audit(&event.by(operator)).await?;
     Ok(accounts.iter().map(|a| AccountView::of(a, false)).collect())
 }
 

@@ -113,6 +113,8 @@ impl ErrorEnvelope {
 /// The caller: a client whose access token carries `cus:admin`.
 pub struct Admin {
     client_id: String,
+    /// The scopes of the caller's token: what it may grant others.
+    scopes: Vec<String>,
 }
 
 /// The live access token of an admin API call, if it carries `scope`: each part of the API
@@ -147,14 +149,25 @@ impl FromRequestParts<AppState> for Admin {
     ) -> Result<Self, Self::Rejection> {
         let lacking = "the access token lacks the cus:admin scope";
         let claims = authorized(parts, app, ADMIN_SCOPE, lacking).await?;
-        let client_id = claims.client_id;
-        Ok(Self { client_id })
+        let scopes = claims.scopes().map(str::to_owned).collect();
+        Ok(Self {
+            client_id: claims.client_id,
+            scopes,
+        })
     }
 }
 
 impl Admin {
     fn actor(&self) -> String {
         format!("client:{}", self.client_id)
+    }
+
+    /// `metadata`, if it grants no operator scope this caller lacks.
+    fn may_grant(&self, metadata: ClientMetadata) -> Result<ClientMetadata, ApiError> {
+        metadata
+            .grantable_by(|scope| self.scopes.iter().any(|s| s == scope))
+            .map_err(ClientError::from)?;
+        Ok(metadata)
     }
 }
 
@@ -216,7 +229,7 @@ async fn create_client(
 ) -> Result<Response, ApiError> {
     let request: CreateClientRequest = parse(&body)?;
     let (store, now) = (app.store.as_ref(), app.clock.now());
-    let (id, metadata) = (request.client_id, request.metadata);
+    let (id, metadata) = (request.client_id, admin.may_grant(request.metadata)?);
     let created = clients::create(store, id, metadata, false, &admin.actor(), now).await?;
     let body = CreatedClient {
         client: ClientView::from(&created.client),
@@ -246,7 +259,7 @@ async fn update_client(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let metadata: ClientMetadata = parse(&body)?;
+    let metadata = admin.may_grant(parse(&body)?)?;
     let (store, now) = (app.store.as_ref(), app.clock.now());
     let client = clients::update(store, &client_id, metadata, &admin.actor(), now).await?;
     Ok(Json(ClientView::from(&client)).into_response())

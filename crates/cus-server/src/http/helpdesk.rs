@@ -146,7 +146,7 @@ pub struct NewCusSent {
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn find_accounts(
     State(app): State<AppState>,
-    _desk: HelpDesk,
+    desk: HelpDesk,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut limit = 20;
@@ -162,7 +162,7 @@ async fn find_accounts(
     }
     let [search] = <[Search; 1]>::try_from(searches)
         .map_err(|_| ApiError::BadBody("give exactly one of rut, email, celular or name".into()))?;
-    let found = helpdesk::find(&app, &search, limit).await?;
+    let found = helpdesk::find(&app, &search, limit, &desk.actor()).await?;
     Ok(no_store(Json(found).into_response()))
 }
 

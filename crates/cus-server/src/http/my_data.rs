@@ -50,34 +50,43 @@ async fn show_my_data(
     meta: RequestMeta,
 ) -> Result<Response, PageError> {
     let session = session.required("")?;
-    let Own::Document { rut, document } = personal_data::own(&app, &session, &meta, false).await?
-    else {
-        return Err(PageError::SignInFirst(login_url("")));
-    };
-    let count = |key: &str| document[key].as_array().map_or(0, Vec::len);
-    let account = &document["account"];
-    let name = [
-        &account["razon_social"],
-        &account["nombres"],
-        &account["apellido_paterno"],
-    ]
-    .into_iter()
-    .filter_map(Value::as_str)
-    .collect::<Vec<_>>()
-    .join(" ");
     let max_age = app.config.accounts.export_max_auth_age;
     let (jar, csrf) = csrf::token(&app, jar);
-    let page = MyDataPage {
+    let mut page = MyDataPage {
         csrf,
-        name,
-        rut: rut.to_string(),
-        consents: count("consents"),
-        sessions: count("sessions"),
-        events: count("audit_events"),
-        json: serde_json::to_string_pretty(&document).map_err(anyhow::Error::from)?,
-        recent_login: personal_data::login_is_recent(&session, meta.now, &max_age),
+        name: String::new(),
+        rut: String::new(),
+        consents: 0,
+        sessions: 0,
+        events: 0,
+        json: String::new(),
+        recent_login: false,
         max_age_minutes: max_age.secs() / 60,
     };
+    match personal_data::own(&app, &session, &meta).await? {
+        Own::Document { rut, document } => {
+            let count = |key: &str| document[key].as_array().map_or(0, Vec::len);
+            let account = &document["account"];
+            page.name = [
+                &account["razon_social"],
+                &account["nombres"],
+                &account["apellido_paterno"],
+            ]
+            .into_iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+            page.rut = rut.to_string();
+            page.consents = count("consents");
+            page.sessions = count("sessions");
+            page.events = count("audit_events");
+            page.json = serde_json::to_string_pretty(&document).map_err(anyhow::Error::from)?;
+            page.recent_login = true;
+        }
+        // The page says why, and shows nothing of the person until the CUS is given again.
+        Own::SignInAgain => {}
+        Own::Gone => return Err(PageError::SignInFirst(login_url(""))),
+    }
     Ok(no_store((jar, page).into_response()))
 }
 
@@ -88,7 +97,7 @@ async fn download_my_data(
     CsrfForm(_): CsrfForm<CsrfOnlyForm>,
 ) -> Result<Response, PageError> {
     let session = session.required("")?;
-    let (rut, document) = match personal_data::own(&app, &session, &meta, true).await? {
+    let (rut, document) = match personal_data::own(&app, &session, &meta).await? {
         Own::Document { rut, document } => (rut, document),
         // Like prompt=login: the CUS again, then back to "Mis datos".
         Own::SignInAgain | Own::Gone => return Err(PageError::SignInFirst(login_url(""))),

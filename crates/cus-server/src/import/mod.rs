@@ -128,7 +128,7 @@ pub async fn run(
                 report.write_record([
                     at.to_string(),
                     String::new(),
-                    format!("fila ilegible: {e}"),
+                    report_cell(&format!("fila ilegible: {e}")),
                 ])?;
                 summary.bad += 1;
                 continue;
@@ -155,8 +155,8 @@ pub async fn run(
                 summary.bad += 1;
                 report.write_record([
                     line.to_string(),
-                    columns.get(&record, "rut").to_owned(),
-                    reason,
+                    report_cell(columns.get(&record, "rut")),
+                    report_cell(&reason),
                 ])?;
             }
         }
@@ -262,5 +262,31 @@ impl Writer {
                 .await
                 .context("cannot write a batch of accounts")
         })
+    }
+}
+
+/// A report cell as a spreadsheet shows it, never runs it: what the file held is echoed
+/// there, and a cell starting with `=`, `+`, `-`, `@`, a tab or a return is a formula to
+/// Excel and LibreOffice (CSV injection), so it gets a leading `'`.
+fn report_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::report_cell;
+
+    #[test]
+    fn formulas_in_the_report_are_shown_not_run() {
+        assert_eq!(
+            report_cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(report_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(report_cell("12.345.678-5"), "12.345.678-5");
     }
 }

@@ -126,6 +126,31 @@ async fn scopes_keep_clients_and_accounts_apart(backend: Backend) {
         ..Default::default()
     };
     assert!(meta.self_service().is_err());
+
+    // Nor can an admin client grant the scope it lacks, to another client or to itself.
+    let created = json!({"client_name": "Mesa", "grant_types": ["client_credentials"],
+                         "scope": "cus:helpdesk"});
+    let clients = "/admin/api/v1/clients";
+    let (status, body) = call(&app, Method::POST, clients, Some(&admin), Some(created)).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_client_metadata")),
+        "{body}"
+    );
+    let (status, listed) = call(&app, Method::GET, clients, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let own_id = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["scope"] == "cus:admin"))
+        .and_then(|c| c["client_id"].as_str())
+        .expect("the admin client")
+        .to_owned();
+    let widened = json!({"scope": "cus:admin cus:helpdesk"});
+    let own = format!("{clients}/{own_id}");
+    let (status, body) = call(&app, Method::PATCH, &own, Some(&admin), Some(widened)).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(&app, Method::GET, &own, Some(&admin), None).await;
+    assert_eq!((status, &body["scope"]), (200, &json!("cus:admin")));
 }
 
 async fn disabling_ends_sessions_and_closes_every_door(backend: Backend) {
@@ -385,7 +410,7 @@ async fn contact_data_is_masked_unless_revealed_and_a_reveal_is_audited(backend:
     );
     assert_eq!(
         operators_of(&app, "12345678-5", "contact_revealed").await,
-        [Some(actor)]
+        [Some(actor.clone())]
     );
 
     // The searches, every one masked.
@@ -417,7 +442,13 @@ async fn contact_data_is_masked_unless_revealed_and_a_reveal_is_audited(backend:
         (status, found[0]["rut"].clone()),
         (200, json!("11.111.111-1"))
     );
-    for bad in ["", "name=a&email=b@c.cl", "rut=12.345.678-0", "telefono=1"] {
+    for bad in [
+        "",
+        "name=a&email=b@c.cl",
+        "rut=12.345.678-0",
+        "telefono=1",
+        "name=ma",
+    ] {
         let (status, body) = find(bad).await;
         assert_eq!(
             (status, &body["error"]["code"]),
@@ -425,6 +456,23 @@ async fn contact_data_is_masked_unless_revealed_and_a_reveal_is_audited(backend:
             "{bad}"
         );
     }
+    // Every search is in the trail, with its operator and how many it found.
+    let searches = app
+        .state
+        .store
+        .audit_events(&cus_store::AuditFilter {
+            kinds: vec![cus_core::audit::AuditKind::AccountsSearched],
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(searches.len(), 5, "{searches:?}");
+    assert!(
+        searches
+            .iter()
+            .all(|e| e.operator.as_deref() == Some(actor.as_str()))
+    );
+    assert_eq!(searches[0].detail.as_deref(), Some("by email: 1 found"));
 }
 
 /// Runs a `cus` command off the async workers; its output.
@@ -559,7 +607,8 @@ async fn the_cli_runs_every_operation_as_its_operator(backend: Backend) {
     if backend != Backend::Embedded {
         expected.push("account_unlocked");
     }
-    expected.push("account_deleted");
+    // The search that finds it gone is in the trail too.
+    expected.extend(["account_deleted", "accounts_searched"]);
     assert_eq!(by_cli, expected);
     // Nothing the help desk did went unnamed: the unnamed events are the company's own.
     let own = [

@@ -188,7 +188,11 @@ async fn mis_datos_downloads_only_the_persons_own_data_with_csrf_and_audited(bac
             .status(),
         403
     );
-    assert_eq!(audit_count(&app, "personal_data_exported", "ok").await, 0);
+    assert_eq!(
+        audit_count(&app, "personal_data_exported", "ok").await,
+        1,
+        "seeing the page is a hand-out too; the refused downloads are not"
+    );
 
     let response = download(&browser, &app, Some(&csrf)).await;
     assert_eq!(response.status(), 200);
@@ -230,10 +234,14 @@ async fn mis_datos_downloads_only_the_persons_own_data_with_csrf_and_audited(bac
         })
         .await
         .expect("audit");
-    assert_eq!(trail.len(), 1);
-    assert_eq!(trail[0].subject.as_deref(), Some("12345678-5"));
-    assert_eq!(trail[0].ip.as_deref(), Some("127.0.0.1"));
-    assert_eq!(trail[0].operator, None, "the person acted");
+    assert_eq!(trail.len(), 2, "the page, then the download");
+    assert!(
+        trail
+            .iter()
+            .all(|e| e.subject.as_deref() == Some("12345678-5")
+                && e.ip.as_deref() == Some("127.0.0.1")
+                && e.operator.is_none())
+    );
 }
 
 async fn an_old_login_signs_in_again_before_the_download(backend: Backend) {
@@ -248,16 +256,23 @@ async fn an_old_login_signs_in_again_before_the_download(backend: Backend) {
     app.clock.advance(max_age + 60);
     let page = html_of(&browser, app.url("/mis-datos")).await;
     assert!(
-        page.contains("Ingrese nuevamente") && !page.contains("Descargar mis datos"),
-        "{page}"
+        page.contains("Ingrese nuevamente")
+            && !page.contains("Descargar mis datos")
+            && !page.contains("12.345.678-5")
+            && !page.contains("<pre>"),
+        "an old login sees nothing of the person: {page}"
     );
     let refused = download(&browser, &app, Some(&csrf)).await;
     assert_eq!(location(&refused), "/Account");
-    assert_eq!(audit_count(&app, "personal_data_exported", "ok").await, 0);
-    // The CUS again: the download goes.
+    assert_eq!(
+        audit_count(&app, "personal_data_exported", "ok").await,
+        1,
+        "only the first, recent, view"
+    );
+    // The CUS again: the page and the download go.
     sign_in(&app, &browser, RUT, CUS).await;
     let page = html_of(&browser, app.url("/mis-datos")).await;
     let csrf = input_value(&page, "csrf").expect("csrf");
     assert_eq!(download(&browser, &app, Some(&csrf)).await.status(), 200);
-    assert_eq!(audit_count(&app, "personal_data_exported", "ok").await, 1);
+    assert_eq!(audit_count(&app, "personal_data_exported", "ok").await, 3);
 }

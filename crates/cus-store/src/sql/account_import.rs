@@ -18,13 +18,14 @@ const WIDTH: usize = 34;
 const ROWS: usize = 500;
 
 /// What `update` overwrites: the contact data, never the secrets, the kind or the times a
-/// CUS change keeps.
+/// CUS change keeps. A generated CUS still waiting is cancelled, as a contact change on the
+/// web cancels it: it went to the old address or mobile.
 const UPDATE_CONTACT: &str = "UPDATE accounts SET nombres = $1, apellido_paterno = $2, \
      apellido_materno = $3, razon_social = $4, giro = $5, email = $6, email_verified = $7, \
      celular = $8, telefono_particular = $9, telefono_trabajo = $10, calle = $11, \
      numero = $12, block = $13, departamento = $14, codigo_comuna = $15, rep_rut = $16, \
      rep_nombres = $17, rep_apellidos = $18, rep_email = $19, rep_celular = $20, \
-     updated_at = $21 WHERE rut = $22";
+     updated_at = $21, pending_cus_hash = NULL, pending_cus_expires = NULL WHERE rut = $22";
 
 #[async_trait]
 impl crate::AccountImports for Backend {
