@@ -62,6 +62,8 @@ pub struct Limits {
     pub client_auth_failures_per_ip: Limit,
     /// Pending `/authorize` requests created per client IP.
     pub authorize_per_ip: Limit,
+    /// New captchas and captcha audio served per client IP.
+    pub captcha_per_ip: Limit,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -13,6 +13,7 @@ use super::errors::{PageError, no_store};
 use super::routes::Routes;
 use crate::app::AppState;
 use crate::lifecycle::captcha;
+use crate::request::RequestMeta;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -25,6 +26,13 @@ struct CaptchaQuery {
     id: Option<String>,
 }
 
+/// One budget per client IP for both captcha routes: each draws (an image or a WAV) and a
+/// program solving captchas in bulk would start from them.
+async fn per_ip(app: &AppState, meta: &RequestMeta) -> Result<(), PageError> {
+    let limit = app.config.limits.captcha_per_ip;
+    Ok(crate::limits::check(app, "captcha-ip", &meta.limit_address(), limit).await?)
+}
+
 /// The address of a captcha's audio, as the forms link it.
 pub fn audio_url(id: &str) -> String {
     format!("/captcha/audio?id={id}")
@@ -33,8 +41,10 @@ pub fn audio_url(id: &str) -> String {
 /// `GET /captcha/audio?id=…`: the WAV of the captcha's code; 404 once it is used or expired.
 async fn audio(
     State(app): State<AppState>,
+    meta: RequestMeta,
     Query(q): Query<CaptchaQuery>,
 ) -> Result<Response, PageError> {
+    per_ip(&app, &meta).await?;
     let id = q.id.unwrap_or_default();
     let Some(wav) = captcha::audio(&app, &id).await? else {
         return Err(PageError::NotFound);
@@ -58,8 +68,10 @@ async fn audio(
 /// (`id`, `image` as a `data:` URI, `audio` address).
 async fn fresh(
     State(app): State<AppState>,
+    meta: RequestMeta,
     Query(q): Query<CaptchaQuery>,
 ) -> Result<Response, PageError> {
+    per_ip(&app, &meta).await?;
     if let Some(old) = q.id.as_deref().filter(|id| !id.is_empty()) {
         captcha::discard(&app, old).await?;
     }

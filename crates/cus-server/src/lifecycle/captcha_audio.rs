@@ -20,10 +20,17 @@ pub const GAP_MS: u32 = 160;
 pub const PAUSE_MS: u32 = 1_100;
 /// After the last group.
 pub const TAIL_MS: u32 = 600;
-/// The beep's pitch and loudness; the noise stays far below it.
-const TONE_HZ: f32 = 880.0;
-const TONE_LEVEL: f32 = 0.55;
-const NOISE_LEVEL: f32 = 0.06;
+/// Each beep's pitch and loudness are drawn from these ranges, and it starts anywhere in
+/// the first `JITTER_MS` of its slot, lasting `BEEP_MIN_MS` to `BEEP_MS`: a person still
+/// counts beeps, while a program cannot match one fixed tone and rhythm. (A determined
+/// program can still count loud bursts: the per-IP budget on the captcha routes and the
+/// per-RUT limits are what stop one in bulk; docs/security.md.)
+const TONE_HZ: std::ops::Range<f32> = 520.0..1_250.0;
+const TONE_LEVEL: std::ops::Range<f32> = 0.42..0.62;
+const BEEP_MIN_MS: u32 = 100;
+const JITTER_MS: u32 = 40;
+/// The noise stays far below the quietest beep.
+const NOISE_LEVEL: f32 = 0.10;
 
 /// The characters a captcha code is made of: digits that are beeps to count.
 pub const DIGITS: [char; 8] = ['2', '3', '4', '5', '6', '7', '8', '9'];
@@ -70,8 +77,14 @@ fn synthesize(code: &str, rng: &mut impl Rng) -> Vec<i16> {
             silence(&mut signal, PAUSE_MS);
         }
         for _ in 0..beeps {
-            beep(&mut signal);
-            silence(&mut signal, GAP_MS);
+            // A slot of BEEP_MS + GAP_MS, the beep somewhere in its first part.
+            let slot = samples_in(BEEP_MS + GAP_MS);
+            let start = signal.len();
+            silence(&mut signal, rng.random_range(0..=JITTER_MS));
+            let length = rng.random_range(BEEP_MIN_MS..=BEEP_MS);
+            let tone = (rng.random_range(TONE_HZ), rng.random_range(TONE_LEVEL));
+            beep(&mut signal, length, tone);
+            signal.resize(start + slot, 0.0);
         }
     }
     silence(&mut signal, TAIL_MS);
@@ -79,7 +92,7 @@ fn synthesize(code: &str, rng: &mut impl Rng) -> Vec<i16> {
         .into_iter()
         .map(|s| {
             let noisy = s + NOISE_LEVEL * (rng.random::<f32>() * 2.0 - 1.0);
-            // In range by construction (0.55 + 0.06 < 1): the cast only drops the fraction.
+            // In range by construction (0.62 + 0.10 < 1): the cast only drops the fraction.
             #[expect(clippy::cast_possible_truncation, reason = "clamped to i16's range")]
             let sample = (noisy.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16;
             sample
@@ -87,9 +100,9 @@ fn synthesize(code: &str, rng: &mut impl Rng) -> Vec<i16> {
         .collect()
 }
 
-/// One beep with short fades, so it does not click.
-fn beep(signal: &mut Vec<f32>) {
-    let n = samples_in(BEEP_MS);
+/// One beep of `ms` at `(pitch, level)`, with short fades so it does not click.
+fn beep(signal: &mut Vec<f32>, ms: u32, (pitch, level): (f32, f32)) {
+    let n = samples_in(ms);
     let fade = samples_in(10);
     #[expect(clippy::cast_precision_loss, reason = "sample counts are small")]
     for i in 0..n {
@@ -100,7 +113,7 @@ fn beep(signal: &mut Vec<f32>) {
         } else {
             1.0
         };
-        signal.push(TONE_LEVEL * envelope * (2.0 * std::f32::consts::PI * TONE_HZ * t).sin());
+        signal.push(level * envelope * (2.0 * std::f32::consts::PI * pitch * t).sin());
     }
 }
 

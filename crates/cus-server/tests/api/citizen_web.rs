@@ -12,7 +12,32 @@ on_both_backends!(
     enter_does_each_forms_main_action,
     the_audio_captcha_is_the_same_code_and_works_once,
     the_login_page_names_the_portal_and_shows_its_logo,
+    the_captcha_routes_share_one_budget_per_address,
 );
+
+/// New captchas and their audio are drawn per request: one address gets a budget for
+/// both, then 429 with Retry-After, so nobody decodes captchas in bulk from one place.
+async fn the_captcha_routes_share_one_budget_per_address(backend: Backend) {
+    let mut config = crate::helpers::test_config(backend).await;
+    config.limits.captcha_per_ip.max = 3;
+    let app = TestApp::spawn_with(config).await;
+    let fresh: serde_json::Value = app
+        .http
+        .get(app.url("/captcha/nuevo"))
+        .send()
+        .await
+        .expect("captcha")
+        .json()
+        .await
+        .expect("json");
+    let audio = fresh["audio"].as_str().expect("audio address");
+    assert_eq!(app.get(audio).await.status(), 200);
+    assert_eq!(app.get("/captcha/nuevo").await.status(), 200);
+    let over = app.get(audio).await;
+    assert_eq!(over.status(), 429, "the fourth in the window");
+    assert!(over.headers().contains_key("retry-after"));
+    assert_eq!(app.get("/captcha/nuevo").await.status(), 429);
+}
 
 /// The first submit button of the first form in `html` (what Enter in a field presses):
 /// its `value`.
