@@ -210,6 +210,10 @@ async function endAnotherSession(page, d, p) {
   await o.press("a[href='/autorizaciones']");
   assert.match(await mainText(other), /Portal de Capacitación \(ejemplo\)/);
   await checkPage(other, "mis-autorizaciones");
+  // "Mis datos" for a login this recent: what CUS holds, and the download button.
+  await other.goto(stack.base + "/mis-datos");
+  assert.match(await mainText(other), /Descargar mis datos/);
+  await checkPage(other, "mis-datos");
   // The portal got the back-channel notice: the first browser is signed out there.
   for (let i = 0; i < 50; i++) {
     await page.goto(stack.portalBase + "/");
