@@ -8,7 +8,7 @@ use cus_core::Account;
 use cus_core::audit::AuditEvent;
 use sqlx::Row;
 
-use super::accounts::{COLUMNS, bind_fields};
+use super::accounts::{COLUMNS, bind_contact, bind_fields};
 use super::{Backend, Transaction, audit, placeholders};
 use crate::{ImportBatch, ImportCounts, Result};
 
@@ -21,11 +21,12 @@ const ROWS: usize = 500;
 /// CUS change keeps. A generated CUS still waiting is cancelled, as a contact change on the
 /// web cancels it: it went to the old address or mobile.
 const UPDATE_CONTACT: &str = "UPDATE accounts SET nombres = $1, apellido_paterno = $2, \
-     apellido_materno = $3, razon_social = $4, giro = $5, email = $6, email_verified = $7, \
-     celular = $8, telefono_particular = $9, telefono_trabajo = $10, calle = $11, \
-     numero = $12, block = $13, departamento = $14, codigo_comuna = $15, rep_rut = $16, \
-     rep_nombres = $17, rep_apellidos = $18, rep_email = $19, rep_celular = $20, \
-     updated_at = $21, pending_cus_hash = NULL, pending_cus_expires = NULL WHERE rut = $22";
+     apellido_materno = $3, razon_social = $4, email = $5, email_verified = $6, \
+     celular = $7, telefono_particular = $8, telefono_trabajo = $9, calle = $10, \
+     numero = $11, block = $12, departamento = $13, codigo_comuna = $14, giro = $15, \
+     rep_rut = $16, rep_nombres = $17, rep_apellidos = $18, rep_email = $19, \
+     rep_celular = $20, updated_at = $21, pending_cus_hash = NULL, \
+     pending_cus_expires = NULL WHERE rut = $22";
 
 #[async_trait]
 impl crate::AccountImports for Backend {
@@ -82,24 +83,9 @@ fn about(event: &AuditEvent, rut: String) -> AuditEvent {
 }
 
 async fn update_contact(tx: &mut Transaction, a: &Account) -> Result<()> {
-    let address = a.address.as_ref();
     let rep = a.representante.as_ref();
-    sqlx::query(UPDATE_CONTACT)
-        .bind(&a.nombres)
-        .bind(&a.apellido_paterno)
-        .bind(&a.apellido_materno)
-        .bind(&a.razon_social)
+    bind_contact(sqlx::query(UPDATE_CONTACT), a)
         .bind(&a.giro)
-        .bind(&a.email)
-        .bind(a.email_verified)
-        .bind(&a.celular)
-        .bind(&a.telefono_particular)
-        .bind(&a.telefono_trabajo)
-        .bind(address.map(|d| &d.calle))
-        .bind(address.map(|d| &d.numero))
-        .bind(address.and_then(|d| d.block.as_ref()))
-        .bind(address.and_then(|d| d.departamento.as_ref()))
-        .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
         .bind(rep.map(|r| r.rut.compact()))
         .bind(rep.map(|r| &r.nombres))
         .bind(rep.map(|r| &r.apellidos))

@@ -117,23 +117,8 @@ const BY_NOMBRES_PREFIX: &str = if BINARY_ORDER {
 /// Binds every field a write sets, `$1` to `$30` in `fields!` order: the one list both
 /// the insert and the update use, so a new column cannot be saved by one and not the other.
 pub(super) fn bind_fields<'q>(query: Query<'q>, a: &Account, c: &Credentials) -> Query<'q> {
-    let address = a.address.as_ref();
     let rep = a.representante.as_ref();
-    query
-        .bind(&a.nombres)
-        .bind(&a.apellido_paterno)
-        .bind(&a.apellido_materno)
-        .bind(&a.razon_social)
-        .bind(&a.email)
-        .bind(a.email_verified)
-        .bind(&a.celular)
-        .bind(&a.telefono_particular)
-        .bind(&a.telefono_trabajo)
-        .bind(address.map(|d| &d.calle))
-        .bind(address.map(|d| &d.numero))
-        .bind(address.and_then(|d| d.block.as_ref()))
-        .bind(address.and_then(|d| d.departamento.as_ref()))
-        .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
+    bind_contact(query, a)
         .bind(a.secret_question)
         .bind(&c.cus_hash)
         .bind(&c.secret_answer_hash)
@@ -150,6 +135,28 @@ pub(super) fn bind_fields<'q>(query: Query<'q>, a: &Account, c: &Credentials) ->
         .bind(rep.map(|r| &r.email))
         .bind(rep.and_then(|r| r.celular.as_ref()))
         .bind(c.pending_cus_expires)
+}
+
+/// Binds a person's own contact data, in the order of `nombres` … `codigo_comuna` in
+/// [`COLUMNS`]: the part of an account that an update of contact data (an import with
+/// `--update`) writes too, so both write the same columns the same way.
+pub(super) fn bind_contact<'q>(query: Query<'q>, a: &Account) -> Query<'q> {
+    let address = a.address.as_ref();
+    query
+        .bind(&a.nombres)
+        .bind(&a.apellido_paterno)
+        .bind(&a.apellido_materno)
+        .bind(&a.razon_social)
+        .bind(&a.email)
+        .bind(a.email_verified)
+        .bind(&a.celular)
+        .bind(&a.telefono_particular)
+        .bind(&a.telefono_trabajo)
+        .bind(address.map(|d| &d.calle))
+        .bind(address.map(|d| &d.numero))
+        .bind(address.and_then(|d| d.block.as_ref()))
+        .bind(address.and_then(|d| d.departamento.as_ref()))
+        .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
 }
 
 #[async_trait]
