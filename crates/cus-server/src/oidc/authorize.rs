@@ -29,7 +29,8 @@ const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct PendingAuthorization {
     pub client_id: ClientId,
     pub client_name: String,
-    /// The client's registered `logo_uri`, shown on the login page beside its name.
+    /// The client's registered `logo_uri`, shown on the login page beside its name (only
+    /// for clients an operator registered).
     #[serde(default)]
     pub client_logo: Option<String>,
     pub first_party: bool,
@@ -111,7 +112,11 @@ fn pending(
     Ok(PendingAuthorization {
         client_id: client.client_id,
         client_name: client.name,
-        client_logo: client.logo_uri,
+        // Only a portal an operator registered shows its logo: a self-registered client's
+        // image would be fetched by every browser on its login page, telling it who came.
+        client_logo: client
+            .logo_uri
+            .filter(|_| client.registration_token_hash.is_none()),
         first_party: client.first_party,
         redirect_uri: request.redirect_uri,
         scopes: request.scopes,

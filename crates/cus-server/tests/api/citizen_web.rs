@@ -169,6 +169,28 @@ async fn the_audio_captcha_is_the_same_code_and_works_once(backend: Backend) {
     assert_eq!(status, 422, "the replaced captcha no longer works: {page}");
 }
 
+/// The login page `client_id`'s authorization request leads `browser` to.
+async fn login_page_of(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client_id: &str,
+) -> reqwest::Response {
+    let mut next = authorize_url(app, client_id, &[("scope", "openid")]);
+    loop {
+        let response = browser.get(&next).send().await.expect("GET");
+        if response.status().is_redirection() {
+            let to = crate::helpers::html::location(&response);
+            next = if to.starts_with('/') {
+                app.url(&to)
+            } else {
+                to
+            };
+            continue;
+        }
+        break response;
+    }
+}
+
 async fn the_login_page_names_the_portal_and_shows_its_logo(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let logo = "https://portal.example.cl/logo.png";
@@ -181,20 +203,7 @@ async fn the_login_page_names_the_portal_and_shows_its_logo(backend: Backend) {
         })
         .await;
     let browser = app.browser();
-    let mut next = authorize_url(&app, &client.id, &[("scope", "openid")]);
-    let login = loop {
-        let response = browser.get(&next).send().await.expect("GET");
-        if response.status().is_redirection() {
-            let to = crate::helpers::html::location(&response);
-            next = if to.starts_with('/') {
-                app.url(&to)
-            } else {
-                to
-            };
-            continue;
-        }
-        break response;
-    };
+    let login = login_page_of(&app, &browser, &client.id).await;
     let csp = login.headers()["content-security-policy"]
         .to_str()
         .expect("csp")
@@ -206,6 +215,28 @@ async fn the_login_page_names_the_portal_and_shows_its_logo(backend: Backend) {
     );
     assert!(html.contains(&format!("<img src=\"{logo}\"")), "{html}");
     assert!(csp.contains("img-src 'self' data: https:"), "{csp}");
+
+    // A self-registered client (RFC 7591) is named, but its logo is not fetched: it would
+    // tell the client the address of everyone who opens its login page.
+    let token = crate::helpers::api::initial_token(&app, time::Duration::hours(1)).await;
+    let (status, registered) = crate::helpers::api::register(
+        &app,
+        Some(&token),
+        serde_json::json!({"client_name": "Portal externo", "redirect_uris": [REDIRECT],
+                           "logo_uri": "https://externo.example.cl/pixel.png"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let id = registered["client_id"].as_str().expect("client_id");
+    let html = login_page_of(&app, &app.browser(), id)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("Portal externo") && !html.contains("pixel.png"),
+        "{html}"
+    );
 
     // Without a portal, no logo and the strict policy.
     let plain = browser.get(app.url("/Account")).send().await.expect("GET");
