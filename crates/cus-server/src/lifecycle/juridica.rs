@@ -42,13 +42,13 @@ pub async fn register(
         meta.now,
         &mut errors,
     );
-    let cus = super::new_cus_of(&input.rut, &input.contact, &input.cus, &input.cus_repetida)
-        .map_err(|(field, message)| errors.insert(field, message))
-        .ok()
-        .flatten();
-    let (Some((account, answer)), Some(cus), true) = (company, cus, errors.is_empty()) else {
-        return Err(FlowError::Invalid(errors));
-    };
+    let ((account, answer), cus) = super::with_new_cus(
+        company,
+        errors,
+        &input.rut,
+        &input.contact,
+        (&input.cus, &input.cus_repetida),
+    )?;
     let now = meta.now;
     let name = account.display_name();
     let extra = match &account.representante {

@@ -73,20 +73,29 @@ pub fn new_cus(
     })
 }
 
-/// The new CUS of a registration form, checked by [`new_cus`] once the RUT and the e-mail
-/// it must not contain are readable: `Ok(None)` while they are not (their own errors tell).
-pub fn new_cus_of(
+/// A registration form's new CUS, judged beside what its `validate` made of the rest of
+/// the form (`validated`, with its problems in `errors`): both, or every problem beside its
+/// field. The CUS is checked by [`new_cus`] once the RUT and the e-mail it must not contain
+/// are readable (while they are not, their own errors tell).
+pub fn with_new_cus<T>(
+    validated: Option<T>,
+    mut errors: FieldErrors,
     rut: &str,
     contact: &cus_core::contact_form::ContactInput,
-    cus: &str,
-    repeated: &str,
-) -> Result<Option<String>, (&'static str, String)> {
-    match (
+    (cus, repeated): (&str, &str),
+) -> Result<(T, String), FlowError> {
+    let cus = match (
         Rut::parse(rut),
         cus_core::contact::Email::parse(&contact.email),
     ) {
-        (Ok(rut), Ok(email)) => new_cus(cus, repeated, &rut, email.as_str(), "cus").map(Some),
-        _ => Ok(None),
+        (Ok(rut), Ok(email)) => new_cus(cus, repeated, &rut, email.as_str(), "cus")
+            .map_err(|(field, message)| errors.insert(field, message))
+            .ok(),
+        _ => None,
+    };
+    match (validated, cus) {
+        (Some(validated), Some(cus)) if errors.is_empty() => Ok((validated, cus)),
+        _ => Err(FlowError::Invalid(errors)),
     }
 }
 

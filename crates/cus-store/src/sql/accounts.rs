@@ -159,6 +159,35 @@ pub(super) fn bind_contact<'q>(query: Query<'q>, a: &Account) -> Query<'q> {
         .bind(address.and_then(|d| i32::try_from(d.codigo_comuna).ok()))
 }
 
+impl Backend {
+    /// Disables or enables account `id` (`statement`: [`DISABLE`] or [`ENABLE`]) with the
+    /// change's token revocation, notices and audit event, in one transaction; `false`
+    /// when there is no such account.
+    async fn switch(
+        &self,
+        statement: &'static str,
+        id: AccountId,
+        at: time::OffsetDateTime,
+        change: Change<'_>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(statement)
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(revoke_at) = change.revoke_tokens_at {
+            refresh_tokens::revoke_account(&mut *tx, id, revoke_at).await?;
+        }
+        record(&mut tx, change).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl crate::Accounts for Backend {
     async fn create_account(&self, new: &NewAccount, change: Change<'_>) -> Result<()> {
@@ -233,21 +262,7 @@ impl crate::Accounts for Backend {
         at: time::OffsetDateTime,
         change: Change<'_>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(DISABLE)
-            .bind(at)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        if let Some(revoke_at) = change.revoke_tokens_at {
-            refresh_tokens::revoke_account(&mut *tx, id, revoke_at).await?;
-        }
-        record(&mut tx, change).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.switch(DISABLE, id, at, change).await
     }
 
     async fn enable_account(
@@ -256,18 +271,7 @@ impl crate::Accounts for Backend {
         at: time::OffsetDateTime,
         change: Change<'_>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(ENABLE)
-            .bind(at)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        record(&mut tx, change).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.switch(ENABLE, id, at, change).await
     }
 
     async fn delete_account(&self, id: AccountId, change: Change<'_>) -> Result<bool> {
