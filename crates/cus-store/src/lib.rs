@@ -3,6 +3,7 @@
 //! test suite (`tests/contract`).
 
 mod change;
+mod client_cache;
 mod error;
 mod import;
 mod model;
@@ -109,6 +110,9 @@ pub trait Clients: Send + Sync {
     /// Deletes a client (its consents and refresh tokens go with it) and writes the change's
     /// notices and audit event with it; `false`, and nothing written, if unknown.
     async fn delete_client(&self, id: &ClientId, change: Change<'_>) -> Result<bool>;
+    /// A client, from this node's memory once read: a change written through this handle
+    /// is seen at once, one written elsewhere (another node, the CLI) within a second
+    /// (`client_cache`). Unknown ids are never kept.
     async fn client(&self, id: &ClientId) -> Result<Option<Client>>;
     /// Stores the hash of an initial access token for dynamic registration (RFC 7591 §3).
     async fn insert_initial_access_token(

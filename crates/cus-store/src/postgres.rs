@@ -9,6 +9,8 @@ use sqlx::{PgPool, Postgres};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The clients this node has read (`crate::client_cache`).
+    client_cache: std::sync::Arc<crate::client_cache::ClientCache>,
 }
 
 impl PgStore {
@@ -20,7 +22,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            client_cache: std::sync::Arc::default(),
+        })
     }
 }
 

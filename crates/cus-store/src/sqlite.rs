@@ -10,6 +10,8 @@ use sqlx::{Sqlite, SqlitePool};
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The clients this node has read (`crate::client_cache`).
+    client_cache: std::sync::Arc<crate::client_cache::ClientCache>,
 }
 
 impl SqliteStore {
@@ -36,7 +38,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            client_cache: std::sync::Arc::default(),
+        })
     }
 }
 

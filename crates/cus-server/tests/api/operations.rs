@@ -392,6 +392,18 @@ async fn outage_and_recovery(
 
     let before = failures(&scrape(&app.http, management).await);
     down();
+    // A node answers from the clients it keeps in memory until its next look at the
+    // database's change counter, at most a second away (`cus_store::client_cache`): the
+    // outage shows from then on.
+    let mut shown = false;
+    for _ in 0..50 {
+        if page_and_token(app, &client).await.0 == 503 {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown, "the outage shows within seconds");
     let mut answers = Vec::new();
     for _ in 0..5 {
         answers.push(page_and_token(app, &client).await);

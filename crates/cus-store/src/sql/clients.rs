@@ -1,10 +1,13 @@
 //! Registered relying parties, and the initial access tokens of dynamic registration.
 
+use std::time::Instant;
+
 use async_trait::async_trait;
 use cus_core::{Client, ClientId};
 use time::OffsetDateTime;
 
 use super::{Backend, Query, record};
+use crate::client_cache::Lookup;
 use crate::model::{ClientRow, enum_text, json_text};
 use crate::{Change, Result, StoreError};
 
@@ -41,6 +44,9 @@ const UPDATE: &str = "UPDATE clients SET name = $1, kind = $2, secret_hash = $3,
      WHERE client_id = $21";
 
 const DELETE: &str = "DELETE FROM clients WHERE client_id = $1";
+/// Raised by every client write, in its transaction (`crate::client_cache`).
+const RAISE_GENERATION: &str = "UPDATE client_changes SET generation = generation + 1 WHERE id = 1";
+const GENERATION: &str = "SELECT generation FROM client_changes WHERE id = 1";
 const BY_ID: &str = concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1");
 const ALL: &str = concat!(
     "SELECT ",
@@ -79,6 +85,17 @@ fn bind_fields<'q>(query: Query<'q>, c: &Client) -> Query<'q> {
         .bind(&c.jwks)
 }
 
+impl Backend {
+    /// Commits a client write with the counter raised, then forgets this node's clients:
+    /// the next read here sees the write, and other nodes see the counter move.
+    async fn commit_client_change(&self, mut tx: super::Transaction) -> Result<()> {
+        sqlx::query(RAISE_GENERATION).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.client_cache.drop_all();
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl crate::Clients for Backend {
     async fn create_client(&self, c: &Client, change: Change<'_>) -> Result<()> {
@@ -90,8 +107,7 @@ impl crate::Clients for Backend {
             .await
             .map_err(StoreError::on_insert("client"))?;
         record(&mut tx, change).await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_client_change(tx).await
     }
 
     async fn update_client(&self, c: &Client, change: Change<'_>) -> Result<()> {
@@ -104,8 +120,7 @@ impl crate::Clients for Backend {
             return Err(StoreError::NotFound("client"));
         }
         record(&mut tx, change).await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_client_change(tx).await
     }
 
     async fn delete_client(&self, id: &ClientId, change: Change<'_>) -> Result<bool> {
@@ -118,18 +133,34 @@ impl crate::Clients for Backend {
             > 0;
         if deleted {
             record(&mut tx, change).await?;
+            self.commit_client_change(tx).await?;
         }
-        tx.commit().await?;
         Ok(deleted)
     }
 
     async fn client(&self, id: &ClientId) -> Result<Option<Client>> {
-        sqlx::query_as::<_, ClientRow>(BY_ID)
+        let now = Instant::now();
+        if self.client_cache.due(now) {
+            let generation = sqlx::query_scalar::<_, i64>(GENERATION)
+                .fetch_one(&self.pool)
+                .await
+                .inspect_err(|_| self.client_cache.drop_all())?;
+            self.client_cache.observe(generation, now);
+        }
+        let ticket = match self.client_cache.lookup(id) {
+            Lookup::Hit(client) => return Ok(Some(Client::clone(&client))),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let client = sqlx::query_as::<_, ClientRow>(BY_ID)
             .bind(&id.0)
             .fetch_optional(&self.pool)
             .await?
             .map(ClientRow::into_domain)
-            .transpose()
+            .transpose()?;
+        if let Some(client) = &client {
+            self.client_cache.fill(ticket, client);
+        }
+        Ok(client)
     }
 
     async fn insert_initial_access_token(

@@ -17,3 +17,15 @@ pub async fn sqlite() -> Arc<dyn Store> {
 pub async fn postgres() -> Arc<dyn Store> {
     open(testing::fresh_postgres_url().await).await
 }
+
+/// Two handles on one fresh database, as two nodes (or a node and the CLI) have.
+pub async fn two_nodes(postgres: bool) -> (Arc<dyn Store>, Arc<dyn Store>) {
+    let url = if postgres {
+        testing::fresh_postgres_url().await
+    } else {
+        testing::fresh_sqlite_url()
+    };
+    let first = open(url.clone()).await;
+    let second = cus_store::connect(&url, 4).await.expect("open store");
+    (first, second)
+}

@@ -30,6 +30,7 @@ macro_rules! contract {
     };
 }
 
+mod client_cache;
 mod import;
 
 contract!(
