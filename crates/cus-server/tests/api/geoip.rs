@@ -9,6 +9,7 @@ use cus_server::geoip::{Place, Places};
 use cus_server::startup::Application;
 
 use crate::helpers::browse::{login_forwarded_for, sign_in};
+use crate::helpers::cli::Cli;
 use crate::helpers::html::html_of;
 use crate::helpers::mmdb::{Value, Writer, map, names, text};
 use crate::helpers::{Backend, CUS, RUT, TestApp, on_both_backends, test_config};
@@ -75,8 +76,14 @@ fn city_database(dir: &Path) -> PathBuf {
         "190.96.0.0/16",
         &map([("country", map([("names", names(&CHILE))]))]),
     );
+    let bytes = db.finish();
+    // The writer is test code too: MaxMind's own reader checks every part of its file.
+    maxminddb::Reader::from_source(bytes.as_slice())
+        .expect("opens")
+        .verify()
+        .expect("a well-formed MaxMind DB");
     let path = dir.join("city.mmdb");
-    std::fs::write(&path, db.finish()).expect("written");
+    std::fs::write(&path, bytes).expect("written");
     path
 }
 
@@ -208,4 +215,27 @@ async fn a_missing_or_invalid_geoip_database_stops_the_start() {
         assert!(message.contains(&path.display().to_string()), "{message}");
         assert!(message.contains(says), "{message}");
     }
+}
+
+/// The same through the binary and its environment variable: `cus serve` exits non-zero
+/// with the one line an operator needs.
+#[test]
+fn cus_serve_with_a_missing_geoip_database_exits_naming_it() {
+    let cli = Cli::new();
+    let missing = cli.path().join("GeoLite2-City.mmdb");
+    let refused = cli
+        .with_store()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CUS_GEOIP__DATABASE", &missing)
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "geoip.database: cannot read {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
 }

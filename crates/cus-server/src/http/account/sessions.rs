@@ -1,7 +1,7 @@
 //! "Mis sesiones": the signed-in person's live sessions (when, which browser, from which
-//! approximate place or network, the portals each signed in to), and ending one or all the others. Ending goes
-//! through the one session service (`oidc::session`), which tells the portals by
-//! back-channel logout.
+//! approximate place or network, the portals each signed in to), and ending one or all the
+//! others. Ending goes through the one session service (`oidc::session`), which tells the
+//! portals by back-channel logout.
 
 use askama::Template;
 use askama_web::WebTemplate;
