@@ -24,6 +24,9 @@ pub struct App {
     pub csrf_key: [u8; 32],
     /// Seals secret-bearing message bodies in the outbox (derived from the KEK).
     pub message_key: crate::secrets::MessageKey,
+    /// The GeoIP City database (`geoip.database`), when `cus serve` has one: "Mis
+    /// sesiones" names each session's approximate place.
+    pub places: Option<crate::geoip::Places>,
     /// Set at SIGTERM: `/readyz` answers 503 so the load balancer stops sending new
     /// requests while the in-flight ones finish.
     pub draining: std::sync::atomic::AtomicBool,

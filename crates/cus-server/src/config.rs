@@ -11,7 +11,9 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+mod geoip;
 mod telemetry;
+pub use geoip::Geoip;
 pub use telemetry::Telemetry;
 
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -42,6 +44,7 @@ pub struct Config {
     pub accounts: Accounts,
     pub audit: Audit,
     pub telemetry: Telemetry,
+    pub geoip: Geoip,
 }
 
 /// `max` requests per `window` seconds.
@@ -360,6 +363,7 @@ impl Config {
             bail!("tls.cert_file and tls.key_file must be set together");
         }
         self.telemetry.check().map_err(anyhow::Error::msg)?;
+        self.geoip.check().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 

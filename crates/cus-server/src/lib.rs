@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod geoip;
 pub mod hashing;
 pub mod helpdesk;
 pub mod http;

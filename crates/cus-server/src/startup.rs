@@ -29,6 +29,8 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         // Installed before anything is recorded (the signing keys' load, the first request).
         crate::metrics::handle();
+        // First: a wrong `geoip.database` stops the start before anything is connected.
+        let places = open_places(&config).await?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -54,7 +56,7 @@ impl Application {
         for caution in config.cautions() {
             tracing::warn!("{caution}");
         }
-        let app = assemble(config, issuer, store, clock).await?;
+        let app = assemble(config, issuer, store, clock, places).await?;
         Ok(Self {
             listener,
             address,
@@ -161,12 +163,13 @@ impl Application {
 /// migrations are applied (the embedded default needs no set-up); in production only
 /// `cus migrate` changes the schema, and a database with pending migrations is refused.
 /// Everything the services need, around an open store: the cache, the signing keys, the
-/// hasher and the keys derived from the KEK.
+/// hasher, the keys derived from the KEK, and the GeoIP database `cus serve` opened.
 async fn assemble(
     config: Config,
     issuer: String,
     store: Arc<dyn cus_store::Store>,
     clock: Arc<dyn Clock>,
+    places: Option<crate::geoip::Places>,
 ) -> anyhow::Result<App> {
     let cache = open_cache(&config, clock.clone()).await?;
     let kek = crate::secrets::Kek::from_config(&config.keys)?;
@@ -191,6 +194,7 @@ async fn assemble(
         hasher,
         csrf_key,
         message_key,
+        places,
         draining: std::sync::atomic::AtomicBool::new(false),
     })
 }
@@ -205,8 +209,24 @@ pub async fn command_state(config: Config) -> anyhow::Result<AppState> {
     } else {
         config.server.issuer.clone()
     };
-    let app = assemble(config, issuer, store, Arc::new(SystemClock)).await?;
+    // No command shows a place: only `cus serve` reads the GeoIP file.
+    let app = assemble(config, issuer, store, Arc::new(SystemClock), None).await?;
     Ok(AppState(Arc::new(app)))
+}
+
+/// The GeoIP City database `geoip.database` names, read once; `None` when it names none.
+async fn open_places(config: &Config) -> anyhow::Result<Option<crate::geoip::Places>> {
+    if !config.geoip.enabled() {
+        return Ok(None);
+    }
+    let path = std::path::PathBuf::from(&config.geoip.database);
+    // Tens of megabytes read and checked: off the async workers.
+    let places = tokio::task::spawn_blocking(move || crate::geoip::Places::open(&path))
+        .await
+        .context("the GeoIP database reader stopped")??;
+    let (kind, built) = places.describe();
+    tracing::info!(geoip.database_type = %kind, geoip.build_epoch = built, "GeoIP database loaded");
+    Ok(Some(places))
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn cus_store::Store>> {

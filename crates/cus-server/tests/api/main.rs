@@ -8,6 +8,7 @@ mod cli;
 mod database_creation;
 mod delivery;
 mod foundation;
+mod geoip;
 mod helpdesk;
 mod helpers;
 mod import;

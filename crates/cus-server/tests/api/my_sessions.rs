@@ -44,7 +44,11 @@ async fn another_session_is_listed_and_ended_with_its_portals_told(backend: Back
         html.contains("<dd>Portal</dd>"),
         "the portal it signed in to: {html}"
     );
-    assert!(html.contains("red 127.0.0.0/24"), "{html}");
+    assert!(html.contains("<dd>red 127.0.0.0/24</dd>"), "{html}");
+    assert!(
+        !html.contains("(aprox.)") && !html.contains("según"),
+        "no GeoIP database: no place, no credit line"
+    );
     assert!(
         html.contains("Ninguno todavía"),
         "this one signed in to no portal yet"

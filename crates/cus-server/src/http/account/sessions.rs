@@ -1,7 +1,7 @@
 //! "Mis sesiones": the signed-in person's live sessions (when, which browser, from which
-//! network, the portals each signed in to), and ending one or all the others. Ending goes
-//! through the one session service (`oidc::session`), which tells the portals by
-//! back-channel logout.
+//! approximate place or network, the portals each signed in to), and ending one or all the
+//! others. Ending goes through the one session service (`oidc::session`), which tells the
+//! portals by back-channel logout.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -29,6 +29,8 @@ struct Item {
     started: String,
     last_seen: String,
     browser: String,
+    /// "Santiago, Región Metropolitana de Santiago, Chile", when `geoip.database` knows it.
+    place: Option<String>,
     network: String,
     portals: Vec<String>,
 }
@@ -39,6 +41,13 @@ struct SessionsPage {
     csrf: String,
     items: Vec<Item>,
     others: bool,
+    /// The GeoIP data's credit line, while places are shown (`geoip.attribution`).
+    attribution: Option<Attribution>,
+}
+
+struct Attribution {
+    text: String,
+    url: Option<String>,
 }
 
 pub async fn list_sessions(
@@ -60,6 +69,7 @@ pub async fn list_sessions(
             started: when(listed.session.auth_time),
             last_seen: when(listed.session.last_seen),
             browser: browser(listed.session.user_agent.as_deref()),
+            place: place(&app, listed.session.ip.as_deref()),
             network: network(listed.session.ip.as_deref()),
             handle: listed.id,
             portals,
@@ -71,6 +81,7 @@ pub async fn list_sessions(
         csrf,
         items,
         others,
+        attribution: attribution(&app),
     };
     Ok(no_store((jar, page).into_response()))
 }
@@ -169,6 +180,22 @@ fn browser(user_agent: Option<&str>) -> String {
     .find(|(token, _)| ua.contains(token))
     .map_or("otro sistema", |(_, name)| name);
     format!("{name} en {system}")
+}
+
+/// The approximate place of a session's address, when a GeoIP database is configured and
+/// knows it; else the page shows only the network.
+fn place(app: &AppState, ip: Option<&str>) -> Option<String> {
+    let ip = ip?.parse().ok()?;
+    app.places.as_ref()?.place(ip).map(|p| p.to_string())
+}
+
+/// The credit line the GeoIP data's licence asks for, while that data is shown.
+fn attribution(app: &AppState) -> Option<Attribution> {
+    let geoip = &app.config.geoip;
+    (app.places.is_some() && !geoip.attribution.trim().is_empty()).then(|| Attribution {
+        text: geoip.attribution.clone(),
+        url: (!geoip.attribution_url.is_empty()).then(|| geoip.attribution_url.clone()),
+    })
 }
 
 /// Where a session started, as near as CUS can say without a location database: the

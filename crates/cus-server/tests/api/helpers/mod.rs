@@ -12,6 +12,7 @@ pub mod forms;
 pub mod headers;
 pub mod html;
 pub mod juridica;
+pub mod mmdb;
 pub mod natural;
 pub mod node;
 pub mod oidc;
