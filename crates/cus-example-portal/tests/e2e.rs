@@ -249,12 +249,19 @@ async fn a_logout_at_cus_signs_the_portal_out_by_back_channel() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(home.contains("Ingresar con Clave Única SENCE"), "{home}");
+    // The worker marks the notice sent once the portal answered: a moment after the
+    // portal acted on it.
+    let mut pending = Vec::new();
+    for _ in 0..50 {
+        pending = w.state.store.pending_notifications(10).await.expect("read");
+        if pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
-        w.state
-            .store
-            .pending_notifications(10)
-            .await
-            .expect("read")
-            .is_empty()
+        pending.is_empty(),
+        "{} notices still pending",
+        pending.len()
     );
 }

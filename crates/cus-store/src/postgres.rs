@@ -9,6 +9,9 @@ use sqlx::{PgPool, Postgres};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Writes go to the same pool: PostgreSQL has many writers at once (the name is the
+    /// shared SQL's, which SQLite routes to one connection).
+    writer: PgPool,
     /// The clients this node has read (`crate::client_cache`).
     client_cache: std::sync::Arc<crate::client_cache::ClientCache>,
 }
@@ -23,6 +26,7 @@ impl PgStore {
             .connect(url)
             .await?;
         Ok(Self {
+            writer: pool.clone(),
             pool,
             client_cache: std::sync::Arc::default(),
         })

@@ -9,7 +9,13 @@ use sqlx::{Sqlite, SqlitePool};
 /// SQLite store: the zero-set-up default.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Every write, on one connection: SQLite lets one writer in at a time, and writers
+    /// queued here wait their turn in order, where writers on many connections would meet
+    /// `SQLITE_BUSY` and poll the lock (most of the CPU and all of the tail latency of a
+    /// write-heavy load such as refresh-token rotation).
+    writer: SqlitePool,
     /// The clients this node has read (`crate::client_cache`).
     client_cache: std::sync::Arc<crate::client_cache::ClientCache>,
 }
@@ -33,6 +39,11 @@ impl SqliteStore {
                 crate::StoreError::Config(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -40,6 +51,7 @@ impl SqliteStore {
             .await?;
         Ok(Self {
             pool,
+            writer,
             client_cache: std::sync::Arc::default(),
         })
     }

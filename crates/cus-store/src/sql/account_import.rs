@@ -31,7 +31,7 @@ const UPDATE_CONTACT: &str = "UPDATE accounts SET nombres = $1, apellido_paterno
 #[async_trait]
 impl crate::AccountImports for Backend {
     async fn import_accounts(&self, batch: ImportBatch<'_>) -> Result<ImportCounts> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut created = HashSet::new();
         for chunk in batch.accounts.chunks(ROWS) {
             // An existing RUT is skipped, not an error: `RETURNING` names those created.

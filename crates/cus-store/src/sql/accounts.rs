@@ -170,7 +170,7 @@ impl Backend {
         at: time::OffsetDateTime,
         change: Change<'_>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(statement)
             .bind(at)
             .bind(id.0)
@@ -192,7 +192,7 @@ impl Backend {
 impl crate::Accounts for Backend {
     async fn create_account(&self, new: &NewAccount, change: Change<'_>) -> Result<()> {
         let a = &new.account;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         bind_fields(sqlx::query(INSERT), a, &new.credentials)
             .bind(a.id.0)
             .bind(a.rut.compact())
@@ -225,7 +225,7 @@ impl crate::Accounts for Backend {
     }
 
     async fn update_account(&self, a: &Account, c: &Credentials, change: Change<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = bind_fields(sqlx::query(UPDATE), a, c)
             .bind(a.id.0)
             .bind(
@@ -275,7 +275,7 @@ impl crate::Accounts for Backend {
     }
 
     async fn delete_account(&self, id: AccountId, change: Change<'_>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(DELETE).bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Ok(false);

@@ -111,7 +111,7 @@ fn log(event: &AuditEvent) {
 #[async_trait]
 impl crate::Audit for Backend {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
-        insert(&self.pool, event).await
+        insert(&self.writer, event).await
     }
 
     async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
@@ -157,7 +157,7 @@ impl crate::Audit for Backend {
         Ok(sqlx::query(PURGE)
             .bind(before)
             .bind(i64::from(batch))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }

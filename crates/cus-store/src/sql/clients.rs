@@ -99,7 +99,7 @@ impl Backend {
 #[async_trait]
 impl crate::Clients for Backend {
     async fn create_client(&self, c: &Client, change: Change<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         bind_fields(sqlx::query(INSERT), c)
             .bind(&c.client_id.0)
             .bind(c.created_at)
@@ -111,7 +111,7 @@ impl crate::Clients for Backend {
     }
 
     async fn update_client(&self, c: &Client, change: Change<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = bind_fields(sqlx::query(UPDATE), c)
             .bind(&c.client_id.0)
             .execute(&mut *tx)
@@ -124,7 +124,7 @@ impl crate::Clients for Backend {
     }
 
     async fn delete_client(&self, id: &ClientId, change: Change<'_>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let deleted = sqlx::query(DELETE)
             .bind(&id.0)
             .execute(&mut *tx)
@@ -173,7 +173,7 @@ impl crate::Clients for Backend {
             .bind(token_hash)
             .bind(created_at)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::on_insert("initial access token"))?;
         Ok(())

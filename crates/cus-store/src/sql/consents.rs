@@ -29,7 +29,7 @@ impl crate::Consents for Backend {
     }
 
     async fn grant_consent(&self, c: &Consent, change: Change<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(UPSERT)
             .bind(c.account_id.0)
             .bind(&c.client_id.0)
@@ -58,7 +58,7 @@ impl crate::Consents for Backend {
         client: &ClientId,
         change: Change<'_>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let withdrawn = sqlx::query(DELETE)
             .bind(account.0)
             .bind(&client.0)

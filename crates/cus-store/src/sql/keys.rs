@@ -41,7 +41,7 @@ impl crate::SigningKeys for Backend {
             .bind(k.created_at)
             .bind(k.active_from)
             .bind(k.retired_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::on_insert("signing key"))?;
         Ok(())
@@ -61,7 +61,7 @@ impl crate::SigningKeys for Backend {
             .bind(at)
             .bind(alg)
             .bind(kid)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }
@@ -69,14 +69,14 @@ impl crate::SigningKeys for Backend {
     async fn delete_key(&self, kid: &str) -> Result<bool> {
         Ok(sqlx::query(DELETE)
             .bind(kid)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected()
             > 0)
     }
 
     async fn reseal(&self, keys: &[(String, String)], messages: &[(Uuid, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (kid, sealed) in keys {
             let updated = sqlx::query(RESEAL)
                 .bind(sealed)

@@ -66,7 +66,7 @@ impl crate::Store for Backend {
     async fn migrate(&self) -> Result<()> {
         let mut migrator = Self::MIGRATOR;
         migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 

@@ -123,7 +123,7 @@ where
 #[async_trait]
 impl crate::Outbox for Backend {
     async fn queue_notifications(&self, notifications: &[Notification]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for n in notifications {
             insert(&mut *tx, n).await?;
         }
@@ -165,7 +165,7 @@ impl crate::Outbox for Backend {
             .bind(now + lease)
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?
             .into_iter()
             .map(OutboxRow::into_domain)
@@ -176,7 +176,7 @@ impl crate::Outbox for Backend {
         sqlx::query(MARK_SENT)
             .bind(at)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl crate::Outbox for Backend {
             .bind(at)
             .bind(reason)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -196,7 +196,7 @@ impl crate::Outbox for Backend {
             .bind(error)
             .bind(retry_at)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -205,7 +205,7 @@ impl crate::Outbox for Backend {
         Ok(sqlx::query(PURGE)
             .bind(before)
             .bind(i64::from(batch))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }

@@ -115,7 +115,7 @@ impl crate::RefreshTokens for Backend {
             .bind(t.expires_at)
             .bind(t.rotated_at)
             .bind(t.revoked_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StoreError::on_insert("refresh token"))?;
         Ok(())
@@ -133,7 +133,7 @@ impl crate::RefreshTokens for Backend {
         Ok(sqlx::query(ROTATE)
             .bind(at)
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected()
             == 1)
@@ -143,7 +143,7 @@ impl crate::RefreshTokens for Backend {
         Ok(sqlx::query(REVOKE_FAMILY)
             .bind(at)
             .bind(family)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }
@@ -153,7 +153,7 @@ impl crate::RefreshTokens for Backend {
         account: AccountId,
         at: OffsetDateTime,
     ) -> Result<u64> {
-        revoke_account(&self.pool, account, at).await
+        revoke_account(&self.writer, account, at).await
     }
 
     async fn live_refresh_tokens_of(
@@ -179,7 +179,7 @@ impl crate::RefreshTokens for Backend {
         Ok(sqlx::query(PURGE)
             .bind(before)
             .bind(i64::from(batch))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected())
     }
