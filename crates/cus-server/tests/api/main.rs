@@ -8,6 +8,7 @@ mod cli;
 mod database_creation;
 mod delivery;
 mod foundation;
+mod hash_pool;
 mod helpdesk;
 mod helpers;
 mod import;
