@@ -189,6 +189,9 @@ async fn assemble(
         clock,
         keys,
         hasher,
+        drawing: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, usize::from),
+        ),
         csrf_key,
         message_key,
         draining: std::sync::atomic::AtomicBool::new(false),
