@@ -30,7 +30,10 @@ async fn main() -> anyhow::Result<()> {
     let one = started.elapsed() / ROUNDS;
 
     // Every core hashing at once (as a node at a login peak, up to hash.max_concurrent).
-    let parallel = cores.min(hash.max_concurrent.max(1));
+    let parallel = match hash.max_concurrent {
+        0 => cores,
+        n => cores.min(n),
+    };
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..parallel {

@@ -20,6 +20,11 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub keys: Keyring,
     pub hasher: Hasher,
+    /// Captcha images drawn at once: one per core. A burst of form pages (a burst of
+    /// refusals for load re-renders its forms) would otherwise put a drawing thread per
+    /// request on tokio's blocking pool and starve the runtime, and the cache round trips
+    /// it drives, of CPU.
+    pub drawing: tokio::sync::Semaphore,
     /// Signs CSRF tokens (derived from the KEK).
     pub csrf_key: [u8; 32],
     /// Seals secret-bearing message bodies in the outbox (derived from the KEK).

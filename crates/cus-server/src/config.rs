@@ -274,7 +274,10 @@ pub struct Hash {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Hashing threads of the node; 0: one per core.
     pub max_concurrent: usize,
+    /// Requests that may wait for a hashing thread; one more is refused with 503.
+    pub max_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

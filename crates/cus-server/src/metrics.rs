@@ -34,6 +34,11 @@ pub const DB_POOL_MAX: &str = "cus_db_pool_max_connections";
 pub const INTERNAL_ERRORS: &str = "cus_internal_errors_total";
 /// Time to hash or verify one CUS or secret answer with argon2id, in seconds.
 pub const ARGON2_SECONDS: &str = "cus_argon2_duration_seconds";
+/// Requests admitted to the hashing pool: hashing or waiting for a thread (at most
+/// `hash.max_concurrent + hash.max_queue`).
+pub const HASH_QUEUE: &str = "cus_hash_queue_requests";
+/// Requests refused with 503 because the hashing pool was full.
+pub const HASH_REFUSED: &str = "cus_hash_refused_total";
 /// Unix time the newest signing key of each algorithm became active; its age is
 /// `time() - cus_signing_key_active_from_seconds` (a node has no clock of its own here).
 pub const SIGNING_KEY_ACTIVE_FROM: &str = "cus_signing_key_active_from_seconds";
@@ -145,6 +150,14 @@ fn describe() {
         ARGON2_SECONDS,
         Unit::Seconds,
         "argon2id hash or verification time"
+    );
+    describe_gauge!(
+        HASH_QUEUE,
+        "Requests admitted to the hashing pool (hashing or waiting for a thread)"
+    );
+    describe_counter!(
+        HASH_REFUSED,
+        "Requests refused with 503 because the hashing pool was full"
     );
     describe_gauge!(
         SIGNING_KEY_ACTIVE_FROM,

@@ -192,6 +192,9 @@ async fn assemble(
         clock,
         keys,
         hasher,
+        drawing: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, usize::from),
+        ),
         csrf_key,
         message_key,
         places,

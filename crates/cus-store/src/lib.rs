@@ -96,6 +96,12 @@ pub trait AccountImports: Send + Sync {
     /// secrets) and its `updated` event. Idempotent: the same batch again creates nothing.
     /// The RUTs within a batch must be distinct.
     async fn import_accounts(&self, batch: ImportBatch<'_>) -> Result<ImportCounts>;
+
+    /// Writes a batch of synthetic accounts for load tests (`cus account seed`) in one
+    /// transaction, with the import's multi-row statements but no audit event per account
+    /// (the seed run writes one). A RUT that already has an account is skipped, so a
+    /// rerun is idempotent; the number created. The RUTs within a batch must be distinct.
+    async fn seed_accounts(&self, accounts: &[NewAccount]) -> Result<u64>;
 }
 
 /// Registered relying parties.

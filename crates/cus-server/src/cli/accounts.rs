@@ -109,6 +109,9 @@ pub enum AccountCommand {
     /// Bring accounts over from the previous system: a CSV file, validated row by row by
     /// the rules of registration; bad rows are listed in a report, the rest imported.
     Import(super::import::ImportArgs),
+    /// FOR LOAD TESTS ONLY: create many synthetic persona natural accounts fast, all with
+    /// the same CUS (hashed once and reused). Refused when environment = "production".
+    Seed(super::seed::SeedArgs),
     /// Print everything CUS holds about a person as JSON (a personal-data request, Ley
     /// 21.719): audited as an access by the operator.
     Export {
@@ -276,6 +279,7 @@ pub async fn run(
         }
         AccountCommand::Export { rut } => super::export::run(&config, &rut, operator).await,
         AccountCommand::Import(args) => super::import::run(&config, args, operator).await,
+        AccountCommand::Seed(args) => super::seed::run(&config, args, operator).await,
     }
 }
 

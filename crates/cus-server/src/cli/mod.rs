@@ -12,6 +12,7 @@ mod clients;
 mod export;
 mod import;
 mod operator;
+mod seed;
 
 pub use operator::Operator;
 

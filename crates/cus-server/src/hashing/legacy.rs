@@ -65,7 +65,7 @@ pub fn check_imported(hash: &str) -> Result<Scheme, &'static str> {
 
 /// The most a stored hash may ask of one verification, whatever its family: about a second
 /// of one core and 256 MiB. A hash that states more (a typo, or a file made to stall every
-/// login: a verification holds one of `hash.max_concurrent` permits) is refused at import
+/// login: a verification holds one of the `hash.max_concurrent` hashing threads) is refused at import
 /// and never verified.
 const MAX_MEMORY_KIB: u64 = 256 * 1024;
 const MAX_PBKDF2_ROUNDS: u32 = 1_000_000;

@@ -1,22 +1,24 @@
-//! argon2id for CUS, secret answers and client secrets: PHC strings that carry their
-//! parameters, computed off the async runtime behind a bounded semaphore. The one place a
-//! stored hash is verified, imported legacy formats included (`legacy`).
+//! argon2id for CUS and secret answers: PHC strings that carry their parameters, computed
+//! on a dedicated bounded pool (`pool`) that refuses at once when saturated ([`Busy`])
+//! rather than letting latency grow without limit. The one place a stored hash is
+//! verified, imported legacy formats included (`legacy`).
 
 pub mod legacy;
+mod pool;
 
 use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::{PasswordHasher, PasswordVerifier};
 use legacy::Scheme;
-use tokio::sync::Semaphore;
 
 use crate::config::Hash as HashConfig;
+pub use pool::{Busy, is_busy};
 
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    pool: Arc<pool::Pool>,
     /// A hash of nothing anyone knows: verified against when a RUT is unknown, so an
     /// unknown RUT takes as long as a wrong CUS.
     dummy: Arc<String>,
@@ -36,31 +38,39 @@ impl Hasher {
             .hash_password(crate::secrets::random_token().as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot hash: {e}"))?
             .to_string();
+        let workers = match config.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+            pool: pool::Pool::new(workers, config.max_queue)?,
             dummy: Arc::new(dummy),
         })
     }
 
-    fn argon(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Admits one request to hashing, or refuses it at once when the pool is saturated. A
+    /// request that hashes more than once (a login: the CUS, then the generated one) takes
+    /// one ticket first, so it is never refused halfway.
+    pub fn admit(&self) -> Result<Ticket, Busy> {
+        Ok(Ticket {
+            ticket: self.pool.admit()?,
+            hasher: self.clone(),
+        })
     }
 
+    /// Hashes `secret` under its own ticket: [`Busy`] (inside the error) when saturated.
     pub async fn hash(&self, secret: &str) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await?;
-        let argon = self.argon();
-        let secret = secret.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let hashed = argon
-                .hash_password(secret.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("cannot hash: {e}"));
-            timed(started);
-            hashed
-        })
-        .await?
+        self.admit()?.hash(secret).await
+    }
+
+    /// [`Ticket::verify`] under its own ticket.
+    pub async fn verify(&self, secret: &str, stored: Option<&str>) -> Result<bool, Busy> {
+        Ok(self.admit()?.verify(secret, stored).await)
+    }
+
+    fn argon(&self) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
     /// Whether a stored hash was made with other parameters than the configured ones (or
@@ -80,6 +90,31 @@ impl Hasher {
         );
         alg != "argon2id" || params != wanted
     }
+}
+
+/// A request admitted to hashing ([`Hasher::admit`]); its place is given back when dropped.
+pub struct Ticket {
+    ticket: pool::Ticket,
+    hasher: Hasher,
+}
+
+impl Ticket {
+    pub async fn hash(&self, secret: &str) -> anyhow::Result<String> {
+        let argon = self.hasher.argon();
+        let secret = secret.to_owned();
+        let hashed = self.ticket.run(move || {
+            let started = std::time::Instant::now();
+            let hashed = argon
+                .hash_password(secret.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("cannot hash: {e}"));
+            timed(started);
+            hashed
+        });
+        hashed
+            .await
+            .unwrap_or_else(|| Err(anyhow::anyhow!("the hashing worker failed")))
+    }
 
     /// `true` when `secret` matches `stored`, in any format [`legacy::Scheme`] knows.
     /// `None`, an empty hash (an account imported without a CUS) and a format CUS does not
@@ -91,18 +126,15 @@ impl Hasher {
     /// a RUT whose imported hash was not replaced yet never answers faster than any other,
     /// and the response time does not single out imported accounts.
     pub async fn verify(&self, secret: &str, stored: Option<&str>) -> bool {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return false;
-        };
         let scheme = stored.and_then(Scheme::of);
         let hash = match (scheme, stored) {
             (Some(_), Some(stored)) => stored.to_owned(),
-            _ => self.dummy.as_ref().clone(),
+            _ => self.hasher.dummy.as_ref().clone(),
         };
-        let dummy = Arc::clone(&self.dummy);
+        let dummy = Arc::clone(&self.hasher.dummy);
         let secret = secret.to_owned();
-        let argon = self.argon();
-        let matched = tokio::task::spawn_blocking(move || {
+        let argon = self.hasher.argon();
+        let matched = self.ticket.run(move || {
             let started = std::time::Instant::now();
             let matched = legacy::verify(&argon, secret.as_bytes(), &hash);
             timed(started);
@@ -110,14 +142,13 @@ impl Hasher {
                 let _ = argon.verify_password(secret.as_bytes(), dummy.as_str());
             }
             matched
-        })
-        .await
-        .unwrap_or(false);
+        });
+        let matched = matched.await.unwrap_or(false);
         scheme.is_some() && matched
     }
 }
 
-/// Records one argon2id computation (the figure to size `hashing.max_concurrent` by).
+/// Records one argon2id computation (the figure to size `hash.max_concurrent` and `hash.max_queue` by).
 fn timed(started: std::time::Instant) {
     let seconds = started.elapsed().as_secs_f64();
     metrics::histogram!(crate::metrics::ARGON2_SECONDS).record(seconds);
@@ -134,6 +165,7 @@ mod tests {
             iterations: t,
             parallelism: 1,
             max_concurrent: 2,
+            max_queue: 8,
         };
         let old = Hasher::new(&config(1024, 1)).expect("hasher");
         let new = Hasher::new(&config(2048, 2)).expect("hasher");
@@ -142,7 +174,7 @@ mod tests {
         assert!(!old.needs_rehash(&phc));
         assert!(new.needs_rehash(&phc));
         assert!(
-            new.verify("una clave", Some(&phc)).await,
+            new.verify("una clave", Some(&phc)).await.expect("admitted"),
             "old hashes still verify"
         );
         assert!(new.needs_rehash("$argon2i$v=19$m=2048,t=2,p=1$c2FsdA$aGFzaA"));
@@ -155,17 +187,28 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 2,
+            max_queue: 8,
         })
         .expect("hasher");
         let bcrypt = bcrypt::hash("una clave", 4).expect("hash");
-        assert!(hasher.verify("una clave", Some(&bcrypt)).await);
-        assert!(hasher.needs_rehash(&bcrypt));
-        assert!(!hasher.verify("otra clave", Some(&bcrypt)).await);
         assert!(
-            !hasher.verify("", Some("")).await,
+            hasher
+                .verify("una clave", Some(&bcrypt))
+                .await
+                .expect("admitted")
+        );
+        assert!(hasher.needs_rehash(&bcrypt));
+        assert!(
+            !hasher
+                .verify("otra clave", Some(&bcrypt))
+                .await
+                .expect("admitted")
+        );
+        assert!(
+            !hasher.verify("", Some("")).await.expect("admitted"),
             "an empty hash matches nothing"
         );
-        assert!(!hasher.verify("x", Some("$md5$x")).await);
+        assert!(!hasher.verify("x", Some("$md5$x")).await.expect("admitted"));
     }
 
     /// A cheap legacy hash (bcrypt at cost 4 takes about a millisecond) is not checked
@@ -178,6 +221,7 @@ mod tests {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 1,
+            max_queue: 8,
         })
         .expect("hasher");
         let argon = hasher.hash("clave").await.expect("hash");
@@ -187,7 +231,7 @@ mod tests {
             async move {
                 let started = std::time::Instant::now();
                 for _ in 0..3 {
-                    hasher.verify("otra", Some(&hash)).await;
+                    hasher.verify("otra", Some(&hash)).await.expect("admitted");
                 }
                 started.elapsed()
             }
@@ -197,5 +241,32 @@ mod tests {
             legacy * 2 > argon,
             "bcrypt {legacy:?} against argon2id {argon:?}"
         );
+    }
+
+    /// `max_concurrent + max_queue` requests are admitted; the next is refused at once,
+    /// and a place given back admits one again.
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let hasher = Hasher::new(&HashConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 1,
+            max_queue: 1,
+        })
+        .expect("hasher");
+        let first = hasher.admit().expect("a worker is free");
+        let second = hasher.admit().expect("the queue has room");
+        assert!(hasher.admit().is_err(), "a third is refused");
+        let refused = hasher.hash("clave").await.expect_err("refused");
+        assert!(is_busy(&refused), "{refused:#}");
+        assert!(matches!(hasher.verify("clave", None).await, Err(Busy)));
+        let phc = first
+            .hash("clave")
+            .await
+            .expect("an admitted request hashes");
+        drop(first);
+        assert!(second.verify("clave", Some(&phc)).await);
+        assert!(hasher.admit().is_ok(), "a place was given back");
     }
 }

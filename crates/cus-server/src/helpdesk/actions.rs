@@ -80,7 +80,8 @@ pub async fn new_cus(
     let (found, credentials) = with_credentials(app, rut).await?;
     let mut event = event(app, AuditKind::CusGenerated, rut, operator);
     event.detail = Some("sent by the help desk".into());
-    Ok(natural::send_new_cus(app, &found, credentials, &event).await?)
+    let ticket = app.hasher.admit().map_err(anyhow::Error::from)?;
+    Ok(natural::send_new_cus(app, &ticket, &found, credentials, &event).await?)
 }
 
 /// Deletes the account with its consents and refresh tokens; its sessions end (they name

@@ -75,6 +75,7 @@ impl From<FlowError> for HelpdeskError {
                     .join("; "),
             ),
             FlowError::Refused(message) => Self::Refused(message),
+            FlowError::Busy => Self::Internal(crate::hashing::Busy.into()),
             FlowError::Internal(e) => Self::Internal(e),
         }
     }

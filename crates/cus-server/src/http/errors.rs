@@ -7,7 +7,9 @@
 //! - [`ApiError`]: an admin API tool gets the `{"error": {"code", "message"}}` envelope.
 //!
 //! Handlers return `Result<Response, …Error>` and use `?`: a limit's refusal, a store or
-//! cache failure and a rejected token each convert in exactly one `From`.
+//! cache failure and a rejected token each convert in exactly one `From`. A saturated
+//! hashing pool ([`crate::hashing::Busy`], carried inside an internal error) is no
+//! failure: it is answered 503 with `Retry-After` and not logged as one.
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use cus_core::oauth::{ErrorCode, OAuthError};
 use serde_json::json;
 
 use crate::clients::ClientError;
+use crate::hashing::{Busy, is_busy};
 use crate::limits::{self, Refused};
 
 /// Why a person's page could not be shown as asked.
@@ -112,6 +115,14 @@ impl IntoResponse for PageError {
                 );
                 with_retry_after(response, wait)
             }
+            Self::Internal(error) if is_busy(&error) => with_retry_after(
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Servicio ocupado",
+                    super::page::BUSY,
+                ),
+                Busy::RETRY_AFTER,
+            ),
             Self::Internal(error) => {
                 log_internal(&error);
                 page(
@@ -208,6 +219,13 @@ impl IntoResponse for ProtocolError {
                 );
                 let response = json_error(StatusCode::TOO_MANY_REQUESTS, &error);
                 with_retry_after(response, wait)
+            }
+            Self::Internal(e) if is_busy(&e) => {
+                let error = OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is busy; retry later",
+                );
+                with_retry_after(oauth_json(&error, false), Busy::RETRY_AFTER)
             }
             Self::Internal(e) => {
                 log_internal(&e);
@@ -350,6 +368,14 @@ impl IntoResponse for ApiError {
                     HelpdeskError::Internal(e) => return Self::Internal(e).into_response(),
                 }
             }
+            Self::Internal(e) if is_busy(&e) => {
+                let body = super::admin::ErrorEnvelope::new(
+                    "temporarily_unavailable",
+                    "hashing is saturated; retry later".to_owned(),
+                );
+                let response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+                return with_retry_after(no_store(response), Busy::RETRY_AFTER);
+            }
             Self::Internal(e) => {
                 log_internal(&e);
                 (
@@ -399,7 +425,7 @@ pub fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+pub fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     if let Ok(value) = HeaderValue::from_str(&limits::retry_after_seconds(wait).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }

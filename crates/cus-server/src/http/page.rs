@@ -1,6 +1,7 @@
 //! What every form page carries besides its own fields — the CSRF token, and the captcha
 //! where the form has one — and the one way such a page is rendered: never cached, 422
-//! when it is shown again with messages beside its fields.
+//! when it is shown again with messages beside its fields, 503 with `Retry-After` when
+//! hashing was saturated ([`busy`]).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,8 +10,9 @@ use cus_core::contact::SECRET_QUESTIONS;
 use cus_core::territory::{Catalogue, Comuna, Region};
 
 use super::csrf;
-use super::errors::{PageError, no_store};
+use super::errors::{PageError, no_store, with_retry_after};
 use crate::app::AppState;
+use crate::hashing::Busy;
 use crate::lifecycle::{FieldErrors, captcha};
 
 /// The CSRF token and the captcha of a form (`templates/_captcha.html`); the captcha
@@ -54,13 +56,31 @@ pub async fn render<P: IntoResponse>(
         captcha_image,
         captcha_audio,
     });
-    Ok(no_store((status, jar, page).into_response()))
+    let response = no_store((status, jar, page).into_response());
+    Ok(if status == StatusCode::SERVICE_UNAVAILABLE {
+        with_retry_after(response, Busy::RETRY_AFTER)
+    } else {
+        response
+    })
 }
 
-/// 200 for a form shown fresh, 422 for one shown again with messages beside its fields.
+/// What a form says when hashing is saturated ([`Busy`]): nothing was done, try again in
+/// a moment. The form is shown again with what the person typed (never the CUS).
+pub const BUSY: &str = "En este momento recibimos muchas solicitudes y no pudimos procesar la suya. Espere unos segundos e intente nuevamente.";
+
+/// The messages of a form refused because hashing is saturated: [`BUSY`] for the whole
+/// form, answered 503 ([`status_for`]).
+pub fn busy() -> FieldErrors {
+    FieldErrors::from([("form", BUSY.to_owned())])
+}
+
+/// 200 for a form shown fresh, 422 for one shown again with messages beside its fields,
+/// 503 for one refused because hashing is saturated ([`busy`]).
 pub fn status_for(errors: &FieldErrors) -> StatusCode {
     if errors.is_empty() {
         StatusCode::OK
+    } else if errors.get("form").is_some_and(|m| m == BUSY) {
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     }

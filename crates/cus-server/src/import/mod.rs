@@ -7,6 +7,7 @@
 
 mod columns;
 mod row;
+pub mod seed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,11 +68,12 @@ impl Summary {
 }
 
 /// The hasher for plain answers: the configured argon2id parameters, as many at once as
-/// the machine has cores.
+/// the machine has cores, and a queue without practical limit: the import hands it a whole
+/// batch at once and wants it to wait, not to refuse.
 pub fn answer_hasher(config: &crate::config::Hash) -> anyhow::Result<Hasher> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     Hasher::new(&crate::config::Hash {
-        max_concurrent: cores,
+        max_concurrent: 0,
+        max_queue: usize::MAX / 2,
         ..config.clone()
     })
 }

@@ -24,6 +24,7 @@ pub struct Challenge {
 
 /// Draws a new captcha and remembers its answer.
 pub async fn new_challenge(app: &AppState) -> anyhow::Result<Challenge> {
+    let drawing = app.drawing.acquire().await?;
     let (answer, png) = tokio::task::spawn_blocking(|| {
         let mut captcha = Captcha::new();
         captcha
@@ -36,6 +37,7 @@ pub async fn new_challenge(app: &AppState) -> anyhow::Result<Challenge> {
         (captcha.chars_as_string(), captcha.as_png())
     })
     .await?;
+    drop(drawing);
     let png = png.ok_or_else(|| anyhow::anyhow!("the captcha image could not be drawn"))?;
     let id = random_token();
     app.cache

@@ -14,6 +14,7 @@ use cus_store::Change;
 use super::lockout::{self, AfterFailure};
 use super::{captcha, messages};
 use crate::app::AppState;
+use crate::hashing::Ticket;
 use crate::hashing::legacy::Scheme;
 use crate::request::RequestMeta;
 use time::OffsetDateTime;
@@ -47,6 +48,9 @@ pub enum Attempt {
     /// The RUT and CUS were right, but the help desk disabled the account
     /// ([`cus_core::Account::usable`]): told only to whoever knows the CUS.
     Disabled,
+    /// Hashing is saturated ([`crate::hashing::Busy`]): refused before the attempt was
+    /// counted, nothing was checked.
+    Busy,
 }
 
 impl Attempt {
@@ -58,6 +62,7 @@ impl Attempt {
             Self::CaptchaRequired => "captcha_required",
             Self::Locked => "locked",
             Self::Disabled => "disabled",
+            Self::Busy => "busy",
         }
     }
 }
@@ -89,6 +94,11 @@ async fn check(
     if lockout::locked(app, rut).await? {
         return Ok(Attempt::Locked);
     }
+    // A place in the hashing pool before anything is counted: a refusal for load spends
+    // neither a free attempt nor one of the lockout ladder's.
+    let Ok(ticket) = app.hasher.admit() else {
+        return Ok(Attempt::Busy);
+    };
     if let Captcha::Typed { id, answer } = captcha {
         // Free (no captcha) only while failures are few and a free attempt is left.
         let free = !lockout::captcha_required(app, rut).await?
@@ -100,7 +110,9 @@ async fn check(
     let Some(admitted) = lockout::admit(app, rut).await? else {
         return Ok(Attempt::Locked);
     };
-    if let Some(verified) = verify(app, rut, cus, meta.now).await? {
+    let verified = verify(app, &ticket, rut, cus, meta.now).await?;
+    drop(ticket);
+    if let Some(verified) = verified {
         lockout::succeeded(app, rut).await?;
         if !verified.account.usable() {
             let mut event = audit(AuditKind::LoginFailed, rut, meta);
@@ -134,15 +146,16 @@ fn audit(kind: AuditKind, rut: &Rut, meta: &RequestMeta) -> AuditEvent {
 /// whether or not the RUT exists or has a generated CUS waiting.
 async fn verify(
     app: &AppState,
+    ticket: &Ticket,
     rut: &Rut,
     cus: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<Option<Verified>> {
-    match verify_once(app, rut, cus, now).await {
+    match verify_once(app, ticket, rut, cus, now).await {
         // Another request changed the CUS between this one's read and write (two logins
         // with a generated CUS at once, say): nothing was written; judge on the new state.
         Err(e) if matches!(e.downcast_ref(), Some(cus_store::StoreError::Conflict(_))) => {
-            verify_once(app, rut, cus, now).await
+            verify_once(app, ticket, rut, cus, now).await
         }
         other => other,
     }
@@ -150,6 +163,7 @@ async fn verify(
 
 async fn verify_once(
     app: &AppState,
+    ticket: &Ticket,
     rut: &Rut,
     cus: &str,
     now: OffsetDateTime,
@@ -157,7 +171,7 @@ async fn verify_once(
     let cus = cus_core::policy::normalize(cus);
     let found = app.store.account_by_rut(rut).await?;
     let current = found.as_ref().map(|(_, c)| c.cus_hash.as_str());
-    if app.hasher.verify(&cus, current).await {
+    if ticket.verify(&cus, current).await {
         let (account, mut credentials) =
             found.ok_or_else(|| anyhow::anyhow!("verified without an account"))?;
         let mut changed = Vec::new();
@@ -171,7 +185,7 @@ async fn verify_once(
             // The configuration raised the cost, or the hash came with an imported account
             // in another format: the CUS is known now, rehash it.
             let imported = Scheme::of(&credentials.cus_hash) != Some(Scheme::Argon2id);
-            credentials.cus_hash = app.hasher.hash(&cus).await?;
+            credentials.cus_hash = ticket.hash(&cus).await?;
             changed.push(if imported {
                 "imported hash replaced by argon2id"
             } else {
@@ -195,7 +209,7 @@ async fn verify_once(
             .as_deref()
             .filter(|_| c.pending_cus_expires.is_some_and(|e| e > now))
     });
-    if !app.hasher.verify(&cus, pending).await {
+    if !ticket.verify(&cus, pending).await {
         return Ok(None);
     }
     let Some((mut account, mut credentials)) = found else {

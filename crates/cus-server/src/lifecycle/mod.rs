@@ -24,6 +24,9 @@ pub enum FlowError {
     Invalid(FieldErrors),
     /// A message for the whole form.
     Refused(String),
+    /// Hashing is saturated ([`crate::hashing::Busy`]): nothing was written; the form is
+    /// shown again, answered 503 with `Retry-After`.
+    Busy,
     /// The store or cache failed: logged, shown as "service unavailable".
     Internal(anyhow::Error),
 }
@@ -33,7 +36,16 @@ pub enum FlowError {
 // person's input, say — pass as "service unavailable" instead of a message on the form.
 impl From<anyhow::Error> for FlowError {
     fn from(e: anyhow::Error) -> Self {
+        if crate::hashing::is_busy(&e) {
+            return FlowError::Busy;
+        }
         FlowError::Internal(e)
+    }
+}
+
+impl From<crate::hashing::Busy> for FlowError {
+    fn from(_: crate::hashing::Busy) -> Self {
+        FlowError::Busy
     }
 }
 

@@ -168,11 +168,15 @@ pub(super) async fn save_registration(
     meta: &RequestMeta,
 ) -> Result<Sent, FlowError> {
     let now = account.created_at;
+    // One place in the hashing pool for both hashes, given back before the write: no
+    // database connection is taken while a hash waits or runs.
+    let ticket = app.hasher.admit()?;
     let mut credentials = Credentials {
-        cus_hash: app.hasher.hash(cus).await?,
-        secret_answer_hash: Some(app.hasher.hash(answer).await?),
+        cus_hash: ticket.hash(cus).await?,
+        secret_answer_hash: Some(ticket.hash(answer).await?),
         ..Credentials::default()
     };
+    drop(ticket);
     let link = verification_link(app, now, &mut credentials);
     let mut notifications = vec![messages::registered(
         &account.email,
@@ -270,6 +274,9 @@ pub async fn generate(
     if app.cache.get(&answer_lock(rut)).await?.is_some() {
         return Err(too_many());
     }
+    // A place in the hashing pool for the answer and the new CUS, before the attempt is
+    // counted: a refusal for load must not spend one of the hour's answers.
+    let ticket = app.hasher.admit()?;
     let (number, left) = app.cache.incr(&answer_attempts(rut), ANSWER_WINDOW).await?;
     if number > MAX_ANSWERS {
         return Err(too_many());
@@ -278,8 +285,7 @@ pub async fn generate(
     let stored_answer = found
         .as_ref()
         .and_then(|(_, c)| c.secret_answer_hash.as_deref());
-    let right = app
-        .hasher
+    let right = ticket
         .verify(&contact::normalize_answer(answer), stored_answer)
         .await;
     let Some((account, credentials)) = found.filter(|_| right) else {
@@ -293,7 +299,7 @@ pub async fn generate(
         return Err(invalid("respuesta", "La respuesta no es correcta."));
     };
     let event = audit(AuditKind::CusGenerated, rut, meta);
-    let sent = send_new_cus(app, &account, credentials, &event).await?;
+    let sent = send_new_cus(app, &ticket, &account, credentials, &event).await?;
     // The secret answer unlocks logins (the new CUS must be usable) but keeps the lock
     // ladder, and the answer counts among the hour's five: knowing the answer must not
     // buy endless rounds of CUS guesses.
@@ -306,9 +312,10 @@ pub async fn generate(
 /// the e-mail. The CUS is pending beside the current one until first used or
 /// `accounts.generated_cus_ttl`. `event` is written with it. The one sender of a generated
 /// CUS: "Genere nueva CUS" after the secret answer, and the help desk's forced one. A
-/// disabled account gets none.
+/// disabled account gets none. `ticket`: the caller's place in the hashing pool.
 pub(crate) async fn send_new_cus(
     app: &AppState,
+    ticket: &crate::hashing::Ticket,
     account: &Account,
     mut credentials: Credentials,
     event: &AuditEvent,
@@ -322,7 +329,7 @@ pub(crate) async fn send_new_cus(
         return Err(FlowError::Refused(UNVERIFIED_EMAIL.into()));
     }
     let cus = crate::admin::generate_cus();
-    credentials.pending_cus_hash = Some(app.hasher.hash(&cus).await?);
+    credentials.pending_cus_hash = Some(ticket.hash(&cus).await?);
     credentials.pending_cus_expires = Some(now + app.config.accounts.generated_cus_ttl.time());
     let name = account.display_name();
     let mut notifications = Vec::new();
@@ -448,6 +455,7 @@ async fn checked_cus(
         }
         Attempt::Locked => Err(FlowError::Refused(LOCKED.into())),
         Attempt::Disabled => Err(FlowError::Refused(DISABLED.into())),
+        Attempt::Busy => Err(FlowError::Busy),
     }
 }
 
@@ -607,13 +615,17 @@ pub async fn update(
     account.telefono_trabajo = contact.telefono_trabajo;
     account.address = Some(contact.address);
     account.secret_question = Some(contact.question);
-    if let Some(answer) = contact.answer {
-        credentials.secret_answer_hash = Some(app.hasher.hash(&answer).await?);
+    // One place in the hashing pool for the answer and the CUS, when either changes:
+    // never refused halfway, and an update that hashes nothing is never refused.
+    let hashes = contact.answer.is_some() || new_cus.is_some();
+    let place = hashes.then(|| app.hasher.admit()).transpose()?;
+    if let (Some(answer), Some(place)) = (contact.answer, &place) {
+        credentials.secret_answer_hash = Some(place.hash(&answer).await?);
     }
     account.updated_at = now;
     let mut cus_read = None;
-    if let Some(cus) = new_cus {
-        credentials.cus_hash = app.hasher.hash(&cus).await?;
+    if let (Some(cus), Some(place)) = (new_cus, &place) {
+        credentials.cus_hash = place.hash(&cus).await?;
         credentials.pending_cus_hash = None;
         credentials.pending_cus_expires = None;
         account.cus_must_change = false;
@@ -621,6 +633,7 @@ pub async fn update(
         notifications.push(messages::cus_changed(&account.email, &name, now));
         notifications.extend(crate::oidc::backchannel::all_sessions_ended(app, account.id).await?);
     }
+    drop(place);
     let mut event = audit(AuditKind::DataUpdated, &account.rut, meta);
     if cus_read.is_some() {
         event.detail = Some("data and CUS updated".into());

@@ -837,3 +837,86 @@ fn changes_are_audited_as_the_operator_or_refused_without_one() {
         "one account, by the OS user; none without an operator"
     );
 }
+
+/// `cus account seed`: valid accounts that log in with the given CUS, a rerun skips those
+/// already there, one audit event per run; refused in production before anything is
+/// written.
+#[tokio::test]
+async fn seed_creates_accounts_idempotently_and_is_refused_in_production() {
+    let cli = Cli::new();
+    let seed = |count: &str| {
+        let out = cli
+            .with_store()
+            .args(["--operator", "carga", "account", "seed", "--count", count])
+            .args([
+                "--rut-from",
+                "40000000",
+                "--password",
+                "clave de carga 2026",
+            ])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(seed("1200").contains("seeded 1200 accounts, 0 already there"));
+    assert!(seed("1300").contains("seeded 100 accounts, 1200 already there"));
+
+    let store = cus_store::connect(
+        &format!("sqlite://{}", cli.path().join("cus.db").display()),
+        1,
+    )
+    .await
+    .expect("store");
+    let rut = cus_core::Rut::from_body(40_001_299).expect("rut");
+    let (account, credentials) = store
+        .account_by_rut(&rut)
+        .await
+        .expect("read")
+        .expect("the last account seeded");
+    assert_eq!(account.email, "semilla40001299@carga.example.cl");
+    let hasher = cus_server::hashing::Hasher::new(&cus_server::config::Hash {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+        max_concurrent: 1,
+        max_queue: 1,
+    })
+    .expect("hasher");
+    assert!(
+        hasher
+            .verify("clave de carga 2026", Some(&credentials.cus_hash))
+            .await
+            .expect("admitted")
+    );
+    let events = store
+        .audit_events(&cus_store::AuditFilter {
+            limit: 10_000,
+            ..cus_store::AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(events.len(), 2, "one event per run");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.operator.as_deref() == Some("cli:carga"))
+    );
+
+    let database = cus_store::testing::fresh_postgres_url().await;
+    let refused = cli
+        .production(&database, &crate::helpers::redis_url())
+        .args(["--operator", "carga", "account", "seed", "--count", "10"])
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("load tests only") && err.contains("production"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@ mod database_creation;
 mod delivery;
 mod foundation;
 mod geoip;
+mod hash_pool;
 mod helpdesk;
 mod helpers;
 mod import;

@@ -80,7 +80,8 @@ async fn item_01_a_locked_rut_is_locked_on_every_form_that_takes_a_cus(backend: 
         app.state
             .hasher
             .verify(crate::helpers::CUS, Some(&credentials.cus_hash))
-            .await,
+            .await
+            .expect("admitted"),
         "the CUS did not change"
     );
 }

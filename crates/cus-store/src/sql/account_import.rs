@@ -1,15 +1,16 @@
 //! `cus account import`: a batch of accounts in multi-row statements, one transaction per
-//! batch, each created account with its audit event.
+//! batch, each created account with its audit event. `cus account seed` writes its
+//! batches with the same statements, without an event per account.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use cus_core::Account;
 use cus_core::audit::AuditEvent;
+use cus_core::{Account, NewAccount};
 use sqlx::Row;
 
 use super::accounts::{COLUMNS, bind_contact, bind_fields};
-use super::{Backend, Transaction, audit, placeholders};
+use super::{Backend, Query, Transaction, audit, placeholders};
 use crate::{ImportBatch, ImportCounts, Result};
 
 /// Parameters per account row (`bind_fields`, then id, rut, tipo, created_at).
@@ -35,20 +36,8 @@ impl crate::AccountImports for Backend {
         let mut created = HashSet::new();
         for chunk in batch.accounts.chunks(ROWS) {
             // An existing RUT is skipped, not an error: `RETURNING` names those created.
-            let sql = format!(
-                "INSERT INTO accounts ({COLUMNS}) VALUES {} \
-                 ON CONFLICT (rut) DO NOTHING RETURNING rut",
-                placeholders(chunk.len(), WIDTH)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for new in chunk {
-                let a = &new.account;
-                query = bind_fields(query, a, &new.credentials)
-                    .bind(a.id.0)
-                    .bind(a.rut.compact())
-                    .bind(a.tipo.as_str())
-                    .bind(a.created_at);
-            }
+            let sql = format!("{} RETURNING rut", insert_sql(chunk.len()));
+            let query = bind_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk);
             for row in query.fetch_all(&mut *tx).await? {
                 created.insert(row.try_get::<String, _>(0)?);
             }
@@ -72,6 +61,39 @@ impl crate::AccountImports for Backend {
         tx.commit().await?;
         Ok(counts)
     }
+
+    async fn seed_accounts(&self, accounts: &[NewAccount]) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let mut created = 0;
+        for chunk in accounts.chunks(ROWS) {
+            let sql = insert_sql(chunk.len());
+            let query = bind_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk);
+            created += query.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+}
+
+/// One multi-row `INSERT` of `rows` accounts that skips the RUTs already there.
+fn insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO accounts ({COLUMNS}) VALUES {} ON CONFLICT (rut) DO NOTHING",
+        placeholders(rows, WIDTH)
+    )
+}
+
+/// Binds the rows of [`insert_sql`].
+fn bind_rows<'q>(mut query: Query<'q>, chunk: &'q [NewAccount]) -> Query<'q> {
+    for new in chunk {
+        let a = &new.account;
+        query = bind_fields(query, a, &new.credentials)
+            .bind(a.id.0)
+            .bind(a.rut.compact())
+            .bind(a.tipo.as_str())
+            .bind(a.created_at);
+    }
+    query
 }
 
 /// `event` about the account `rut`.

@@ -8,7 +8,10 @@ use cus_store::{AuditFilter, ImportBatch, ImportCounts, Store};
 
 use super::{backends, created, new_account, now};
 
-contract!(an_import_creates_new_ruts_leaves_or_updates_existing_ones);
+contract!(
+    an_import_creates_new_ruts_leaves_or_updates_existing_ones,
+    a_seed_creates_new_ruts_skips_existing_ones_and_audits_none,
+);
 
 /// Above one multi-row statement (500 rows), so a batch spans several.
 const MANY: u32 = 1201;
@@ -110,6 +113,49 @@ async fn an_import_creates_new_ruts_leaves_or_updates_existing_ones(store: Arc<d
             .count(),
         MANY as usize + 1
     );
+}
+
+/// `cus account seed`'s batches: the import's statements, existing RUTs skipped (a rerun
+/// creates nothing), no audit event per account.
+async fn a_seed_creates_new_ruts_skips_existing_ones_and_audits_none(store: Arc<dyn Store>) {
+    let existing = created(store.as_ref(), "11.111.111-1").await;
+    let before = trail(&store).await.len();
+    let mut accounts: Vec<_> = (0..MANY)
+        .map(|i| {
+            let rut = Rut::from_body(30_000_000 + i).expect("a RUT");
+            let mut new = new_account(&rut.to_string());
+            new.account.email = format!("semilla{i}@example.cl");
+            new
+        })
+        .collect();
+    let mut again = new_account("11.111.111-1");
+    again.account.email = "otro@example.cl".into();
+    accounts.push(again);
+
+    let first = store.seed_accounts(&accounts).await.expect("seeded");
+    assert_eq!(first, u64::from(MANY), "the existing RUT is skipped");
+    let (account, credentials) = store
+        .account_by_rut(&accounts[600].account.rut)
+        .await
+        .expect("read")
+        .expect("seeded");
+    assert_eq!(
+        (account, credentials),
+        (
+            accounts[600].account.clone(),
+            accounts[600].credentials.clone()
+        )
+    );
+    let (left, _) = store
+        .account_by_rut(&existing.account.rut)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(left, existing.account, "left exactly as it was");
+    assert_eq!(trail(&store).await.len(), before, "no event per account");
+
+    let second = store.seed_accounts(&accounts).await.expect("again");
+    assert_eq!(second, 0, "idempotent");
 }
 
 async fn trail(store: &Arc<dyn Store>) -> Vec<AuditEvent> {

@@ -184,6 +184,14 @@ fn refused_page(attempt: Attempt, page: LoginPage) -> (StatusCode, LoginPage) {
                 ..page
             },
         ),
+        // 503: `page::render` adds the `Retry-After`.
+        Attempt::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            LoginPage {
+                form_error: Some(crate::http::page::BUSY.to_owned()),
+                ..page
+            },
+        ),
         Attempt::Verified(_) => (StatusCode::OK, page),
     }
 }

@@ -152,6 +152,7 @@ fn shown(error: FlowError) -> Result<FieldErrors, PageError> {
     match error {
         FlowError::Invalid(errors) => Ok(errors),
         FlowError::Refused(message) => Ok(FieldErrors::from([("form", message)])),
+        FlowError::Busy => Ok(super::page::busy()),
         FlowError::Internal(e) => Err(PageError::Internal(e)),
     }
 }
@@ -209,6 +210,7 @@ async fn verify_email(
             Ok(done("Correo confirmado", &message, None))
         }
         Err(FlowError::Internal(e)) => Err(PageError::Internal(e)),
+        Err(FlowError::Busy) => Err(PageError::Internal(crate::hashing::Busy.into())),
         Err(FlowError::Invalid(_)) => Err(invalid("El enlace no es válido.".to_owned())),
         Err(FlowError::Refused(message)) => Err(invalid(message)),
     }
