@@ -28,26 +28,38 @@ impl Bound {
 
 /// `[hash]` of `defaults`, each value overridden by its CUS_HASH__… variable.
 fn parameters(defaults: &Path) -> anyhow::Result<(u32, u32, u32)> {
-    let text = std::fs::read_to_string(defaults).with_context(|| format!("reading {}", defaults.display()))?;
+    let text = std::fs::read_to_string(defaults)
+        .with_context(|| format!("reading {}", defaults.display()))?;
     let doc: toml::Table = toml::from_str(&text)?;
-    let hash = doc.get("hash").and_then(|h| h.as_table()).context("[hash] in the defaults")?;
+    let hash = doc
+        .get("hash")
+        .and_then(|h| h.as_table())
+        .context("[hash] in the defaults")?;
     let value = |key: &str| -> anyhow::Result<u32> {
         if let Ok(v) = std::env::var(format!("CUS_HASH__{}", key.to_uppercase())) {
             return Ok(v.parse()?);
         }
-        let v = hash.get(key).and_then(toml::Value::as_integer).with_context(|| format!("hash.{key}"))?;
+        let v = hash
+            .get(key)
+            .and_then(toml::Value::as_integer)
+            .with_context(|| format!("hash.{key}"))?;
         Ok(u32::try_from(v)?)
     };
-    Ok((value("memory_kib")?, value("iterations")?, value("parallelism")?))
+    Ok((
+        value("memory_kib")?,
+        value("iterations")?,
+        value("parallelism")?,
+    ))
 }
 
 pub fn measure(defaults: &Path) -> anyhow::Result<Bound> {
     let (memory_kib, iterations, parallelism) = parameters(defaults)?;
-    let params = Params::new(memory_kib, iterations, parallelism, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let params = Params::new(memory_kib, iterations, parallelism, None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let salt = [7u8; 16];
     let mut out = [0u8; 32];
-    let mut hash = |out: &mut [u8]| {
+    let hash = |out: &mut [u8]| {
         argon
             .hash_password_into(b"una clave de ejemplo", &salt, out)
             .map_err(|e| anyhow::anyhow!("{e}"))

@@ -29,7 +29,8 @@ impl Jar {
                 if value.is_empty() {
                     self.0.remove(name.trim());
                 } else {
-                    self.0.insert(name.trim().to_owned(), value.trim().to_owned());
+                    self.0
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
                 }
             }
         }

@@ -115,12 +115,17 @@ where
                 Mode::Open(rate) => Some(Duration::from_secs_f64(count as f64 / rate.max(0.001))),
                 Mode::Closed => None,
             };
-            let mut due = start + interval.map_or(Duration::ZERO, |i| i * index as u32 / count as u32);
+            let mut due =
+                start + interval.map_or(Duration::ZERO, |i| i * index as u32 / count as u32);
             loop {
-                if let Some(interval) = interval {
+                if interval.is_some() {
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let sent = if interval.is_some() { due } else { Instant::now() };
+                let sent = if interval.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
                 if sent >= end {
                     break;
                 }
@@ -129,7 +134,9 @@ where
                 let done = Instant::now();
                 match outcome {
                     Step::Ok => {
-                        if sent >= measure_from && done <= end {
+                        // Completions inside the window: a login taking longer than the
+                        // window still counts once it ends inside it.
+                        if done >= measure_from && done <= end {
                             result.requests += 1;
                             result.latencies.record(done - sent);
                         }
@@ -158,7 +165,9 @@ where
     while let Some(done) = tasks.join_next().await {
         let Ok(r) = done else {
             outcome.errors += 1;
-            outcome.first_error.get_or_insert_with(|| "a worker panicked".into());
+            outcome
+                .first_error
+                .get_or_insert_with(|| "a worker panicked".into());
             continue;
         };
         outcome.requests += r.requests;
@@ -171,6 +180,10 @@ where
     }
     let (cpu, sampled_peak) = sampler.await.unwrap_or((None, None));
     outcome.cpu = cpu;
-    outcome.peak_kib = if peak_reset { server.peak_kib() } else { sampled_peak };
+    outcome.peak_kib = if peak_reset {
+        server.peak_kib()
+    } else {
+        sampled_peak
+    };
     outcome
 }

@@ -101,15 +101,30 @@ async fn main() -> anyhow::Result<()> {
     for backend in backends {
         let cus = Cus::start(&args.cus, backend)?;
         eprintln!("{}: {}", backend.label(), cus.base);
-        let mut target = Target::discover(backend.label(), &cus.base, &cus.client_id, &cus.client_secret).await?;
+        let mut target = Target::discover(
+            backend.label(),
+            &cus.base,
+            &cus.client_id,
+            &cus.client_secret,
+        )
+        .await?;
         for i in 0..args.connections {
             let body = 30_000_000 + u32::try_from(i)?;
             let rut = format!("{body}-{}", cus_core::rut::check_digit(body));
             cus.account(&rut, scenarios::SECRET)?;
             target.accounts.push(rut);
         }
-        let server = Process::new(cus.child.id());
-        let outcome = measure(&Arc::new(target), server, &args, plan, &args.scenarios, true, &mut results).await;
+        let server = Process::new(cus.pid());
+        let outcome = measure(
+            &Arc::new(target),
+            server,
+            &args,
+            plan,
+            &args.scenarios,
+            true,
+            &mut results,
+        )
+        .await;
         if let Err(e) = outcome {
             eprintln!("--- CUS log ---\n{}", cus.log_tail());
             return Err(e);
@@ -121,7 +136,8 @@ async fn main() -> anyhow::Result<()> {
     let mut peer_label = None;
     let peer_scenarios: Vec<usize> = args.scenarios.iter().copied().filter(|n| *n <= 6).collect();
     if !args.no_peer && !peer_scenarios.is_empty() {
-        let (id, secret) = client.unwrap_or_else(|| ("bench-client".into(), "bench-secret-0123456789".into()));
+        let (id, secret) =
+            client.unwrap_or_else(|| ("bench-client".into(), "bench-secret-0123456789".into()));
         let chains = args.connections * args.repeats;
         let peer = Peer::start(&args.peer_dir, &id, &secret, chains)?;
         let label = "oidc-provider";
@@ -129,7 +145,16 @@ async fn main() -> anyhow::Result<()> {
         let mut target = Target::discover(label, &peer.base, &id, &secret).await?;
         target.peer_tokens = Some(peer.tokens.clone());
         let server = Process::new(peer.child.id());
-        measure(&Arc::new(target), server, &args, plan, &peer_scenarios, false, &mut results).await?;
+        measure(
+            &Arc::new(target),
+            server,
+            &args,
+            plan,
+            &peer_scenarios,
+            false,
+            &mut results,
+        )
+        .await?;
         peer_label = Some(label);
     }
 
@@ -148,12 +173,20 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("written to {}", args.out.display());
-    let errors: u64 = results.values().flatten().map(|f| f.errors + f.half_errors).sum();
+    let errors: u64 = results
+        .values()
+        .flatten()
+        .map(|f| f.errors + f.half_errors)
+        .sum();
     if errors > 0 {
         bail!("{errors} requests failed (see the notes of the report)");
     }
     Ok(())
 }
+
+/// Codes pre-issued per worker for scenario 7, at most (pre-issuing takes about as long as
+/// spending them).
+const MAX_CODES: usize = 4000;
 
 /// Every repeat of `scenarios` on one target; with `half_rate`, 1–7 again in open loop at
 /// half the rate just measured.
@@ -172,7 +205,7 @@ async fn measure(
         // Scenario 7 pre-issues about as many codes as client_credentials' rate would use.
         let mut estimate = 1500.0;
         for &n in scenarios {
-            let codes = (estimate * window * 1.5 / workers as f64) as usize + 10;
+            let codes = ((estimate * window * 1.5 / workers as f64) as usize + 10).min(MAX_CODES);
             let ready = scenarios::prepare(target, n, workers, round, codes).await?;
             let t = Arc::clone(target);
             let outcome = load::run(ready, plan, server, move |mut w| {
@@ -189,10 +222,13 @@ async fn measure(
             }
             if half_rate && !args.no_half_rate && n <= 7 {
                 let rate = figures.rate / 2.0;
-                let codes = (rate * window * 1.2 / workers as f64) as usize + 10;
+                let codes = ((rate * window * 1.2 / workers as f64) as usize + 10).min(MAX_CODES);
                 let ready = scenarios::prepare(target, n, workers, round, codes).await?;
                 let t = Arc::clone(target);
-                let open = Plan { mode: Mode::Open(rate), ..plan };
+                let open = Plan {
+                    mode: Mode::Open(rate),
+                    ..plan
+                };
                 let outcome = load::run(ready, open, server, move |mut w| {
                     let t = Arc::clone(&t);
                     async move {
@@ -212,7 +248,10 @@ async fn measure(
                 figures.p99_ms,
                 figures.errors + figures.half_errors
             );
-            results.entry((target.label.clone(), n)).or_default().push(figures);
+            results
+                .entry((target.label.clone(), n))
+                .or_default()
+                .push(figures);
         }
     }
     Ok(())

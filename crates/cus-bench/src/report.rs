@@ -73,7 +73,10 @@ pub struct Context<'a> {
 pub fn render(results: &Results, ctx: &Context<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# CUS benchmark\n\n`{}`\n", ctx.command);
-    let _ = writeln!(out, "Medians of each figure over the repeats; errors are summed.\n");
+    let _ = writeln!(
+        out,
+        "Medians of each figure over the repeats; errors are summed.\n"
+    );
     let _ = writeln!(
         out,
         "| # | scenario | server | req/s | p50 ms | p99 ms | max ms | errors | CPU µs/req | peak RSS MiB | p99 ms at ½ peak |"
@@ -81,9 +84,15 @@ pub fn render(results: &Results, ctx: &Context<'_>) -> String {
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in 1..=NAMES.len() {
         for target in ctx.targets.iter().map(String::as_str).chain(ctx.peer) {
-            let Some(runs) = results.get(&(target.to_owned(), n)) else { continue };
+            let Some(runs) = results.get(&(target.to_owned(), n)) else {
+                continue;
+            };
             let errors: u64 = runs.iter().map(|r| r.errors + r.half_errors).sum();
-            let flag = if runs.iter().any(|r| r.exhausted) { " (codes ran out)" } else { "" };
+            let flag = if runs.iter().any(|r| r.exhausted) {
+                " (codes ran out)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "| {n} | {}{flag} | {target} | {} | {} | {} | {} | {errors} | {} | {} | {} |",
@@ -100,16 +109,25 @@ pub fn render(results: &Results, ctx: &Context<'_>) -> String {
     }
     if let Some(peer) = ctx.peer {
         let _ = writeln!(out, "\n## CUS / peer ({peer})\n");
-        let _ = writeln!(out, "req/s: above 1 is CUS faster. CPU per request: below 1 is CUS cheaper.\n");
-        let _ = writeln!(out, "| # | scenario | server | req/s CUS/peer | CPU per request CUS/peer |");
+        let _ = writeln!(
+            out,
+            "req/s: above 1 is CUS faster. CPU per request: below 1 is CUS cheaper.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| # | scenario | server | req/s CUS/peer | CPU per request CUS/peer |"
+        );
         let _ = writeln!(out, "|---|---|---|---:|---:|");
         for n in 1..=6 {
-            let Some(theirs) = results.get(&(peer.to_owned(), n)) else { continue };
+            let Some(theirs) = results.get(&(peer.to_owned(), n)) else {
+                continue;
+            };
             for target in ctx.targets {
-                let Some(ours) = results.get(&(target.clone(), n)) else { continue };
-                let ratio = |f: &dyn Fn(&Figures) -> Option<f64>| {
-                    Some(med(ours, f)? / med(theirs, f)?)
+                let Some(ours) = results.get(&(target.clone(), n)) else {
+                    continue;
                 };
+                let ratio =
+                    |f: &dyn Fn(&Figures) -> Option<f64>| Some(med(ours, f)? / med(theirs, f)?);
                 let _ = writeln!(
                     out,
                     "| {n} | {} | {target} | {} | {} |",
@@ -133,7 +151,10 @@ pub fn render(results: &Results, ctx: &Context<'_>) -> String {
         b.logins_per_second()
     );
     for target in ctx.targets {
-        if let Some(rate) = results.get(&(target.clone(), 8)).and_then(|r| med(r, |f| Some(f.rate))) {
+        if let Some(rate) = results
+            .get(&(target.clone(), 8))
+            .and_then(|r| med(r, |f| Some(f.rate)))
+        {
             let _ = writeln!(
                 out,
                 "- {target}: {rate:.1} logins/s = {:.0} % of the bound",

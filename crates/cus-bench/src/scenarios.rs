@@ -58,7 +58,12 @@ impl Target {
     ) -> anyhow::Result<Self> {
         let discovery = format!("{base}/.well-known/openid-configuration");
         let doc: Value = client().get(&discovery).send().await?.json().await?;
-        let at = |k: &str| doc[k].as_str().map(str::to_owned).with_context(|| format!("{k} in discovery"));
+        let at = |k: &str| {
+            doc[k]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("{k} in discovery"))
+        };
         Ok(Self {
             label: label.to_owned(),
             base: base.to_owned(),
@@ -149,8 +154,16 @@ async fn signed_in(target: &Target, rut: &str) -> anyhow::Result<Jar> {
     let page = http.get(format!("{}/Account", target.base)).send().await?;
     jar.store(&page);
     let csrf = input_value(&page.text().await?, "csrf").context("csrf on /Account")?;
-    let form = [("csrf", csrf.as_str()), ("rid", ""), ("rut", rut), ("cus", SECRET)];
-    let done = jar.attach(http.post(format!("{}/Account", target.base)).form(&form)).send().await?;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("rid", ""),
+        ("rut", rut),
+        ("cus", SECRET),
+    ];
+    let done = jar
+        .attach(http.post(format!("{}/Account", target.base)).form(&form))
+        .send()
+        .await?;
     jar.store(&done);
     if done.status() != 200 {
         bail!("login of {rut} answered {}", done.status());
@@ -158,21 +171,30 @@ async fn signed_in(target: &Target, rut: &str) -> anyhow::Result<Jar> {
     Ok(jar)
 }
 
-/// `count` codes issued at once to a signed-in browser (single sign-on), by `workers`
-/// connections in parallel.
-pub async fn codes(target: &Arc<Target>, count: usize, workers: usize) -> anyhow::Result<Vec<Vec<String>>> {
-    let rut = target.accounts.first().context("no account")?.clone();
-    let jar = Arc::new(signed_in(target, &rut).await?);
+/// `count` codes issued at once to signed-in browsers (single sign-on), by `workers`
+/// connections in parallel, each its own browser and account (one session collecting
+/// thousands of sign-ins would measure that session, not the flow).
+pub async fn codes(
+    target: &Arc<Target>,
+    count: usize,
+    workers: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
-        let (target, jar) = (Arc::clone(target), Arc::clone(&jar));
+        let target = Arc::clone(target);
         let share = count / workers + usize::from(w < count % workers);
         tasks.spawn(async move {
+            let rut = target
+                .accounts
+                .get(w % target.accounts.len().max(1))
+                .context("no account")?;
+            let jar = signed_in(&target, rut).await?;
             let http = client();
             let mut codes = Vec::with_capacity(share);
             for _ in 0..share {
                 let response = jar.attach(http.get(target.authorize_url())).send().await?;
-                let to = location(&response, &target.base).context("no redirect from /authorize")?;
+                let to =
+                    location(&response, &target.base).context("no redirect from /authorize")?;
                 codes.push(query_param(&to, "code").with_context(|| format!("no code in {to}"))?);
             }
             anyhow::Ok(codes)
@@ -198,31 +220,53 @@ pub async fn prepare(
     match (n, &target.peer_tokens) {
         (4, Some(tokens)) => {
             // Each round its own chains: the previous round's tokens were rotated away.
-            let chains = tokens["refresh_tokens"].as_array().context("refresh_tokens")?;
+            let chains = tokens["refresh_tokens"]
+                .as_array()
+                .context("refresh_tokens")?;
             let fresh = chains.iter().skip(round * workers);
             for (w, rt) in out.iter_mut().zip(fresh) {
                 w.refresh = rt.as_str().context("refresh token")?.to_owned();
             }
         }
         (5 | 6, Some(tokens)) => {
-            let key = if n == 5 { "userinfo_access_token" } else { "introspect_token" };
+            let key = if n == 5 {
+                "userinfo_access_token"
+            } else {
+                "introspect_token"
+            };
             let token = tokens[key].as_str().context("peer token")?;
             out.iter_mut().for_each(|w| w.bearer = token.to_owned());
         }
         (4..=6, None) => {
-            let issued = codes(target, if n == 4 { workers } else { 1 }, 1).await?.concat();
+            let issued = codes(target, if n == 4 { workers } else { 1 }, 1)
+                .await?
+                .concat();
             let mut answers = Vec::new();
             for code in &issued {
-                answers.push(target.redeem(&out[0].http, code).await.map_err(anyhow::Error::msg)?);
+                answers.push(
+                    target
+                        .redeem(&out[0].http, code)
+                        .await
+                        .map_err(anyhow::Error::msg)?,
+                );
             }
             for (i, w) in out.iter_mut().enumerate() {
                 let answer = &answers[if n == 4 { i } else { 0 }];
-                w.refresh = answer["refresh_token"].as_str().unwrap_or_default().to_owned();
-                w.bearer = answer["access_token"].as_str().context("access_token")?.to_owned();
+                w.refresh = answer["refresh_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                w.bearer = answer["access_token"]
+                    .as_str()
+                    .context("access_token")?
+                    .to_owned();
             }
         }
         (7, None) => {
-            for (w, codes) in out.iter_mut().zip(codes(target, codes_per_worker * workers, workers).await?) {
+            for (w, codes) in out
+                .iter_mut()
+                .zip(codes(target, codes_per_worker * workers, workers).await?)
+            {
                 w.codes = codes;
             }
         }
@@ -233,9 +277,14 @@ pub async fn prepare(
         }
         (9, None) => {
             for w in &mut out {
-                let page = w.http.get(format!("{}/natural/registro", target.base)).send().await?;
+                let page = w
+                    .http
+                    .get(format!("{}/natural/registro", target.base))
+                    .send()
+                    .await?;
                 w.jar.store(&page);
-                w.csrf = input_value(&page.text().await?, "csrf").context("csrf on /natural/registro")?;
+                w.csrf = input_value(&page.text().await?, "csrf")
+                    .context("csrf on /natural/registro")?;
             }
         }
         (1..=3, _) => {}
@@ -249,7 +298,10 @@ pub async fn step(target: &Target, n: usize, w: &mut Worker) -> Step {
     let result = match n {
         1 => get_ok(&w.http, &target.discovery).await,
         2 => get_ok(&w.http, &target.jwks).await,
-        3 => target.token(&w.http, &[("grant_type", "client_credentials")]).await.map(drop),
+        3 => target
+            .token(&w.http, &[("grant_type", "client_credentials")])
+            .await
+            .map(drop),
         4 => refresh(target, w).await,
         5 => userinfo(target, w).await,
         6 => introspect(target, w).await,
@@ -278,14 +330,26 @@ async fn get_ok(http: &reqwest::Client, url: &str) -> Result<(), String> {
 }
 
 async fn refresh(target: &Target, w: &mut Worker) -> Result<(), String> {
-    let form = [("grant_type", "refresh_token"), ("refresh_token", w.refresh.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", w.refresh.as_str()),
+    ];
     let answer = target.token(&w.http, &form).await?;
-    w.refresh = answer["refresh_token"].as_str().ok_or("no rotated refresh_token")?.to_owned();
+    w.refresh = answer["refresh_token"]
+        .as_str()
+        .ok_or("no rotated refresh_token")?
+        .to_owned();
     Ok(())
 }
 
 async fn userinfo(target: &Target, w: &mut Worker) -> Result<(), String> {
-    let response = w.http.get(&target.userinfo).bearer_auth(&w.bearer).send().await.map_err(|e| e.to_string())?;
+    let response = w
+        .http
+        .get(&target.userinfo)
+        .bearer_auth(&w.bearer)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
     let body: Value = response.json().await.map_err(|e| e.to_string())?;
     if status != 200 || body["sub"].is_null() {
@@ -333,8 +397,18 @@ async fn browser_login(target: &Target, w: &mut Worker) -> Result<(), String> {
         }
         let csrf = input_value(&page, "csrf").ok_or("no csrf")?;
         let rid = input_value(&page, "rid").unwrap_or_default();
-        let form = [("csrf", csrf.as_str()), ("rid", &rid), ("rut", &w.rut), ("cus", SECRET)];
-        let posted = w.jar.attach(w.http.post(format!("{}/Account", target.base)).form(&form)).send().await.map_err(e)?;
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("rid", &rid),
+            ("rut", &w.rut),
+            ("cus", SECRET),
+        ];
+        let posted = w
+            .jar
+            .attach(w.http.post(format!("{}/Account", target.base)).form(&form))
+            .send()
+            .await
+            .map_err(e)?;
         w.jar.store(&posted);
         if !posted.status().is_redirection() {
             return Err(format!("POST /Account answered {}", posted.status()));
@@ -375,7 +449,12 @@ async fn register(target: &Target, w: &mut Worker) -> Result<(), String> {
         ("action", "registrar"),
     ];
     let url = format!("{}/natural/registro", target.base);
-    let response = w.jar.attach(w.http.post(url).form(&form)).send().await.map_err(|e| e.to_string())?;
+    let response = w
+        .jar
+        .attach(w.http.post(url).form(&form))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
     let page = response.text().await.map_err(|e| e.to_string())?;
     if status != 200 || !page.contains("Registro exitoso") {

@@ -41,12 +41,15 @@ impl Backend {
 }
 
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// One running CUS and how to clean up after it.
 pub struct Cus {
-    pub child: Child,
+    /// `cus serve`, once started.
+    child: Option<Child>,
     pub base: String,
     pub client_id: String,
     pub client_secret: String,
@@ -71,11 +74,18 @@ impl Cus {
             ("CUS_CAPTCHA__TEST_ANSWER".into(), CAPTCHA_ANSWER.into()),
             ("CUS_OIDC__CODE_TTL".into(), CODE_TTL.into()),
         ];
-        env.extend(LIFTED_LIMITS.iter().map(|k| (k.to_string(), LIFTED_TO.to_string())));
+        env.extend(
+            LIFTED_LIMITS
+                .iter()
+                .map(|k| (k.to_string(), LIFTED_TO.to_string())),
+        );
         let (mut schema, mut redis) = (None, None);
         match backend {
             Backend::Embedded => {
-                env.push(("CUS_DATABASE__URL".into(), format!("sqlite://{}", path(&work.join("cus.db")))));
+                env.push((
+                    "CUS_DATABASE__URL".into(),
+                    format!("sqlite://{}", path(&work.join("cus.db"))),
+                ));
                 env.push(("CUS_CACHE__URL".into(), "memory".into()));
             }
             Backend::Postgres => {
@@ -89,7 +99,8 @@ impl Cus {
                     format!("{admin}{sep}options=-c%20search_path%3D{name}"),
                 ));
                 schema = Some((admin, name));
-                let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+                let url =
+                    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
                 let prefix = format!("bench:{}:", &tag[..16]);
                 env.push(("CUS_CACHE__URL".into(), url.clone()));
                 env.push(("CUS_CACHE__PREFIX".into(), prefix.clone()));
@@ -97,7 +108,7 @@ impl Cus {
             }
         }
         let mut cus = Self {
-            child: Command::new("true").spawn()?,
+            child: None,
             base: String::new(),
             client_id: String::new(),
             client_secret: String::new(),
@@ -107,42 +118,79 @@ impl Cus {
             schema,
             redis,
         };
-        cus.cli(&["migrate", "--create"], None)?;
+        // Only `migrate --create` makes the SQLite file; PostgreSQL's schema exists already.
+        match backend {
+            Backend::Embedded => cus.cli(&["migrate", "--create"], None)?,
+            Backend::Postgres => cus.cli(&["migrate"], None)?,
+        };
         let created = cus.cli(
             &[
-                "client", "create", "--name", "Benchmark", "--first-party",
-                "--redirect-uri", REDIRECT,
-                "--grant-type", "authorization_code",
-                "--grant-type", "refresh_token",
-                "--grant-type", "client_credentials",
-                "--id-token-alg", "ES256", "--json",
+                "client",
+                "create",
+                "--name",
+                "Benchmark",
+                "--first-party",
+                "--redirect-uri",
+                REDIRECT,
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+                "--grant-type",
+                "client_credentials",
+                "--id-token-alg",
+                "ES256",
+                "--json",
             ],
             None,
         )?;
-        let created: serde_json::Value = serde_json::from_str(&created).context("client create --json")?;
-        cus.client_id = created["client_id"].as_str().context("client_id")?.to_owned();
-        cus.client_secret = created["client_secret"].as_str().context("client_secret")?.to_owned();
+        let created: serde_json::Value =
+            serde_json::from_str(&created).context("client create --json")?;
+        cus.client_id = created["client_id"]
+            .as_str()
+            .context("client_id")?
+            .to_owned();
+        cus.client_secret = created["client_secret"]
+            .as_str()
+            .context("client_secret")?
+            .to_owned();
 
         let port = free_port()?;
         cus.base = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(cus.work.join("cus.log"))?;
-        cus.child = cus
+        let child = cus
             .command()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
             .context("starting cus serve")?;
-        wait_ready(&format!("{}/readyz", cus.base), &mut cus.child)?;
+        let child = cus.child.insert(child);
+        wait_ready(&format!("{}/readyz", cus.base), child)?;
         Ok(cus)
+    }
+
+    /// The process id of `cus serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// A persona natural account, created with the CLI.
     pub fn account(&self, rut: &str, secret: &str) -> anyhow::Result<()> {
         self.cli(
             &[
-                "account", "create", "--rut", rut, "--nombres", "Ana María", "--apellidos", "Pérez",
-                "--apellidos", "Soto", "--email", "ana.perez@example.cl",
+                "account",
+                "create",
+                "--rut",
+                rut,
+                "--nombres",
+                "Ana María",
+                "--apellidos",
+                "Pérez",
+                "--apellidos",
+                "Soto",
+                "--email",
+                "ana.perez@example.cl",
             ],
             Some(secret),
         )
@@ -181,7 +229,11 @@ impl Cus {
         }
         let out = child.wait_with_output()?;
         if !out.status.success() {
-            bail!("cus {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "cus {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -189,7 +241,9 @@ impl Cus {
 
 impl Drop for Cus {
     fn drop(&mut self) {
-        stop(&mut self.child);
+        if let Some(child) = &mut self.child {
+            stop(child);
+        }
         if let Some((admin, schema)) = &self.schema
             && let Err(e) = psql(admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         {
@@ -219,7 +273,13 @@ impl Peer {
         let mut child = Command::new("node")
             .current_dir(dir)
             .env("NODE_ENV", "production")
-            .args(["server.mjs", &port.to_string(), client_id, secret, &chains.to_string()])
+            .args([
+                "server.mjs",
+                &port.to_string(),
+                client_id,
+                secret,
+                &chains.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -230,8 +290,15 @@ impl Peer {
         let tokens: serde_json::Value = serde_json::from_str(&line)
             .with_context(|| format!("the peer's start-up line: {line:?}"))?;
         let base = format!("http://127.0.0.1:{port}");
-        wait_ready(&format!("{base}/.well-known/openid-configuration"), &mut child)?;
-        Ok(Self { child, base, tokens })
+        wait_ready(
+            &format!("{base}/.well-known/openid-configuration"),
+            &mut child,
+        )?;
+        Ok(Self {
+            child,
+            base,
+            tokens,
+        })
     }
 }
 
@@ -274,9 +341,15 @@ fn wait_ready(url: &str, child: &mut Child) -> anyhow::Result<()> {
 }
 
 fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
-    let out = Command::new("psql").args(["-q", url, "-c", sql]).output().context("psql")?;
+    let out = Command::new("psql")
+        .args(["-q", url, "-c", sql])
+        .output()
+        .context("psql")?;
     if !out.status.success() {
-        bail!("psql {sql}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -20,10 +20,6 @@ impl Latencies {
         self.micros.extend(other.micros);
     }
 
-    pub fn len(&self) -> usize {
-        self.micros.len()
-    }
-
     /// Percentiles `ps` (0–100) by the nearest-rank method, in microseconds; 0 when empty.
     pub fn percentiles(&mut self, ps: &[f64]) -> Vec<u64> {
         self.micros.sort_unstable();
@@ -65,7 +61,10 @@ mod tests {
         for us in (1..=100).rev() {
             l.record(Duration::from_micros(us));
         }
-        assert_eq!(l.percentiles(&[50.0, 99.0, 100.0, 0.0]), vec![50, 99, 100, 1]);
+        assert_eq!(
+            l.percentiles(&[50.0, 99.0, 100.0, 0.0]),
+            vec![50, 99, 100, 1]
+        );
         assert_eq!(Latencies::default().percentiles(&[99.0]), vec![0]);
     }
 
