@@ -11,6 +11,44 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+
+// The default in-memory adapter, on an unbounded store: its own is an LRU of 1000 entries,
+// which under load drops live grants and tokens (every later request then fails). Like
+// the LRU, entries expire at their TTL.
+class Store {
+  #map = new Map();
+
+  get(key) {
+    const entry = this.#map.get(key);
+    if (entry && entry.expiry !== undefined && entry.expiry <= Date.now()) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return entry?.value;
+  }
+
+  set(key, value, { maxAge } = {}) {
+    const finite = typeof maxAge === 'number' && Number.isFinite(maxAge);
+    this.#map.set(key, { value, expiry: finite ? Date.now() + maxAge : undefined });
+    return this;
+  }
+
+  has(key) {
+    return this.get(key) !== undefined;
+  }
+
+  delete(key) {
+    return this.#map.delete(key);
+  }
+}
+const STORE = new Store();
+
+class UnboundedMemoryAdapter extends MemoryAdapter {
+  constructor(model) {
+    super(model, STORE);
+  }
+}
 
 const [port, clientId, clientSecret, chainsArg] = process.argv.slice(2);
 const chains = Number(chainsArg ?? '1');
@@ -39,6 +77,7 @@ const claims = {
 };
 
 const provider = new Provider(issuer, {
+  adapter: UnboundedMemoryAdapter,
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,

@@ -273,7 +273,7 @@ fn notes(args: &Args) -> Vec<String> {
             servers::CODE_TTL
         ),
         "Scenario 8 counts whole logins (5 requests: authorize, login page, POST /Account, resume, token); scenario 9 counts registration POSTs (each hashes the CUS and the secret answer).".into(),
-        "Peer (oidc-provider, in-memory adapter): refresh tokens and access tokens are minted at its start-up through its models; its userinfo and introspection take an opaque access token (it issues JWT access tokens only for a resource server, which its userinfo refuses); CUS's are ES256 JWTs. Its refresh answers carry a JWT access token for the resource server and an ID token, like CUS's.".into(),
+        "Peer (oidc-provider, its in-memory adapter on an unbounded store instead of its 1000-entry LRU): refresh tokens and access tokens are minted at its start-up through its models; its userinfo and introspection take an opaque access token (it issues JWT access tokens only for a resource server, which its userinfo refuses); CUS's are ES256 JWTs. Its refresh answers carry a JWT access token for the resource server and an ID token, like CUS's.".into(),
         "CPU per request: the server's utime + stime (/proc/PID/stat) over the measured window / requests. Peak RSS: VmHWM after resetting it (/proc/PID/clear_refs) at the scenario's start.".into(),
     ]
 }

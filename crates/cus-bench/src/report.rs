@@ -126,8 +126,11 @@ pub fn render(results: &Results, ctx: &Context<'_>) -> String {
                 let Some(ours) = results.get(&(target.clone(), n)) else {
                     continue;
                 };
-                let ratio =
-                    |f: &dyn Fn(&Figures) -> Option<f64>| Some(med(ours, f)? / med(theirs, f)?);
+                let ratio = |f: &dyn Fn(&Figures) -> Option<f64>| {
+                    // No ratio against a peer that answered nothing.
+                    let peer = med(theirs, f).filter(|v| *v > 0.0)?;
+                    Some(med(ours, f)? / peer)
+                };
                 let _ = writeln!(
                     out,
                     "| {n} | {} | {target} | {} | {} |",

@@ -250,8 +250,9 @@ impl Drop for Cus {
             eprintln!("warning: schema {schema} left behind: {e}");
         }
         if let Some((url, prefix)) = &self.redis {
+            // Keys by the thousand after a run: deleted in batches, one redis-cli each.
             let script = format!(
-                "for k in $(redis-cli -u '{url}' --scan --pattern '{prefix}*'); do redis-cli -u '{url}' DEL \"$k\" >/dev/null; done"
+                "redis-cli -u '{url}' --scan --pattern '{prefix}*' | xargs -r -n 1000 redis-cli -u '{url}' DEL >/dev/null"
             );
             let _ = Command::new("sh").args(["-c", &script]).status();
         }
