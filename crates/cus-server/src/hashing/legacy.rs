@@ -115,7 +115,9 @@ pub fn verify(argon: &Argon2<'_>, secret: &[u8], hash: &str) -> bool {
     }
     let phc = || PasswordHash::new(hash).ok();
     match Scheme::of(hash) {
-        Some(Scheme::Argon2id | Scheme::Argon2i) => argon.verify_password(secret, hash).is_ok(),
+        Some(Scheme::Argon2id | Scheme::Argon2i) => {
+            super::memory::verify(secret, hash, argon.params().block_count())
+        }
         Some(Scheme::Pbkdf2) => phc().is_some_and(|h| {
             pbkdf2::Pbkdf2::default()
                 .verify_password(secret, &h)
