@@ -635,6 +635,11 @@ pub async fn live_refresh_token(
     token: &str,
     client: &ClientId,
 ) -> anyhow::Result<Option<LiveRefresh>> {
+    // Refresh tokens are base64url (`random_token`), which has no '.': a JWT — an access
+    // token, the common case at introspection — is never one, and costs no database read.
+    if token.contains('.') {
+        return Ok(None);
+    }
     let Some(stored) = app.store.refresh_token(&token_hash(token)).await? else {
         return Ok(None);
     };
